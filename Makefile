@@ -1,0 +1,42 @@
+# One entry point for people and CI. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+KAFKA_PORT ?= 9092
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint kafka kafka-stop kafka-status clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install the project with its test extras
+
+test: install  ## run the whole test suite against a real Kafka broker
+	$(BIN)/python -m localkafka fetch >/dev/null
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff
+	$(BIN)/ruff check .
+
+kafka:  ## start a local Kafka broker in the background (no Docker); prints KAFKA_BOOTSTRAP_SERVERS=...
+	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT)
+
+kafka-stop:  ## stop the broker that `make kafka` started
+	@$(PYTHON) -m localkafka stop
+
+kafka-status:  ## say whether the background broker runs
+	@$(PYTHON) -m localkafka status
+
+clean:  ## remove local state (.run: broker data, databases, logs)
+	-@$(PYTHON) -m localkafka stop 2>/dev/null
+	rm -rf .run

@@ -1,0 +1,42 @@
+"""One real Kafka broker for the whole test session.
+
+Chosen in this order: ``KAFKA_BOOTSTRAP_SERVERS`` when set (nothing is
+started); a testcontainers ``apache/kafka`` container when a Docker engine
+answers; otherwise the local launcher from the Maven jars.
+``SAGA_TEST_BROKER=local|testcontainers`` forces one of the last two.
+Tests isolate themselves with a unique topic prefix and consumer groups.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from localkafka import LocalKafka
+from tests.support.kafka_container import apache_kafka_container, docker_answers
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    choice = os.environ.get("SAGA_TEST_BROKER", "auto")
+    if choice not in ("auto", "local", "testcontainers"):
+        raise pytest.UsageError(f"SAGA_TEST_BROKER must be auto, local or testcontainers: {choice!r}")
+    if choice == "testcontainers" or (choice == "auto" and docker_answers()):
+        with apache_kafka_container() as bootstrap:
+            yield bootstrap
+    else:
+        with LocalKafka() as broker:
+            yield broker.bootstrap_servers
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix no other test uses, so one broker serves every test in isolation."""
+    return f"t{uuid.uuid4().hex[:10]}."
