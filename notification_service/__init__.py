@@ -1,1 +1,1 @@
-
+"""notification_service: one notification per order outcome, never two."""

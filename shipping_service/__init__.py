@@ -1,1 +1,1 @@
-
+"""shipping_service: the pivot — ships paid orders, decides cancellations."""

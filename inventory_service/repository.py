@@ -1,0 +1,74 @@
+"""Inventory's tables: stock levels per SKU and one reservation per order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+
+import sqlite_utils
+
+from inventory_service.model import Line, Reservation, ReservationStatus, StockLevel
+from shared.db import create_table
+from shared.uow import UnitOfWork
+
+
+def create_tables(db: sqlite_utils.Database) -> None:
+    create_table(db, "stock", {"sku": str, "available": int, "reserved": int, "shipped": int,
+                               "received": int}, pk="sku")
+    create_table(db, "reservations", {"order_id": str, "status": str, "updated_at": float},
+                 pk="order_id")
+    create_table(db, "reservation_lines", {"order_id": str, "sku": str, "quantity": int},
+                 pk=("order_id", "sku"))
+
+
+class StockRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def levels(self, skus: Iterable[str]) -> dict[str, StockLevel]:
+        skus = list(skus)
+        marks = ",".join("?" * len(skus))
+        rows = self.db.execute(f"SELECT sku, available, reserved, shipped, received FROM stock "
+                               f"WHERE sku IN ({marks})", skus).fetchall()
+        return {row[0]: StockLevel(*row) for row in rows}
+
+    def save(self, levels: Mapping[str, StockLevel]) -> None:
+        for level in levels.values():
+            self.db["stock"].upsert(vars(level), pk="sku")
+
+    def all(self) -> list[StockLevel]:
+        return [StockLevel(**row) for row in self.db["stock"].rows_where(order_by="sku")]
+
+
+class ReservationRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def get(self, order_id: str) -> Reservation | None:
+        row = self.db.execute("SELECT status FROM reservations WHERE order_id = ?",
+                              [order_id]).fetchone()
+        if row is None:
+            return None
+        lines = self.db.execute("SELECT sku, quantity FROM reservation_lines WHERE order_id = ? "
+                                "ORDER BY sku", [order_id]).fetchall()
+        return Reservation(order_id, tuple(Line(*line) for line in lines),
+                           ReservationStatus(row[0]))
+
+    def save(self, reservation: Reservation) -> None:
+        self.db["reservations"].upsert({"order_id": reservation.order_id,
+                                        "status": str(reservation.status),
+                                        "updated_at": time.time()}, pk="order_id")
+        self.db["reservation_lines"].upsert_all(
+            [{"order_id": reservation.order_id, "sku": line.sku, "quantity": line.quantity}
+             for line in reservation.lines], pk=("order_id", "sku"))
+
+    def count_by_status(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, count(*) FROM reservations GROUP BY status")
+        return dict(rows.fetchall())
+
+
+class InventoryUnitOfWork(UnitOfWork):
+    def __init__(self, db: sqlite_utils.Database, **options) -> None:
+        super().__init__(db, "inventory_service", **options)
+        self.stock = StockRepository(db)
+        self.reservations = ReservationRepository(db)

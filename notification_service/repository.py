@@ -1,0 +1,39 @@
+"""Notification's table: the sink a user can read, one row per order and kind."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+import sqlite_utils
+
+from notification_service.model import Notification
+from shared.db import create_table
+from shared.uow import UnitOfWork
+
+
+def create_tables(db: sqlite_utils.Database) -> None:
+    create_table(db, "notifications", {"order_id": str, "kind": str, "customer_id": str,
+                                       "message": str, "sent_at": float}, pk=("order_id", "kind"))
+
+
+class NotificationRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def exists(self, order_id: str, kind: str) -> bool:
+        return self.db.execute("SELECT 1 FROM notifications WHERE order_id = ? AND kind = ?",
+                               [order_id, kind]).fetchone() is not None
+
+    def add(self, notification: Notification) -> None:
+        self.db["notifications"].insert({**asdict(notification), "sent_at": time.time()})
+
+    def for_order(self, order_id: str) -> list[dict]:
+        return list(self.db["notifications"].rows_where("order_id = ?", [order_id],
+                                                        order_by="sent_at"))
+
+
+class NotificationUnitOfWork(UnitOfWork):
+    def __init__(self, db: sqlite_utils.Database, **options) -> None:
+        super().__init__(db, "notification_service", **options)
+        self.notifications = NotificationRepository(db)

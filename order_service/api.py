@@ -1,0 +1,84 @@
+"""The order service's HTTP API. Documented in README.md and at /docs (OpenAPI)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import sqlite_utils
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from order_service import commands, views
+from order_service.model import CancellationRefused, OrderStatus
+from order_service.repository import OrderUnitOfWork
+from shared.events import Address, Identifier, LineItem, OrderCreated
+
+
+class PlaceOrder(BaseModel):
+    order_id: Identifier | None = Field(default=None, description="Chosen by the client, or "
+                                        "generated. Placing the same id twice answers 409.")
+    customer_id: Identifier
+    items: list[LineItem] = Field(min_length=1, max_length=50)
+    shipping_address: Address
+
+
+class CancellationRequest(BaseModel):
+    reason: str = Field(default="requested by customer", min_length=1, max_length=200)
+
+
+def router(db: sqlite_utils.Database, new_uow: Callable[[], OrderUnitOfWork]) -> APIRouter:
+    api = APIRouter(prefix="/orders", tags=["orders"])
+
+    @api.post("", status_code=201, summary="Place an order; the saga starts")
+    async def place_order(request: PlaceOrder) -> dict:
+        order_id = request.order_id or f"ord-{uuid.uuid4().hex[:12]}"
+        order = OrderCreated(customer_id=request.customer_id, items=request.items,
+                             shipping_address=request.shipping_address)
+        try:
+            commands.place_order(order_id, order, new_uow())
+        except commands.OrderAlreadyExists as exists:
+            raise HTTPException(409, str(exists)) from None
+        return views.order_detail(db, order_id)
+
+    @api.get("/{order_id}", summary="An order with its status and event history")
+    async def get_order(order_id: str) -> dict:
+        return _found(views.order_detail(db, order_id), order_id)
+
+    @api.get("", summary="Orders, newest first, optionally filtered")
+    async def list_orders(status: OrderStatus | None = None, customer_id: str | None = None,
+                          limit: int = Query(default=100, ge=1, le=1000)) -> dict:
+        return {"orders": views.list_orders(db, status=status, customer_id=customer_id,
+                                            limit=limit)}
+
+    @api.post("/{order_id}/cancellation", status_code=202,
+              summary="Request a cancellation; 409 once the order has shipped")
+    async def cancel_order(order_id: str, request: CancellationRequest | None = None) -> dict:
+        reason = (request or CancellationRequest()).reason
+        try:
+            commands.request_cancellation(order_id, reason, new_uow())
+        except commands.OrderNotFound as missing:
+            raise HTTPException(404, str(missing)) from None
+        except CancellationRefused as refused:
+            raise HTTPException(409, str(refused)) from None
+        return views.order_detail(db, order_id)
+
+    return api
+
+
+def _found(order: dict | None, order_id: str) -> dict:
+    if order is None:
+        raise HTTPException(404, f"order {order_id} not found")
+    return order
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Validation errors as one readable list; nothing is changed when they happen."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
+                    for problem in error.errors()]
+        return JSONResponse({"detail": "invalid request", "problems": problems}, status_code=422)

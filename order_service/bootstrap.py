@@ -1,0 +1,14 @@
+"""The one place order_service is wired: database, unit of work, HTTP API."""
+
+from order_service import api
+from order_service.handlers import SERVICE
+from order_service.repository import OrderUnitOfWork, create_tables
+from shared.runtime.service import ServiceRuntime
+from shared.settings import Settings
+
+
+def bootstrap(settings: Settings) -> ServiceRuntime:
+    runtime = ServiceRuntime(settings, SERVICE, OrderUnitOfWork, create_tables)
+    runtime.app.include_router(api.router(runtime.db, runtime.new_uow))
+    api.install_error_handlers(runtime.app)
+    return runtime

@@ -1,0 +1,86 @@
+"""Payment's reactions. Each: claim the inbox, apply the rules, emit, commit."""
+
+from __future__ import annotations
+
+import uuid
+
+from payment_service import model
+from payment_service.repository import PaymentUnitOfWork
+from shared.choreography import Reaction, ServiceSpec
+from shared.events import (
+    Event,
+    FundsDeposited,
+    OrderCancellationAccepted,
+    PaymentCharged,
+    PaymentFailed,
+    PaymentRefunded,
+    ShipmentFailed,
+    StockReserved,
+)
+
+
+def charge_payment(event: Event, uow: PaymentUnitOfWork) -> None:
+    order: StockReserved = event.payload
+    with uow:
+        if uow.inbox.claim(event) and uow.payments.payment(event.order_id) is None:
+            payment, account = model.charge(
+                f"pay-{uuid.uuid4().hex[:12]}", event.order_id, order.customer_id, order.total,
+                uow.payments.account(order.customer_id),
+                cancelled=uow.payments.cancellation_accepted(event.order_id))
+            uow.payments.add_payment(payment)
+            if payment.status is model.PaymentStatus.CHARGED:
+                uow.payments.save_account(account)
+                uow.emit(PaymentCharged(payment_id=payment.payment_id, customer_id=order.customer_id,
+                                        amount=payment.amount,
+                                        shipping_address=order.shipping_address), caused_by=event)
+            else:
+                uow.emit(PaymentFailed(customer_id=order.customer_id, amount=payment.amount,
+                                       reason=payment.reason), caused_by=event)
+        uow.commit()
+
+
+def refund_payment(event: Event, uow: PaymentUnitOfWork) -> None:
+    failure: ShipmentFailed = event.payload
+    with uow:
+        payment = uow.payments.payment(event.order_id)
+        if uow.inbox.claim(event) and payment is not None:
+            refund, account = model.refund(
+                f"ref-{uuid.uuid4().hex[:12]}", payment, uow.payments.refund(event.order_id),
+                uow.payments.account(payment.customer_id), reason=failure.reason)
+            if refund is not None:
+                uow.payments.add_refund(refund)
+                uow.payments.save_account(account)
+                uow.emit(PaymentRefunded(refund_id=refund.refund_id, payment_id=payment.payment_id,
+                                         customer_id=payment.customer_id, amount=refund.amount,
+                                         reason=refund.reason), caused_by=event)
+        uow.commit()
+
+
+def note_accepted_cancellation(event: Event, uow: PaymentUnitOfWork) -> None:
+    accepted: OrderCancellationAccepted = event.payload
+    with uow:
+        # Only matters if the charge has not happened yet: then it is declined instead.
+        if uow.inbox.claim(event):
+            uow.payments.note_cancellation(event.order_id, accepted.reason)
+        uow.commit()
+
+
+def deposit_funds(event: Event, uow: PaymentUnitOfWork) -> None:
+    deposit: FundsDeposited = event.payload
+    with uow:
+        if uow.inbox.claim(event):
+            account = uow.payments.account(deposit.customer_id) or model.Account(deposit.customer_id)
+            uow.payments.save_account(account.deposit(deposit.amount))
+        uow.commit()
+
+
+SERVICE = ServiceSpec(
+    name="payment_service",
+    description="Owns customer balances; charges order totals, refunds on compensation.",
+    reactions={
+        StockReserved: Reaction(charge_payment, emits=(PaymentCharged, PaymentFailed)),
+        ShipmentFailed: Reaction(refund_payment, emits=(PaymentRefunded,)),
+        OrderCancellationAccepted: Reaction(note_accepted_cancellation),
+        FundsDeposited: Reaction(deposit_funds),
+    },
+)

@@ -1,0 +1,78 @@
+"""Payment's tables: accounts, one payment per order, refunds beside them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from decimal import Decimal
+
+import sqlite_utils
+
+from payment_service.model import Account, Payment, PaymentStatus, Refund
+from shared.db import create_table
+from shared.uow import UnitOfWork
+
+
+def create_tables(db: sqlite_utils.Database) -> None:
+    # Money is stored as TEXT holding the exact decimal, never as REAL.
+    create_table(db, "accounts", {"customer_id": str, "balance": str, "deposited": str},
+                 pk="customer_id")
+    create_table(db, "payments", {"order_id": str, "payment_id": str, "customer_id": str,
+                                  "amount": str, "status": str, "reason": str,
+                                  "created_at": float}, pk="order_id")
+    create_table(db, "refunds", {"order_id": str, "refund_id": str, "payment_id": str,
+                                 "amount": str, "reason": str, "created_at": float},
+                 pk="order_id")
+    create_table(db, "cancelled_orders", {"order_id": str, "reason": str}, pk="order_id")
+
+
+def _text(record: object) -> dict:
+    return {key: str(value) if isinstance(value, Decimal) else value
+            for key, value in asdict(record).items()}
+
+
+class PaymentRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def account(self, customer_id: str) -> Account | None:
+        row = self.db.execute("SELECT balance, deposited FROM accounts WHERE customer_id = ?",
+                              [customer_id]).fetchone()
+        return Account(customer_id, Decimal(row[0]), Decimal(row[1])) if row else None
+
+    def save_account(self, account: Account) -> None:
+        self.db["accounts"].upsert(_text(account), pk="customer_id")
+
+    def payment(self, order_id: str) -> Payment | None:
+        row = self.db.execute("SELECT payment_id, order_id, customer_id, amount, status, reason "
+                              "FROM payments WHERE order_id = ?", [order_id]).fetchone()
+        if row is None:
+            return None
+        payment_id, order_id, customer_id, amount, status, reason = row
+        return Payment(payment_id, order_id, customer_id, Decimal(amount),
+                       PaymentStatus(status), reason)
+
+    def add_payment(self, payment: Payment) -> None:
+        self.db["payments"].insert({**_text(payment), "created_at": time.time()})
+
+    def refund(self, order_id: str) -> Refund | None:
+        row = self.db.execute("SELECT refund_id, payment_id, order_id, amount, reason "
+                              "FROM refunds WHERE order_id = ?", [order_id]).fetchone()
+        return Refund(row[0], row[1], row[2], Decimal(row[3]), row[4]) if row else None
+
+    def add_refund(self, refund: Refund) -> None:
+        self.db["refunds"].insert({**_text(refund), "created_at": time.time()})
+
+    def cancellation_accepted(self, order_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM cancelled_orders WHERE order_id = ?",
+                               [order_id]).fetchone() is not None
+
+    def note_cancellation(self, order_id: str, reason: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO cancelled_orders (order_id, reason) VALUES (?, ?)",
+                        [order_id, reason])
+
+
+class PaymentUnitOfWork(UnitOfWork):
+    def __init__(self, db: sqlite_utils.Database, **options) -> None:
+        super().__init__(db, "payment_service", **options)
+        self.payments = PaymentRepository(db)

@@ -1,0 +1,1 @@
+"""sagactl: publish saga events, place and follow orders, seed data, inspect dead letters."""

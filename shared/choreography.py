@@ -1,0 +1,56 @@
+"""The choreography as data: what each service consumes and what it may emit.
+
+Each service declares a :class:`ServiceSpec` at the bottom of its
+``handlers.py``. The runtime subscribes to exactly the declared topics and
+refuses to publish an undeclared event, ``docs/events.md`` is generated from
+the declarations, and :func:`shared.saga.check` verifies the saga's rules
+against them — so code, document and rules cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.events import Event, Payload
+
+Handler = Callable[[Event, Any], None]
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """One handler for one event type, and every event type it may emit."""
+
+    handler: Handler
+    emits: tuple[type[Payload], ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    reactions: Mapping[type[Payload], Reaction] = field(default_factory=dict)
+    #: Events the service publishes on its own initiative (API calls, commands).
+    originates: tuple[type[Payload], ...] = ()
+    description: str = ""
+
+    @property
+    def consumes(self) -> tuple[type[Payload], ...]:
+        return tuple(self.reactions)
+
+    @property
+    def emits(self) -> tuple[type[Payload], ...]:
+        emitted = [payload for reaction in self.reactions.values() for payload in reaction.emits]
+        return tuple(dict.fromkeys([*self.originates, *emitted]))
+
+
+def producers_of(payload: type[Payload], specs: Iterable[ServiceSpec]) -> list[str]:
+    return [spec.name for spec in specs if payload in spec.emits]
+
+
+def consumers_of(payload: type[Payload], specs: Iterable[ServiceSpec]) -> list[str]:
+    return [spec.name for spec in specs if payload in spec.reactions]
+
+
+def reactions_to(payload: type[Payload], specs: Iterable[ServiceSpec]) -> list[tuple[str, Reaction]]:
+    return [(spec.name, spec.reactions[payload]) for spec in specs if payload in spec.reactions]

@@ -1,0 +1,147 @@
+"""Render docs/events.md from the declared choreography: the contract any client can follow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from shared.choreography import ServiceSpec, consumers_of, producers_of, reactions_to
+from shared.events import CATALOG, Payload
+from shared.events.examples import example_event
+from shared.saga import SagaDefinition
+
+HEADER = """\
+# Event catalog
+
+Generated from the services' declarations by `sagactl docs events`; a test fails when this
+file and the code disagree. Do not edit by hand.
+
+## Wire contract
+
+* **One topic per event type**, named exactly after the type (`OrderCreated`, ...), created
+  explicitly with a chosen partition count (`SAGA_TOPIC_PARTITIONS`, default 3). A deployment
+  may prefix every topic (`SAGA_TOPIC_PREFIX`). Each topic has a dead-letter twin `<topic>.DLT`.
+* **Message key**: the order id (UTF-8), so one order's events stay ordered within a topic.
+  Reference-data events name their key field below.
+* **Value**: a UTF-8 JSON envelope:
+
+| field | type | meaning |
+|---|---|---|
+| `event_id` | string | unique per event; consumers deduplicate on it |
+| `event_type` | string | the payload type, equal to the topic name |
+| `schema_version` | integer | version of the payload schema (all are 1 today) |
+| `occurred_at` | string | ISO 8601 time, UTC |
+| `order_id` | string or null | the saga the event belongs to (null only for reference data) |
+| `causation_id` | string or null | `event_id` of the event that caused this one |
+| `producer` | string | the service or tool that published it |
+| `payload` | object | the fields listed per topic below |
+
+* Readers ignore fields they do not know. **Money is a decimal string** (`"19.90"`), never a
+  JSON number. Identifiers match `^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`.
+* Anything else (invalid JSON, unknown type, invalid fields, a newer `schema_version`, more than
+  64 KiB) is moved to `<topic>.DLT` with the reason in headers and skipped.
+
+### Publishing with kcat
+
+```bash
+kcat -P -b 127.0.0.1:9092 -t OrderCreated -k ord-42 <<'EOF'
+{"event_id": "e-42", "event_type": "OrderCreated", "order_id": "ord-42", "producer": "kcat",
+ "payload": {"customer_id": "alice", "items": [{"sku": "WIDGET-1", "quantity": 2,
+ "unit_price": "9.95"}], "shipping_address": {"name": "Alice", "street": "1 Main St",
+ "city": "Berlin", "country": "DE"}}}
+EOF
+kcat -C -b 127.0.0.1:9092 -t OrderCompleted -t OrderCancelled -f '%t %k %s\\n'
+```
+
+`schema_version`, `occurred_at` and `causation_id` may be left out; `event_id` should be unique
+(a repeated one is treated as a duplicate delivery and ignored).
+"""
+
+
+def render(saga: SagaDefinition, specs: Sequence[ServiceSpec]) -> str:
+    parts = [HEADER, _flow(saga, specs), "## Topics\n"]
+    parts += [_topic(payload, specs) for payload in CATALOG.values()]
+    parts += ["## Shapes used inside payloads\n", *_shapes()]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _flow(saga: SagaDefinition, specs: Sequence[ServiceSpec]) -> str:
+    lines = ["## The saga\n", "| step | service | success | failure | compensation |",
+             "|---|---|---|---|---|"]
+    for number, step in enumerate(saga.steps, start=1):
+        pivot = " (pivot)" if step.action is saga.pivot else ""
+        lines.append(f"| {number} | {step.service} | `{step.action.event_type()}`{pivot} | "
+                     f"{_name(step.failure)} | {_name(step.compensation)} |")
+    lines += ["", "Compensations run in reverse order of the steps; after the pivot the saga only "
+              "moves forward.", "", "### Who reacts to what\n", "| service | consumes | may emit |",
+              "|---|---|---|"]
+    for spec in specs:
+        for payload, reaction in spec.reactions.items():
+            emitted = ", ".join(f"`{p.event_type()}`" for p in reaction.emits) or "—"
+            lines.append(f"| {spec.name} | `{payload.event_type()}` | {emitted} |")
+        for payload in spec.originates:
+            lines.append(f"| {spec.name} | (its own initiative) | `{payload.event_type()}` |")
+    return "\n".join(lines) + "\n"
+
+
+def _topic(payload: type[Payload], specs: Sequence[ServiceSpec]) -> str:
+    name = payload.event_type()
+    key = f"payload `{payload.key_field}`" if payload.key_field else "order id"
+    reacting = [f"{service} → {', '.join(p.event_type() for p in r.emits) or 'no event'}"
+                for service, r in reactions_to(payload, specs)]
+    lines = [f"### `{name}`\n", (payload.__doc__ or "").strip(), "",
+             f"* **Producers:** {', '.join(producers_of(payload, specs)) or '—'}",
+             f"* **Consumers:** {', '.join(consumers_of(payload, specs)) or '—'}",
+             f"* **Reactions:** {'; '.join(reacting) or '—'}",
+             f"* **Key:** {key}", "", "| field | type | required | description |",
+             "|---|---|---|---|"]
+    lines += _fields(payload.model_json_schema(mode="serialization"))
+    example = json.dumps(json.loads(example_event(payload).model_dump_json()), indent=2)
+    lines += ["", "Example message value:", "", "```json", example, "```", ""]
+    return "\n".join(lines)
+
+
+def _shapes() -> list[str]:
+    definitions: dict[str, dict] = {}
+    for payload in CATALOG.values():
+        definitions.update(payload.model_json_schema(mode="serialization").get("$defs", {}))
+    return [f"### `{name}`\n\n| field | type | required | description |\n|---|---|---|---|\n"
+            + "\n".join(_fields(definitions[name])) + "\n" for name in sorted(definitions)]
+
+
+def _fields(schema: dict) -> list[str]:
+    required = set(schema.get("required", []))
+    rows = []
+    for field, spec in schema.get("properties", {}).items():
+        description = spec.get("description") or ""
+        if spec.get("readOnly"):
+            description = (description + " Computed; ignored on input.").strip()
+        rows.append(f"| `{field}` | {_type(spec)} | "
+                    f"{'yes' if field in required and not spec.get('readOnly') else 'no'} | "
+                    f"{description} |")
+    return rows
+
+
+def _type(spec: dict) -> str:
+    if "$ref" in spec:
+        name = spec["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{name.lower()})"
+    if "anyOf" in spec:
+        return " or ".join(_type(option) for option in spec["anyOf"])
+    if spec.get("type") == "array":
+        return f"list of {_type(spec.get('items', {}))}"
+    if "enum" in spec:
+        return " or ".join(f"`{value}`" for value in spec["enum"])
+    if "decimal_places" in spec or spec.get("readOnly") and spec.get("type") == "string":
+        return "decimal string"
+    if "pattern" in spec:
+        return f"string `{spec['pattern']}`"
+    if spec.get("type") == "integer" and ("exclusiveMinimum" in spec or "maximum" in spec):
+        low = spec.get("exclusiveMinimum", -1) + 1 if "exclusiveMinimum" in spec else "…"
+        return f"integer {low}–{spec.get('maximum', '…')}"
+    return spec.get("type", "any")
+
+
+def _name(payload: type[Payload] | None) -> str:
+    return f"`{payload.event_type()}`" if payload else "—"
+

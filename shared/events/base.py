@@ -1,0 +1,104 @@
+"""The envelope every event travels in, and the base of every payload.
+
+Wire format (JSON, UTF-8), one topic per event type, message key = order id::
+
+    {"event_id": "...", "event_type": "OrderCreated", "schema_version": 1,
+     "occurred_at": "2026-11-25T10:00:00Z", "order_id": "ord-1",
+     "causation_id": null, "producer": "order_service", "payload": {...}}
+
+Readers ignore unknown fields (newer producers may add some); money is a
+decimal string, never a JSON number.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, model_validator
+
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+def _money_must_be_text(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, str | Decimal | int):
+        raise ValueError('money must be a decimal string such as "19.90", never a float')
+    return value
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_money_must_be_text),
+    Field(ge=0, max_digits=12, decimal_places=2, examples=["19.90"]),
+]
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+
+
+class Contract(BaseModel):
+    """Frozen, tolerant of unknown fields: the shape every message part shares."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Payload(Contract):
+    """What happened. Subclasses are named in the past tense, one per topic."""
+
+    schema_version: ClassVar[int] = 1
+    #: False only for reference-data events (stock, funds) that belong to no order.
+    belongs_to_order: ClassVar[bool] = True
+    #: Payloads that belong to no order say which field keys their messages.
+    key_field: ClassVar[str | None] = None
+
+    @classmethod
+    def event_type(cls) -> str:
+        return cls.__name__
+
+
+def _new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(Contract):
+    """The envelope: identity, causality and provenance around one payload."""
+
+    event_id: str = Field(default_factory=_new_event_id, min_length=1, max_length=64,
+                          description="Unique per event; consumers deduplicate on it.")
+    event_type: str = Field(description="Payload type; equals the topic name.")
+    schema_version: int = Field(default=1, ge=1, description="Version of the payload schema.")
+    occurred_at: datetime = Field(default_factory=_now, description="When it happened (UTC).")
+    order_id: Identifier | None = Field(
+        default=None, description="The saga this event belongs to; the message key.")
+    causation_id: str | None = Field(
+        default=None, description="event_id of the event that caused this one.")
+    producer: str = Field(default="unknown", description="The service or tool that published it.")
+    payload: SerializeAsAny[Payload]
+
+    @model_validator(mode="after")
+    def _order_events_name_their_order(self) -> Event:
+        if self.payload.belongs_to_order and self.order_id is None:
+            raise ValueError(f"{self.event_type} needs an order_id")
+        return self
+
+    @classmethod
+    def new(cls, payload: Payload, *, order_id: str | None = None, producer: str = "unknown",
+            causation_id: str | None = None) -> Event:
+        return cls(event_type=payload.event_type(), schema_version=payload.schema_version,
+                   order_id=order_id, producer=producer, causation_id=causation_id,
+                   payload=payload)
+
+    def follow_up(self, payload: Payload, producer: str) -> Event:
+        """A new event in the same saga, caused by this one."""
+        return Event.new(payload, order_id=self.order_id, producer=producer,
+                         causation_id=self.event_id)
+
+    @property
+    def key(self) -> str:
+        if self.payload.key_field is not None:
+            return str(getattr(self.payload, self.payload.key_field))
+        return self.order_id or self.event_id

@@ -1,0 +1,203 @@
+"""Every event of the order saga. One Kafka topic per class, named after it.
+
+Forward steps carry forward what the next step needs (event-carried state), so
+no service has to ask another one for data.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+from pydantic import Field, computed_field, field_validator
+
+from shared.events.base import Contract, Identifier, Money, Payload
+
+Sku = str
+
+
+class LineItem(Contract):
+    sku: Sku = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", description="Stock keeping unit.",
+                     examples=["WIDGET-1"])
+    quantity: int = Field(gt=0, le=1000, examples=[2])
+    unit_price: Money = Field(description="Price of one unit.")
+
+
+class Address(Contract):
+    name: str = Field(min_length=1, max_length=100, examples=["Ada Lovelace"])
+    street: str = Field(min_length=1, max_length=200, examples=["12 St James's Square"])
+    city: str = Field(min_length=1, max_length=100, examples=["London"])
+    postal_code: str = Field(default="", max_length=20, examples=["SW1Y 4JH"])
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code.",
+                         examples=["GB"])
+
+
+class OrderLines(Payload):
+    """Base for payloads that carry the order's lines; the total is derived, never trusted."""
+
+    customer_id: Identifier = Field(description="Who ordered, and whose balance pays.")
+    items: tuple[LineItem, ...] = Field(min_length=1, max_length=50,
+                                        description="Order lines; each SKU at most once.")
+
+    @field_validator("items")
+    @classmethod
+    def _each_sku_once(cls, items: tuple[LineItem, ...]) -> tuple[LineItem, ...]:
+        skus = [item.sku for item in items]
+        if len(skus) != len(set(skus)):
+            raise ValueError("each SKU may appear only once per order")
+        return items
+
+    @computed_field(description="Sum of quantity × unit_price.")
+    @property
+    def total(self) -> Decimal:
+        return sum((item.unit_price * item.quantity for item in self.items), Decimal("0.00"))
+
+
+class OrderCreated(OrderLines):
+    """A customer placed an order; the saga starts. Any producer may publish it."""
+
+    shipping_address: Address = Field(description="Where the parcel goes.")
+
+
+class StockReserved(OrderLines):
+    """Every line of the order is reserved (all or nothing); stock is held, not sold."""
+
+    shipping_address: Address = Field(description="Carried forward for shipping.")
+
+
+class Shortage(Contract):
+    sku: Sku
+    requested: int
+    available: int
+
+
+class StockReservationFailed(Payload):
+    """Not enough stock for at least one line; nothing was reserved."""
+
+    reason: str = Field(description="Why, in words a person can read.")
+    shortages: tuple[Shortage, ...] = Field(default=(), description="The lines that fell short.")
+
+
+class PaymentCharged(Payload):
+    """The customer's balance was charged the order total."""
+
+    payment_id: Identifier = Field(description="The charge's own id.")
+    customer_id: Identifier
+    amount: Money = Field(description="The order total, charged.")
+    shipping_address: Address = Field(description="Carried forward for shipping.")
+
+
+class PaymentFailed(Payload):
+    """The charge was declined (insufficient balance, unknown customer, order cancelled)."""
+
+    customer_id: Identifier
+    amount: Money
+    reason: str
+
+
+class OrderShipped(Payload):
+    """The parcel left the warehouse: the pivot. From here the saga only moves forward."""
+
+    shipment_id: Identifier
+    carrier: str
+    tracking_number: str
+
+
+class ShipmentFailed(Payload):
+    """Shipping was not possible (or the order was cancelled) before the parcel left."""
+
+    reason: str
+
+
+class PaymentRefunded(Payload):
+    """Compensation of PaymentCharged: a refund recorded beside the charge."""
+
+    refund_id: Identifier
+    payment_id: Identifier
+    customer_id: Identifier
+    amount: Money
+    reason: str
+
+
+class ReleasedLine(Contract):
+    sku: Sku
+    quantity: int
+
+
+class StockReleased(Payload):
+    """Compensation of StockReserved: the reservation is kept on record as released."""
+
+    items: tuple[ReleasedLine, ...]
+    reason: str
+
+
+class OrderCompleted(Payload):
+    """The saga finished forward: the order shipped."""
+
+    customer_id: Identifier
+    total: Money
+
+
+class OrderCancelled(Payload):
+    """Compensation of OrderCreated: the order is cancelled, keeping its id and history."""
+
+    customer_id: Identifier
+    reason: str
+
+
+class OrderCancellationRequested(Payload):
+    """Someone asked to cancel the order; shipping (the pivot) accepts or rejects it."""
+
+    reason: str = "requested by customer"
+
+
+class OrderCancellationAccepted(Payload):
+    """Shipping promises never to ship this order; the saga compensates what applies."""
+
+    reason: str
+
+
+class OrderCancellationRejected(Payload):
+    """Too late to cancel: the order has already shipped."""
+
+    reason: str
+
+
+class CustomerNotified(Payload):
+    """A notification was delivered to the customer (one per order outcome)."""
+
+    customer_id: Identifier
+    kind: Literal["order_completed", "order_cancelled", "payment_refunded"]
+    message: str
+
+
+class StockAdded(Payload):
+    """Reference data: units of a SKU arrived in the warehouse. Keyed by SKU."""
+
+    belongs_to_order: ClassVar[bool] = False
+    key_field: ClassVar[str | None] = "sku"
+
+    sku: Sku = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")
+    quantity: int = Field(gt=0, le=1_000_000)
+
+
+class FundsDeposited(Payload):
+    """Reference data: money added to a customer's balance. Keyed by customer id."""
+
+    belongs_to_order: ClassVar[bool] = False
+    key_field: ClassVar[str | None] = "customer_id"
+
+    customer_id: Identifier
+    amount: Money
+
+
+SAGA_EVENTS: tuple[type[Payload], ...] = (
+    OrderCreated, StockReserved, StockReservationFailed, PaymentCharged, PaymentFailed,
+    OrderShipped, ShipmentFailed, PaymentRefunded, StockReleased, OrderCompleted,
+    OrderCancelled, OrderCancellationRequested, OrderCancellationAccepted,
+    OrderCancellationRejected, CustomerNotified,
+)
+REFERENCE_EVENTS: tuple[type[Payload], ...] = (StockAdded, FundsDeposited)
+CATALOG: dict[str, type[Payload]] = {
+    payload.event_type(): payload for payload in SAGA_EVENTS + REFERENCE_EVENTS
+}

@@ -1,0 +1,111 @@
+"""Bytes on the wire <-> typed events, with one clear reason for every rejection.
+
+Validation happens here, once, at the edge; everything inside receives typed
+``Event`` objects. Rejection reasons are short and never echo payload data.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.events.base import Event, Payload
+from shared.events.catalog import CATALOG
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class RejectedMessage(ValueError):
+    """A message no handler can ever process: it goes to the dead-letter topic."""
+
+    kind = "invalid"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MalformedMessage(RejectedMessage):
+    kind = "malformed"
+
+
+class OversizedMessage(RejectedMessage):
+    kind = "oversized"
+
+
+class UnknownEventType(RejectedMessage):
+    kind = "unknown-type"
+
+
+class UnsupportedSchemaVersion(RejectedMessage):
+    kind = "unsupported-version"
+
+
+class InvalidEvent(RejectedMessage):
+    kind = "schema-invalid"
+
+
+def encode(event: Event) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def decode(value: bytes | None, *, expected_type: str | None = None,
+           max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Event:
+    """Parse and validate one message; ``expected_type`` is the topic's event type."""
+    if value is None:
+        raise MalformedMessage("empty message (tombstone)")
+    if len(value) > max_bytes:
+        raise OversizedMessage(f"message of {len(value)} bytes exceeds the {max_bytes}-byte limit")
+    raw = _parse_json(value)
+    payload_type = _payload_type(raw, expected_type)
+    version = raw.get("schema_version", 1)
+    if isinstance(version, int) and version > payload_type.schema_version:
+        raise UnsupportedSchemaVersion(
+            f"{payload_type.event_type()} schema_version {version} is newer than the supported "
+            f"{payload_type.schema_version}")
+    return validate(raw, payload_type)
+
+
+def validate(raw: dict[str, Any], payload_type: type[Payload]) -> Event:
+    name = payload_type.event_type()
+    try:
+        payload = payload_type.model_validate(raw.get("payload"))
+    except ValidationError as error:
+        raise InvalidEvent(f"{name}: {summarize(error, prefix='payload')}") from None
+    try:
+        return Event.model_validate({**raw, "payload": payload})
+    except ValidationError as error:
+        raise InvalidEvent(f"{name}: {summarize(error)}") from None
+
+
+def summarize(error: ValidationError, limit: int = 3, prefix: str = "") -> str:
+    """'loc: message' for the first few problems, without the offending values."""
+    problems = [
+        f"{'.'.join(str(part) for part in (prefix, *problem['loc']) if part != '') or 'message'}: "
+        f"{problem['msg']}"
+        for problem in error.errors(include_input=False)
+    ]
+    more = f" (+{len(problems) - limit} more)" if len(problems) > limit else ""
+    return "; ".join(problems[:limit]) + more
+
+
+def _parse_json(value: bytes) -> dict[str, Any]:
+    try:
+        raw = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedMessage(f"not valid UTF-8 JSON ({type(error).__name__})") from None
+    if not isinstance(raw, dict):
+        raise MalformedMessage(f"expected a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def _payload_type(raw: dict[str, Any], expected_type: str | None) -> type[Payload]:
+    event_type = raw.get("event_type")
+    if not isinstance(event_type, str) or event_type not in CATALOG:
+        shown = event_type if isinstance(event_type, str) and len(event_type) <= 64 else "?"
+        raise UnknownEventType(f"unknown event_type {shown!r}")
+    if expected_type is not None and event_type != expected_type:
+        raise InvalidEvent(f"event_type {event_type!r} published on the {expected_type!r} topic")
+    return CATALOG[event_type]

@@ -1,0 +1,54 @@
+"""Deliberate faults for testing the guarantees: crash points and transient failures.
+
+Both are off unless configured (``SAGA_CRASH_POINT``, ``SAGA_FAULT_RATE``).
+A crash point kills the process with SIGKILL — no finally blocks, no flushing —
+exactly like the kernel's OOM killer or ``kill -9`` would.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+
+log = logging.getLogger(__name__)
+
+CRASH_POINTS = (
+    "after_local_commit",      # state + outbox committed, nothing published yet
+    "after_publish",           # broker acknowledged, outbox row not yet marked sent
+    "before_offset_commit",    # handled and committed locally, Kafka offset not committed
+    "during_compensation",     # inside a compensating transaction, before it commits
+)
+
+
+class TransientFailure(RuntimeError):
+    """A failure worth retrying: timeouts, unavailable dependencies."""
+
+
+class CrashPoints:
+    """``point`` or ``point:EventType`` — crash there (for that event type only)."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.point, _, self.event_type = (spec or "").partition(":")
+        if self.point and self.point not in CRASH_POINTS:
+            raise ValueError(f"unknown crash point {self.point!r}; choose from {CRASH_POINTS}")
+
+    def reached(self, point: str, event_type: str | None = None) -> None:
+        if point != self.point or (self.event_type and event_type != self.event_type):
+            return
+        log.warning("crash point reached, killing the process", extra={"crash_point": point})
+        logging.shutdown()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class FaultInjector:
+    """Raises :class:`TransientFailure` with probability ``rate`` on each call."""
+
+    def __init__(self, rate: float = 0.0, rng: random.Random | None = None) -> None:
+        self.rate = rate
+        self.rng = rng or random.Random()
+
+    def maybe_fail(self, what: str) -> None:
+        if self.rate and self.rng.random() < self.rate:
+            raise TransientFailure(f"injected transient failure in {what}")

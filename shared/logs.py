@@ -1,0 +1,50 @@
+"""Structured logs: one JSON object per line, with the order id and event type as fields."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from shared.settings import Settings
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                "level": record.levelname, "service": self.service, "logger": record.name,
+                "message": record.getMessage()}
+        line.update({key: value for key, value in record.__dict__.items()
+                     if key not in _STANDARD and not key.startswith("_")})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__(f"%(asctime)s %(levelname)-7s {service} %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        extras = " ".join(f"{key}={value}" for key, value in record.__dict__.items()
+                          if key not in _STANDARD and not key.startswith("_"))
+        return f"{super().format(record)} {extras}".rstrip()
+
+
+def configure_logging(settings: Settings) -> None:
+    formatter = (JsonFormatter if settings.log_format == "json" else TextFormatter)(
+        settings.service_name)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # aiokafka logs every reconnect at ERROR; keep its warnings, drop its chatter.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)

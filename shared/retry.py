@@ -1,0 +1,125 @@
+"""Retry queue: failed events wait here, per order, so one stuck saga blocks no other.
+
+Guarantees:
+* an event is written here before its Kafka offset is committed: never lost;
+* events of one order leave the queue in arrival order — a later event of an
+  order with a waiting (or parked) event queues behind it, so a saga never
+  skips a step;
+* after ``max_attempts`` tries with exponential backoff and jitter, the head is
+  PARKED: it stays here, blocking its order, and is dead-lettered for people to
+  see (``sagactl dlq list``); replaying it (``sagactl dlq replay``) revives it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from shared.db import create_table
+from shared.deadletters import Delivery
+from shared.events import Event, encode
+
+WAITING, PARKED = "WAITING", "PARKED"
+_jitter = random.Random()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base: float = 0.2
+    cap: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random = _jitter) -> float:
+        """Exponential, capped, with jitter so that retries of many orders spread out."""
+        ceiling = min(self.cap, self.base * 2 ** max(attempt - 1, 0))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    seq: int
+    order_key: str
+    event_id: str
+    value: bytes
+    delivery: Delivery
+    attempts: int
+    status: str
+    last_error: str
+
+
+class RetryQueue:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def create(db: sqlite_utils.Database) -> None:
+        create_table(db, "retry_queue", {
+            "seq": int, "order_key": str, "event_id": str, "event_type": str, "value": bytes,
+            "source_topic": str, "source_partition": int, "source_offset": int,
+            "attempts": int, "status": str, "next_attempt_at": float, "last_error": str,
+            "created_at": float}, pk="seq")
+        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS retry_queue_event ON retry_queue (event_id)")
+        db.execute("CREATE INDEX IF NOT EXISTS retry_queue_order ON retry_queue (order_key, seq)")
+
+    def holds(self, order_key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM retry_queue WHERE order_key = ? LIMIT 1",
+                               [order_key]).fetchone() is not None
+
+    def add(self, event: Event, delivery: Delivery, *, attempts: int, delay: float,
+            error: str = "") -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO retry_queue (order_key, event_id, event_type, value, "
+            "source_topic, source_partition, source_offset, attempts, status, next_attempt_at, "
+            "last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [event.key, event.event_id, event.event_type, encode(event), delivery.topic,
+             delivery.partition, delivery.offset, attempts, WAITING, time.time() + delay,
+             error[:500], time.time()])
+
+    def due(self, limit: int = 50) -> list[QueuedEvent]:
+        """Heads of their order's line whose time has come."""
+        return self._select(
+            "WHERE q.status = ? AND q.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM "
+            "retry_queue e WHERE e.order_key = q.order_key AND e.seq < q.seq) "
+            "ORDER BY q.seq LIMIT ?", [WAITING, time.time(), limit])
+
+    def parked(self) -> list[QueuedEvent]:
+        return self._select("WHERE q.status = ? ORDER BY q.seq", [PARKED])
+
+    def seconds_until_next(self) -> float | None:
+        row = self.db.execute("SELECT min(next_attempt_at) FROM retry_queue WHERE status = ?",
+                              [WAITING]).fetchone()
+        return None if row[0] is None else max(0.0, row[0] - time.time())
+
+    def remove(self, seq: int) -> None:
+        self.db.execute("DELETE FROM retry_queue WHERE seq = ?", [seq])
+
+    def reschedule(self, seq: int, attempts: int, delay: float, error: str) -> None:
+        self.db.execute("UPDATE retry_queue SET attempts = ?, next_attempt_at = ?, last_error = ? "
+                        "WHERE seq = ?", [attempts, time.time() + delay, error[:500], seq])
+
+    def park(self, seq: int, attempts: int, error: str) -> None:
+        self.db.execute("UPDATE retry_queue SET status = ?, attempts = ?, last_error = ? "
+                        "WHERE seq = ?", [PARKED, attempts, error[:500], seq])
+
+    def revive(self, event_id: str) -> bool:
+        """A parked event was replayed: try it again from the first attempt."""
+        return self.db.execute(
+            "UPDATE retry_queue SET status = ?, attempts = 0, next_attempt_at = 0 "
+            "WHERE event_id = ? AND status = ?", [WAITING, event_id, PARKED]).rowcount == 1
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, count(*) FROM retry_queue GROUP BY status")
+        return {WAITING: 0, PARKED: 0, **dict(rows.fetchall())}
+
+    def _select(self, where: str, params: list) -> list[QueuedEvent]:
+        rows = self.db.execute(
+            "SELECT q.seq, q.order_key, q.event_id, q.value, q.source_topic, q.source_partition, "
+            f"q.source_offset, q.attempts, q.status, q.last_error FROM retry_queue q {where}",
+            params).fetchall()
+        return [QueuedEvent(seq, key, event_id, value, Delivery(topic, partition, offset,
+                                                                 key.encode(), value),
+                            attempts, status, error)
+                for seq, key, event_id, value, topic, partition, offset, attempts, status, error
+                in rows]

@@ -1,0 +1,60 @@
+"""Each service's small HTTP surface: health, operational state, and its own routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our event loop: the service, not uvicorn, owns SIGTERM/SIGINT."""
+
+    def capture_signals(self):
+        return contextlib.nullcontext()
+
+
+class HttpServer:
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                access_log=False, lifespan="off")
+        self._server = _EmbeddedServer(config)
+        self.host = host
+
+    @property
+    def port(self) -> int | None:
+        servers = getattr(self._server, "servers", [])
+        if not servers or not servers[0].sockets:
+            return None
+        return servers[0].sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def serve(self, stopping: asyncio.Event) -> None:
+        task = asyncio.create_task(self._server.serve())
+        waiter = asyncio.create_task(stopping.wait())
+        await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        self._server.should_exit = True
+        await task
+        if not self._server.started:
+            raise RuntimeError(f"HTTP server could not listen on {self.host}:"
+                               f"{self._server.config.port}")
+
+
+def operational_app(name: str, status: Callable[[], dict]) -> FastAPI:
+    """Health and retry-queue endpoints every service shares; add routers to it."""
+    app = FastAPI(title=name, description=f"{name} of the order saga")
+
+    @app.get("/health", summary="200 once the service consumes and publishes")
+    async def health() -> JSONResponse:
+        state = status()
+        return JSONResponse(state, status_code=200 if state["ready"] else 503)
+
+    return app

@@ -1,0 +1,133 @@
+"""The order saga's steps, its pivot, and the rules a choreography must keep.
+
+This is a contract like the events themselves: no service runs it (there is no
+coordinator); :func:`check` verifies that what the services declare they
+consume and emit really implements it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shared.choreography import ServiceSpec, producers_of, reactions_to
+from shared.events import (
+    CustomerNotified,
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderShipped,
+    Payload,
+    PaymentCharged,
+    PaymentFailed,
+    PaymentRefunded,
+    ShipmentFailed,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    service: str
+    action: type[Payload]
+    failure: type[Payload] | None = None
+    compensation: type[Payload] | None = None
+
+
+@dataclass(frozen=True)
+class SagaDefinition:
+    steps: tuple[Step, ...]
+    pivot: type[Payload]
+
+    @property
+    def pivot_index(self) -> int:
+        return next(i for i, step in enumerate(self.steps) if step.action is self.pivot)
+
+    @property
+    def compensations(self) -> tuple[type[Payload], ...]:
+        return tuple(step.compensation for step in self.steps if step.compensation)
+
+    @property
+    def failures(self) -> tuple[type[Payload], ...]:
+        return tuple(step.failure for step in self.steps if step.failure)
+
+
+ORDER_SAGA = SagaDefinition(
+    steps=(
+        Step("order_service", OrderCreated, compensation=OrderCancelled),
+        Step("inventory_service", StockReserved, StockReservationFailed, StockReleased),
+        Step("payment_service", PaymentCharged, PaymentFailed, PaymentRefunded),
+        Step("shipping_service", OrderShipped, ShipmentFailed),
+        Step("order_service", OrderCompleted),
+        Step("notification_service", CustomerNotified),
+    ),
+    pivot=OrderShipped,
+)
+
+
+def check(saga: SagaDefinition, specs: Sequence[ServiceSpec]) -> list[str]:
+    """Every way the declared choreography breaks the saga's rules; empty when sound."""
+    return [
+        *_every_consumed_event_has_a_producer(specs),
+        *_steps_before_the_pivot_compensate(saga, specs),
+        *_failures_compensate_in_reverse_order(saga, specs),
+        *_nothing_compensates_after_the_pivot(saga, specs),
+    ]
+
+
+def compensation_chain(start: type[Payload], saga: SagaDefinition,
+                       specs: Sequence[ServiceSpec]) -> list[type[Payload]]:
+    """Compensations triggered, one after another, once ``start`` is published."""
+    chain: list[type[Payload]] = []
+    current = start
+    while True:
+        triggered = {emitted for _, reaction in reactions_to(current, specs)
+                     for emitted in reaction.emits if emitted in saga.compensations}
+        if len(triggered) != 1 or triggered & {current, *chain}:
+            return chain
+        current = triggered.pop()
+        chain.append(current)
+
+
+def _every_consumed_event_has_a_producer(specs: Sequence[ServiceSpec]) -> list[str]:
+    return [f"{payload.event_type()} is consumed by {spec.name} but nobody emits it"
+            for spec in specs for payload in spec.consumes if not producers_of(payload, specs)]
+
+
+def _steps_before_the_pivot_compensate(saga: SagaDefinition, specs: Sequence[ServiceSpec]):
+    problems = []
+    for index, step in enumerate(saga.steps):
+        name = step.action.event_type()
+        if index < saga.pivot_index and step.compensation is None:
+            problems.append(f"step {name} comes before the pivot but has no compensation")
+        if index >= saga.pivot_index and step.compensation is not None:
+            problems.append(f"step {name} is at or after the pivot but declares a compensation")
+        if step.compensation and step.service not in producers_of(step.compensation, specs):
+            problems.append(f"{step.service} must emit {step.compensation.event_type()} "
+                            f"to compensate {name}")
+    return problems
+
+
+def _failures_compensate_in_reverse_order(saga: SagaDefinition, specs: Sequence[ServiceSpec]):
+    problems = []
+    for index, step in enumerate(saga.steps):
+        if step.failure is None:
+            continue
+        expected = [s.compensation for s in reversed(saga.steps[:index]) if s.compensation]
+        actual = compensation_chain(step.failure, saga, specs)
+        if actual != expected:
+            problems.append(
+                f"after {step.failure.event_type()} the compensations run as "
+                f"{[p.event_type() for p in actual]}, expected {[p.event_type() for p in expected]}")
+    return problems
+
+
+def _nothing_compensates_after_the_pivot(saga: SagaDefinition, specs: Sequence[ServiceSpec]):
+    after_pivot = [step.action for step in saga.steps[saga.pivot_index:]]
+    undoing = set(saga.compensations) | set(saga.failures)
+    return [f"{service} reacts to {event.event_type()} (after the pivot) with "
+            f"{emitted.event_type()}"
+            for event in after_pivot for service, reaction in reactions_to(event, specs)
+            for emitted in reaction.emits if emitted in undoing]

@@ -1,0 +1,74 @@
+"""One settings object, built once from the environment, with laptop-friendly defaults.
+
+Every variable is ``SAGA_<FIELD>`` (e.g. ``SAGA_HTTP_PORT``), except the broker
+address, which is the conventional ``KAFKA_BOOTSTRAP_SERVERS``. Nothing else in
+the project reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HTTP_PORTS = {
+    "order_service": 8000,
+    "inventory_service": 8001,
+    "payment_service": 8002,
+    "shipping_service": 8003,
+    "notification_service": 8004,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAGA_", frozen=True, extra="ignore",
+                                      populate_by_name=True)
+
+    service_name: str = Field(default="sagactl", description="Consumer group and producer name.")
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "SAGA_KAFKA_BOOTSTRAP_SERVERS"))
+    topic_prefix: str = Field(default="", description="Prepended to every topic and group name.")
+    topic_partitions: int = Field(default=3, ge=1, le=256)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    database_path: Path | None = Field(default=None, description="Default .run/<service>.db")
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    order_api_url: str = "http://127.0.0.1:8000"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    retry_max_attempts: int = Field(default=5, ge=1, description="Tries before an event is parked.")
+    retry_base_delay: float = Field(default=0.2, gt=0, description="Seconds; doubles per try.")
+    retry_max_delay: float = Field(default=30.0, gt=0)
+    send_timeout: float = Field(default=15.0, gt=0, description="Bound on one outbox publish.")
+    relay_poll_interval: float = Field(default=1.0, gt=0, description="Fallback when not woken.")
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    max_poll_interval_ms: int = 60_000
+    watchdog_timeout: float = Field(default=90.0, gt=0, description="Restart a stalled consumer.")
+    inbox_retention_days: float = Field(default=8.0, gt=0, description="Keep >= topic retention.")
+
+    fault_rate: float = Field(default=0.0, ge=0, le=1, description="Injected transient failures.")
+    crash_point: str | None = Field(default=None, description="Test hook: exit abruptly here.")
+
+    @model_validator(mode="after")
+    def _per_service_defaults(self) -> Settings:
+        if self.database_path is None:
+            object.__setattr__(self, "database_path", Path(".run") / f"{self.service_name}.db")
+        if self.http_port is None:
+            object.__setattr__(self, "http_port", DEFAULT_HTTP_PORTS.get(self.service_name, 0))
+        return self
+
+    def topic(self, event_type: str) -> str:
+        return f"{self.topic_prefix}{event_type}"
+
+    def dead_letter_topic(self, event_type: str) -> str:
+        return f"{self.topic(event_type)}.DLT"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}{self.service_name}"

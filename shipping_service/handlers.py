@@ -1,0 +1,62 @@
+"""Shipping's reactions. Each: claim the inbox, apply the rules, emit, commit.
+
+Both reactions run under the same write lock, so "ship" and "accept the
+cancellation" can never both happen for one order.
+"""
+
+from __future__ import annotations
+
+from shared.choreography import Reaction, ServiceSpec
+from shared.events import (
+    Event,
+    OrderCancellationAccepted,
+    OrderCancellationRejected,
+    OrderCancellationRequested,
+    OrderShipped,
+    PaymentCharged,
+    ShipmentFailed,
+)
+from shipping_service import model
+from shipping_service.repository import ShippingUnitOfWork
+
+
+def ship_order(event: Event, uow: ShippingUnitOfWork) -> None:
+    paid: PaymentCharged = event.payload
+    with uow:
+        if uow.inbox.claim(event) and uow.shipping.shipment(event.order_id) is None:
+            accepted = uow.shipping.cancellation(event.order_id) is model.CancellationDecision.ACCEPTED
+            shipment = model.ship(event.order_id, paid.shipping_address.country,
+                                  cancellation_accepted=accepted)
+            uow.shipping.add_shipment(shipment)
+            uow.emit(_shipment_outcome(shipment), caused_by=event)
+        uow.commit()
+
+
+def _shipment_outcome(shipment: model.Shipment) -> OrderShipped | ShipmentFailed:
+    if shipment.status is model.ShipmentStatus.SHIPPED:
+        return OrderShipped(shipment_id=shipment.shipment_id, carrier=model.CARRIER,
+                            tracking_number=shipment.tracking_number)
+    return ShipmentFailed(reason=shipment.reason)
+
+
+def decide_cancellation(event: Event, uow: ShippingUnitOfWork) -> None:
+    with uow:
+        if uow.inbox.claim(event) and uow.shipping.cancellation(event.order_id) is None:
+            decision, reason = model.decide_cancellation(uow.shipping.shipment(event.order_id))
+            uow.shipping.add_cancellation(event.order_id, decision, reason)
+            outcome = (OrderCancellationAccepted if decision is model.CancellationDecision.ACCEPTED
+                       else OrderCancellationRejected)
+            uow.emit(outcome(reason=reason), caused_by=event)
+        uow.commit()
+
+
+SERVICE = ServiceSpec(
+    name="shipping_service",
+    description="The pivot: ships paid orders, or fails them before anything leaves; "
+                "decides cancellations.",
+    reactions={
+        PaymentCharged: Reaction(ship_order, emits=(OrderShipped, ShipmentFailed)),
+        OrderCancellationRequested: Reaction(
+            decide_cancellation, emits=(OrderCancellationAccepted, OrderCancellationRejected)),
+    },
+)
