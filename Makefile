@@ -6,7 +6,7 @@ KAFKA_PORT ?= 9092
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint kafka kafka-stop kafka-status clean
+.PHONY: help install test lint kafka kafka-stop kafka-status clean demo
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,3 +40,6 @@ kafka-status:  ## say whether the background broker runs
 clean:  ## remove local state (.run: broker data, databases, logs)
 	-@$(PYTHON) -m localkafka stop 2>/dev/null
 	rm -rf .run
+
+demo: install  ## every saga path on a real broker and five service processes; exits 1 on a surprise
+	$(BIN)/python -m devtools.demo

@@ -51,7 +51,8 @@ def docs_events(
     """Generate the event catalog (docs/events.md) from the services' declarations."""
     from sagactl.participants import PARTICIPANTS
     from shared.eventdocs import render
-    from shared.saga import ORDER_SAGA, check as check_rules
+    from shared.saga import ORDER_SAGA
+    from shared.saga import check as check_rules
 
     problems = check_rules(ORDER_SAGA, PARTICIPANTS)
     if problems:

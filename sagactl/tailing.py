@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 import typer
@@ -26,10 +27,8 @@ def tail_command(
     if unknown:
         typer.secho(f"error: unknown event types {sorted(unknown)}", fg="red", err=True)
         raise typer.Exit(code=2)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_tail(ctx.obj, wanted, order_id, from_beginning, follow, raw))
-    except KeyboardInterrupt:
-        pass
 
 
 async def _tail(settings: Settings, types: list[str], order_id: str | None,

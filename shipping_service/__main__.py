@@ -1,7 +1,7 @@
 """`shipping-service`: run the shipping service until SIGTERM or SIGINT."""
 
-from shipping_service.bootstrap import bootstrap
 from shared.runtime.service import run_service
+from shipping_service.bootstrap import bootstrap
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """The one place shipping_service is wired: database, unit of work, read-only HTTP routes."""
 
+from shared.runtime.service import ServiceRuntime
+from shared.settings import Settings
 from shipping_service import api
 from shipping_service.handlers import SERVICE
 from shipping_service.repository import ShippingUnitOfWork, create_tables
-from shared.runtime.service import ServiceRuntime
-from shared.settings import Settings
 
 
 def bootstrap(settings: Settings) -> ServiceRuntime:

@@ -1,0 +1,216 @@
+"""`make demo`: every path of the order saga, five real processes, one real broker.
+
+Starts a broker (the local launcher, unless KAFKA_BOOTSTRAP_SERVERS is set),
+starts the services as separate processes, places one order per path, prints
+what happened, stops everything it started, and exits 1 if any path did not
+behave as expected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from devtools.processes import Mesh
+from localkafka import LocalKafka
+from sagactl.kafka import publish, read_topics
+from sagactl.tracing import compensations
+from shared.events import Event, FundsDeposited, OrderCreated, StockAdded, decode
+from shared.settings import Settings
+
+STOCK = {"WIDGET-1": 10, "GADGET-2": 1}
+BALANCES = {"alice": "100.00", "bob": "5.00"}
+ADDRESS = {"name": "Ada Lovelace", "street": "1 Main Street", "city": "Berlin", "country": "DE"}
+ANTARCTICA = {"name": "Penguin", "street": "1 Ice Shelf", "city": "McMurdo", "country": "AQ"}
+
+
+NONE = "none"
+RELEASE_CANCEL = "StockReleased → OrderCancelled"
+REFUND_RELEASE_CANCEL = "PaymentRefunded → StockReleased → OrderCancelled"
+
+
+@dataclass
+class Outcome:
+    path: str
+    order_id: str
+    expected: str
+    actual: str = "?"
+    compensations: str = ""
+    #: Compensations that may be seen, in this exact order.
+    allowed: tuple[str, ...] = (NONE,)
+
+    @property
+    def ok(self) -> bool:
+        return self.actual == self.expected and self.compensations in self.allowed
+
+
+def body(customer="alice", sku="WIDGET-1", quantity=1, address=ADDRESS) -> dict:
+    return {"customer_id": customer, "shipping_address": address,
+            "items": [{"sku": sku, "quantity": quantity, "unit_price": "9.95"}]}
+
+
+class Demo:
+    def __init__(self, mesh: Mesh, settings: Settings) -> None:
+        self.mesh, self.settings = mesh, settings
+        self.client = httpx.Client(base_url=mesh.order_api, timeout=10)
+
+    def place(self, order: dict) -> str:
+        response = self.client.post("/orders", json=order)
+        response.raise_for_status()
+        return response.json()["order_id"]
+
+    def order(self, order_id: str) -> dict:
+        return self.client.get(f"/orders/{order_id}").json()
+
+    def wait(self, order_id: str, done: Callable[[dict], bool], timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while not done(order := self.order(order_id)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return order
+
+    def final(self, order_id: str) -> dict:
+        return self.wait(order_id, lambda o: o.get("status") in ("COMPLETED", "CANCELLED")
+                         and any(h["event_type"] == "CustomerNotified" for h in o["history"]))
+
+    def seen(self, order_id: str, event_type: str) -> dict:
+        return self.wait(order_id, lambda o: any(h["event_type"] == event_type
+                                                 for h in o.get("history", [])))
+
+    def simple(self, path: str, order: dict, expected: str, allowed: str = NONE) -> Outcome:
+        order_id = self.place(order)
+        return Outcome(path, order_id, expected, self.final(order_id)["status"],
+                       allowed=(allowed,))
+
+    def published_directly(self) -> Outcome:
+        event = Event.new(OrderCreated.model_validate(body()), order_id=_order_id(),
+                          producer="demo-kcat")
+        asyncio.run(publish(self.settings, [event]))
+        return Outcome("OrderCreated straight onto Kafka", event.order_id, "COMPLETED",
+                       self.final(event.order_id)["status"])
+
+    def cancelled_mid_saga(self) -> Outcome:
+        payment = self.mesh["payment_service"]
+        payment.freeze()  # hold the saga at the payment step
+        try:
+            order_id = self.place(body(quantity=2))
+            self.seen(order_id, "StockReserved")
+            self.client.post(f"/orders/{order_id}/cancellation", json={"reason": "changed mind"})
+            self.seen(order_id, "OrderCancellationAccepted")
+        finally:
+            payment.thaw()
+        order = self.final(order_id)
+        # Resumed, payment sees the reservation and the accepted cancellation in either order:
+        # it declines the charge, or charges and shipping's refusal gets it refunded.
+        return Outcome("cancelled before shipping", order_id, "CANCELLED, cancellation ACCEPTED",
+                       f"{order['status']}, cancellation {order['cancellation']}",
+                       allowed=(RELEASE_CANCEL, REFUND_RELEASE_CANCEL))
+
+    def cancelled_too_late(self) -> Outcome:
+        order_id = self.place(body())
+        self.final(order_id)
+        answer = self.client.post(f"/orders/{order_id}/cancellation", json={"reason": "late"})
+        return Outcome("cancellation after shipping", order_id, "COMPLETED, refused 409",
+                       f"{self.order(order_id)['status']}, refused {answer.status_code}")
+
+    def run(self) -> list[Outcome]:
+        outcomes = [
+            self.simple("happy path", body(quantity=2), "COMPLETED"),
+            self.simple("out of stock", body(sku="GADGET-2", quantity=5), "CANCELLED",
+                        "OrderCancelled"),
+            self.simple("payment declined", body(customer="bob"), "CANCELLED", RELEASE_CANCEL),
+            self.simple("shipping fails (address)", body(address=ANTARCTICA), "CANCELLED",
+                        REFUND_RELEASE_CANCEL),
+            self.cancelled_mid_saga(),
+            self.cancelled_too_late(),
+            self.published_directly(),
+        ]
+        for outcome in outcomes:
+            outcome.compensations = " → ".join(self.compensations(outcome.order_id)) or NONE
+        return outcomes
+
+    def compensations(self, order_id: str) -> list[str]:
+        return asyncio.run(_saga_events(self.settings, order_id))
+
+
+async def _saga_events(settings: Settings, order_id: str) -> list[str]:
+    events = [decode(r.value, max_bytes=len(r.value)) async for r in read_topics(
+        settings, ["PaymentRefunded", "StockReleased", "OrderCancelled", "PaymentFailed",
+                   "ShipmentFailed", "StockReservationFailed", "OrderCreated", "StockReserved",
+                   "PaymentCharged"], follow=False, from_beginning=True)
+        if (r.key or b"").decode() == order_id]
+    return compensations(events)
+
+
+def _order_id() -> str:
+    return f"ord-{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def broker(settings: Settings) -> Iterator[str]:
+    """KAFKA_BOOTSTRAP_SERVERS when set, otherwise a local broker for the duration."""
+    if "kafka_bootstrap_servers" in settings.model_fields_set:
+        yield settings.kafka_bootstrap_servers
+        return
+    say("starting a local Kafka broker (no Docker)...")
+    with LocalKafka() as local:
+        yield local.bootstrap_servers
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def print_table(outcomes: list[Outcome]) -> None:
+    headers = ("path", "order", "expected", "actual", "compensations seen", "")
+    rows = [(o.path, o.order_id, o.expected, o.actual, o.compensations,
+             "ok" if o.ok else "UNEXPECTED") for o in outcomes]
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def main() -> int:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    with broker(Settings()) as bootstrap:
+        prefix = f"demo-{stamp}."
+        with Mesh(Path(".run") / "demo" / stamp, bootstrap, prefix) as mesh:
+            say(f"starting the five services (logs in {mesh.data_dir})...")
+            mesh.start()
+            settings = Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix,
+                                order_api_url=mesh.order_api)
+            seed(settings, mesh)
+            say("placing one order per saga path...")
+            outcomes = Demo(mesh, settings).run()
+        say("stopping the services...")
+    print_table(outcomes)
+    good = sum(o.ok for o in outcomes)
+    print(f"\n{good}/{len(outcomes)} paths behaved as expected.")
+    return 0 if good == len(outcomes) else 1
+
+
+def seed(settings: Settings, mesh: Mesh) -> None:
+    events = [Event.new(StockAdded(sku=sku, quantity=qty), producer="demo")
+              for sku, qty in STOCK.items()]
+    events += [Event.new(FundsDeposited(customer_id=c, amount=a), producer="demo")
+               for c, a in BALANCES.items()]
+    asyncio.run(publish(settings, events))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        stock = httpx.get(f"{mesh['inventory_service'].url}/stock").json()["stock"]
+        funded = httpx.get(f"{mesh['payment_service'].url}/accounts/bob").status_code == 200
+        if len(stock) == len(STOCK) and funded:
+            return
+        time.sleep(0.1)
+    raise TimeoutError("seed data did not arrive within 30s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

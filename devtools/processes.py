@@ -1,0 +1,131 @@
+"""The five services as separate OS processes: start, wait healthy, kill, freeze, stop.
+
+Used by `make demo`, `make chaos` and the crash tests. Each service gets its
+own log file, SQLite file and HTTP port; every process started here is stopped
+here, also when the caller fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+SERVICES = ("order_service", "inventory_service", "payment_service", "shipping_service",
+            "notification_service")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServiceProcess:
+    def __init__(self, name: str, data_dir: Path, env: dict[str, str]) -> None:
+        self.name, self.data_dir = name, data_dir
+        self.port = free_port()
+        self.env = {**env, "SAGA_DATABASE_PATH": str(data_dir / f"{name}.db"),
+                    "SAGA_HTTP_PORT": str(self.port)}
+        self.log_path = data_dir / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+        self.frozen = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, **extra_env: str) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([sys.executable, "-m", self.name],
+                                         env={**os.environ, **self.env, **extra_env},
+                                         stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.frozen = False
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited ({self.process.returncode}); "
+                                   f"see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} not healthy after {timeout}s; see {self.log_path}")
+            time.sleep(0.2)
+
+    def wait_exit(self, timeout: float) -> int:
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup at all, like a power cut to this process."""
+        if self.alive():
+            self.process.kill()
+            self.process.wait()
+
+    def freeze(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+        self.frozen = False
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM, the way an orchestrator stops a service; SIGKILL if it hangs."""
+        if not self.alive():
+            return
+        if self.frozen:
+            self.thaw()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+class Mesh:
+    """The five services as processes sharing one broker and one topic prefix."""
+
+    def __init__(self, data_dir: Path, bootstrap: str, prefix: str, **env: str) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SAGA_TOPIC_PREFIX": prefix, **env}
+        self.data_dir = data_dir
+        self.services = {name: ServiceProcess(name, data_dir, common) for name in SERVICES}
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.services[name]
+
+    @property
+    def order_api(self) -> str:
+        return self.services["order_service"].url
+
+    def start(self, timeout: float = 90.0) -> None:
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            service.wait_healthy(timeout)
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.stop()
+
+    def __enter__(self) -> Mesh:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,128 @@
+"""The five real services as asyncio tasks in the test's event loop, on a real broker.
+
+Each mesh has its own topic prefix, consumer groups and SQLite files, so many
+meshes share one broker without seeing each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from inventory_service.bootstrap import bootstrap as inventory
+from notification_service.bootstrap import bootstrap as notification
+from order_service.bootstrap import bootstrap as order
+from payment_service.bootstrap import bootstrap as payment
+from sagactl.kafka import publish, read_topics
+from shared.events import CATALOG, Event, FundsDeposited, Payload, StockAdded, decode
+from shared.runtime.service import ServiceRuntime
+from shared.runtime.topics import ensure_topics
+from shared.settings import Settings
+from shipping_service.bootstrap import bootstrap as shipping
+
+BOOTSTRAPS = {"order_service": order, "inventory_service": inventory,
+              "payment_service": payment, "shipping_service": shipping,
+              "notification_service": notification}
+TERMINAL = ("COMPLETED", "CANCELLED")
+
+
+class InProcessMesh:
+    def __init__(self, bootstrap_servers: str, prefix: str, data_dir: Path,
+                 **overrides: Any) -> None:
+        self.prefix, self.data_dir = prefix, data_dir
+        common = {"kafka_bootstrap_servers": bootstrap_servers, "topic_prefix": prefix,
+                  "http_port": 0, "log_format": "text", **overrides}
+        self.settings = {name: Settings(service_name=name, database_path=data_dir / f"{name}.db",
+                                        **common) for name in BOOTSTRAPS}
+        self.tool = Settings(service_name="tests", **common)
+        self.runtimes: dict[str, ServiceRuntime] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self, *names: str) -> None:
+        """Start these services (default: all five) and wait until they consume."""
+        await ensure_topics(self.tool)
+        for name in names or BOOTSTRAPS:
+            runtime = BOOTSTRAPS[name](self.settings[name])
+            self.runtimes[name] = runtime
+            self._tasks.append(asyncio.create_task(runtime.run(handle_signals=False), name=name))
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(r.started.wait() for r in self.runtimes.values()))
+
+    async def stop(self) -> None:
+        for runtime in self.runtimes.values():
+            runtime.stopping.set()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
+
+    def db(self, service: str):
+        return self.runtimes[service].db
+
+    @property
+    def api(self) -> str:
+        return self.runtimes["order_service"].http.url
+
+    async def publish(self, *payloads_or_events: Payload | Event, order_id: str | None = None):
+        events = [item if isinstance(item, Event) else
+                  Event.new(item, order_id=order_id, producer="tests")
+                  for item in payloads_or_events]
+        await publish(self.tool, events)
+
+    async def seed(self, stock: dict[str, int], balances: dict[str, str]) -> None:
+        await self.publish(*[StockAdded(sku=s, quantity=q) for s, q in stock.items()],
+                           *[FundsDeposited(customer_id=c, amount=a) for c, a in balances.items()])
+        expected = {("inventory_service", "stock"): len(stock),
+                    ("payment_service", "accounts"): len(balances)}
+        await self.wait_for(lambda: all(
+            self.db(service)[table].count >= count for (service, table), count in expected.items()
+            if service in self.runtimes))
+
+    async def place_order(self, body: dict) -> str:
+        async with httpx.AsyncClient(base_url=self.api) as client:
+            response = await client.post("/orders", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["order_id"]
+
+    async def order(self, order_id: str) -> dict:
+        async with httpx.AsyncClient(base_url=self.api) as client:
+            response = await client.get(f"/orders/{order_id}")
+        return response.json() if response.status_code == 200 else {"status": None}
+
+    async def wait_until_final(self, *order_ids: str, timeout: float = 60.0) -> dict[str, dict]:
+        """Terminal status, and the customer told about it."""
+        async def final() -> dict[str, dict] | None:
+            orders = {oid: await self.order(oid) for oid in order_ids}
+            done = all(o["status"] in TERMINAL and any(
+                h["event_type"] == "CustomerNotified" for h in o["history"])
+                for o in orders.values())
+            return orders if done else None
+        return await self.wait_for_async(final, timeout)
+
+    async def wait_for(self, condition: Callable[[], Any], timeout: float = 30.0) -> Any:
+        async def check():
+            return condition()
+        return await self.wait_for_async(check, timeout)
+
+    async def wait_for_async(self, condition, timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = await condition()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout}s")
+            await asyncio.sleep(0.1)
+
+    async def events_on_topics(self, *types: str) -> list[Event]:
+        """Every event published so far on these topics, oldest first."""
+        events = []
+        async for record in read_topics(self.tool, list(types or CATALOG), follow=False,
+                                        from_beginning=True):
+            events.append(decode(record.value, max_bytes=len(record.value)))
+        return sorted(events, key=lambda e: e.occurred_at)

@@ -1,0 +1,83 @@
+"""The choreography is data: the rules hold, and the generated catalog matches the code."""
+
+from pathlib import Path
+
+import pytest
+
+from order_service.repository import OrderUnitOfWork, create_tables
+from sagactl.participants import PARTICIPANTS
+from shared.choreography import Reaction, ServiceSpec
+from shared.eventdocs import render
+from shared.events import (
+    OrderCancelled,
+    OrderCreated,
+    OrderShipped,
+    PaymentFailed,
+    PaymentRefunded,
+    ShipmentFailed,
+    StockReleased,
+)
+from shared.saga import ORDER_SAGA, check, compensation_chain
+from shared.uow import UndeclaredEvent
+from tests.support.builders import event, order_created
+
+CATALOG_DOC = Path(__file__).parents[2] / "docs" / "events.md"
+
+
+def _noop(event, uow):
+    pass
+
+
+def _replace(name: str, reactions: dict) -> list[ServiceSpec]:
+    return [ServiceSpec(spec.name, {**spec.reactions, **reactions}, spec.originates)
+            if spec.name == name else spec for spec in PARTICIPANTS]
+
+
+def test_the_declared_choreography_keeps_every_saga_rule():
+    assert check(ORDER_SAGA, PARTICIPANTS) == []
+
+
+def test_docs_events_md_is_generated_from_the_code():
+    assert CATALOG_DOC.read_text() == render(ORDER_SAGA, PARTICIPANTS), (
+        "docs/events.md is out of date: run `sagactl docs events`")
+
+
+def test_a_shipment_failure_compensates_refund_then_release_then_cancel():
+    chain = compensation_chain(ShipmentFailed, ORDER_SAGA, PARTICIPANTS)
+    assert chain == [PaymentRefunded, StockReleased, OrderCancelled]
+
+
+def test_a_step_without_its_compensation_is_reported():
+    broken = _replace("inventory_service", {PaymentRefunded: Reaction(_noop)})
+    problems = check(ORDER_SAGA, broken)
+    assert any("after ShipmentFailed the compensations run as ['PaymentRefunded']" in p
+               for p in problems)
+
+
+def test_compensating_after_the_pivot_is_reported():
+    broken = _replace("payment_service", {OrderShipped: Reaction(_noop, emits=(PaymentRefunded,))})
+    assert any("reacts to OrderShipped (after the pivot)" in p for p in check(ORDER_SAGA, broken))
+
+
+def test_compensating_in_the_wrong_order_is_reported():
+    # The order is cancelled straight after a declined payment, before the stock is released.
+    broken = _replace("order_service", {PaymentFailed: Reaction(_noop, emits=(OrderCancelled,))})
+    assert any("after PaymentFailed" in p for p in check(ORDER_SAGA, broken))
+
+
+def test_an_event_nobody_emits_is_reported():
+    lonely = [spec for spec in PARTICIPANTS if spec.name != "sagactl"]
+    assert "OrderCreated" not in " ".join(check(ORDER_SAGA, lonely))
+    assert any("StockAdded is consumed by inventory_service but nobody emits it" in p
+               for p in check(ORDER_SAGA, lonely))
+
+
+def test_a_handler_cannot_emit_what_its_service_does_not_declare(service_under_test):
+    def emit_undeclared(evt, uow):
+        with uow:
+            uow.emit(OrderCancelled(customer_id="a", reason="x"), caused_by=evt)
+
+    spec = ServiceSpec("order_service", {OrderCreated: Reaction(emit_undeclared)})
+    service = service_under_test(spec, OrderUnitOfWork, create_tables)
+    with pytest.raises(UndeclaredEvent):
+        service.deliver(event(order_created()))

@@ -1,0 +1,119 @@
+"""The wire contract: what is accepted, what is rejected, and why."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from shared.events import (
+    CATALOG,
+    Event,
+    OrderCreated,
+    StockAdded,
+    decode,
+    encode,
+)
+from shared.events.codec import (
+    InvalidEvent,
+    MalformedMessage,
+    OversizedMessage,
+    UnknownEventType,
+    UnsupportedSchemaVersion,
+)
+from shared.events.examples import EXAMPLES, example_event
+from tests.support.builders import event, order_created
+
+
+def _raw(evt: Event) -> dict:
+    return json.loads(encode(evt))
+
+
+def test_an_event_survives_the_round_trip_through_json():
+    original = event(order_created())
+    assert decode(encode(original), expected_type="OrderCreated") == original
+
+
+def test_money_travels_as_a_decimal_string():
+    raw = _raw(event(order_created(lines={"WIDGET-1": (3, "0.10")})))
+    assert raw["payload"]["items"][0]["unit_price"] == "0.10"
+    assert raw["payload"]["total"] == "0.30"
+
+
+def test_a_float_price_is_rejected_rather_than_rounded():
+    raw = _raw(event(order_created()))
+    raw["payload"]["items"][0]["unit_price"] = 9.95
+    with pytest.raises(InvalidEvent, match="decimal string"):
+        decode(json.dumps(raw).encode())
+
+
+def test_unknown_fields_are_tolerated_and_the_total_is_recomputed():
+    raw = _raw(event(order_created(lines={"WIDGET-1": (2, "9.95")})))
+    raw["added_by_a_newer_producer"] = True
+    raw["payload"]["total"] = "0.01"
+    decoded = decode(json.dumps(raw).encode())
+    assert decoded.payload.total == Decimal("19.90")
+
+
+def test_an_order_may_name_each_sku_only_once():
+    with pytest.raises(ValueError, match="only once"):
+        OrderCreated.model_validate({**order_created().model_dump(mode="json"),
+                                     "items": [{"sku": "A", "quantity": 1, "unit_price": "1"},
+                                               {"sku": "A", "quantity": 2, "unit_price": "1"}]})
+
+
+def test_saga_events_need_an_order_id_but_reference_data_does_not():
+    with pytest.raises(ValueError, match="needs an order_id"):
+        Event.new(order_created(), order_id=None)
+    stock = Event.new(StockAdded(sku="WIDGET-1", quantity=5))
+    assert stock.order_id is None and stock.key == "WIDGET-1"
+
+
+def test_a_follow_up_event_records_what_caused_it():
+    cause = event(order_created(), order_id="ord-7")
+    effect = cause.follow_up(StockAdded(sku="X", quantity=1), producer="inventory_service")
+    assert (effect.causation_id, effect.producer) == (cause.event_id, "inventory_service")
+
+
+@pytest.mark.parametrize(("value", "rejection", "reason"), [
+    (b"{not json", MalformedMessage, "not valid UTF-8 JSON"),
+    (b"\xff\xfe", MalformedMessage, "not valid UTF-8 JSON"),
+    (b"[1, 2]", MalformedMessage, "JSON object"),
+    (None, MalformedMessage, "tombstone"),
+    (b'{"event_type": "OrderTeleported", "payload": {}}', UnknownEventType, "OrderTeleported"),
+    (b'{"event_type": "OrderCreated", "payload": {}}', InvalidEvent, "payload.customer_id"),
+])
+def test_undecodable_messages_are_rejected_with_a_reason(value, rejection, reason):
+    with pytest.raises(rejection, match=reason):
+        decode(value)
+
+
+def test_a_newer_schema_version_is_rejected_not_misread():
+    raw = _raw(event(order_created()))
+    raw["schema_version"] = 2
+    with pytest.raises(UnsupportedSchemaVersion, match="newer than the supported 1"):
+        decode(json.dumps(raw).encode())
+
+
+def test_an_oversized_message_is_rejected_before_parsing():
+    with pytest.raises(OversizedMessage, match="exceeds the 1024-byte limit"):
+        decode(b" " * 2000, max_bytes=1024)
+
+
+def test_an_event_on_another_types_topic_is_rejected():
+    with pytest.raises(InvalidEvent, match="published on the 'StockReserved' topic"):
+        decode(encode(event(order_created())), expected_type="StockReserved")
+
+
+def test_rejection_reasons_do_not_echo_payload_data():
+    raw = _raw(event(order_created(customer="secret-customer-7")))
+    raw["payload"]["items"][0]["quantity"] = -1
+    with pytest.raises(InvalidEvent) as rejected:
+        decode(json.dumps(raw).encode())
+    assert "secret-customer-7" not in rejected.value.reason
+
+
+def test_every_event_type_has_a_valid_example():
+    assert set(EXAMPLES) == set(CATALOG.values())
+    for payload_type in CATALOG.values():
+        example = example_event(payload_type)
+        assert decode(encode(example), expected_type=payload_type.event_type()) == example

@@ -1,0 +1,82 @@
+"""The order API, wired exactly as in production, without a broker behind it."""
+
+import httpx
+import pytest
+
+from order_service.bootstrap import bootstrap
+from shared.settings import Settings
+
+ORDER = {"customer_id": "alice",
+         "items": [{"sku": "WIDGET-1", "quantity": 2, "unit_price": "9.95"}],
+         "shipping_address": {"name": "Ada", "street": "1 Main St", "city": "Berlin",
+                              "country": "DE"}}
+
+
+@pytest.fixture
+async def api(tmp_path):
+    runtime = bootstrap(Settings(service_name="order_service",
+                                 database_path=tmp_path / "order.db"))
+    transport = httpx.ASGITransport(app=runtime.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+        client.runtime = runtime
+        yield client
+    runtime.db.close()
+
+
+def _count(api, table: str) -> int:
+    return api.runtime.db[table].count
+
+
+async def test_placing_an_order_answers_201_with_a_pending_order(api):
+    response = await api.post("/orders", json=ORDER)
+    assert response.status_code == 201
+    order = response.json()
+    assert (order["status"], order["total"]) == ("PENDING", "19.90")
+    assert [h["event_type"] for h in order["history"]] == ["OrderCreated"]
+    assert _count(api, "outbox") == 1
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"items": []}, "body.items"),
+    ({"items": [{"sku": "WIDGET-1", "quantity": 0, "unit_price": "9.95"}]}, "quantity"),
+    ({"items": [{"sku": "WIDGET-1", "quantity": 1, "unit_price": 9.95}]}, "decimal string"),
+    ({"shipping_address": {"name": "Ada"}}, "shipping_address.street"),
+    ({"customer_id": "has spaces"}, "customer_id"),
+])
+async def test_an_invalid_order_answers_422_with_the_problem_and_changes_nothing(
+        api, change, problem):
+    response = await api.post("/orders", json={**ORDER, **change})
+    assert response.status_code == 422
+    assert any(problem in line for line in response.json()["problems"])
+    assert _count(api, "orders") == 0 and _count(api, "outbox") == 0
+
+
+async def test_the_same_order_id_twice_answers_409(api):
+    assert (await api.post("/orders", json={**ORDER, "order_id": "ord-1"})).status_code == 201
+    again = await api.post("/orders", json={**ORDER, "order_id": "ord-1"})
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+
+
+async def test_an_unknown_order_answers_404(api):
+    assert (await api.get("/orders/nope")).status_code == 404
+
+
+async def test_orders_can_be_listed_by_status(api):
+    await api.post("/orders", json=ORDER)
+    pending = (await api.get("/orders", params={"status": "PENDING"})).json()["orders"]
+    cancelled = (await api.get("/orders", params={"status": "CANCELLED"})).json()["orders"]
+    assert len(pending) == 1 and cancelled == []
+    assert (await api.get("/orders", params={"status": "LOST"})).status_code == 422
+
+
+async def test_a_cancellation_is_requested_and_accepted_for_processing(api):
+    order_id = (await api.post("/orders", json=ORDER)).json()["order_id"]
+    response = await api.post(f"/orders/{order_id}/cancellation", json={"reason": "oops"})
+    assert response.status_code == 202
+    assert response.json()["cancellation"] == "REQUESTED"
+    assert _count(api, "outbox") == 2
+
+
+async def test_the_health_check_says_not_ready_before_the_consumer_runs(api):
+    response = await api.get("/health")
+    assert response.status_code == 503 and response.json()["ready"] is False

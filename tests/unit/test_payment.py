@@ -1,0 +1,88 @@
+"""Payment: charge within the balance, decline with a reason, refund once beside the charge."""
+
+from decimal import Decimal
+
+import pytest
+
+from payment_service.handlers import SERVICE
+from payment_service.repository import PaymentRepository, PaymentUnitOfWork, create_tables
+from shared.events import (
+    FundsDeposited,
+    OrderCancellationAccepted,
+    PaymentCharged,
+    PaymentFailed,
+    PaymentRefunded,
+    ShipmentFailed,
+    StockReserved,
+)
+from tests.support.builders import ADDRESS, event
+
+
+def reserved(customer="alice", price="9.95", quantity=2) -> StockReserved:
+    return StockReserved(customer_id=customer, shipping_address=ADDRESS,
+                         items=[{"sku": "WIDGET-1", "quantity": quantity, "unit_price": price}])
+
+
+@pytest.fixture
+def payment(service_under_test):
+    payment = service_under_test(SERVICE, PaymentUnitOfWork, create_tables)
+    payment.deliver(event(FundsDeposited(customer_id="alice", amount="50.00")))
+    return payment
+
+
+def _balance(payment, customer="alice") -> Decimal:
+    return PaymentRepository(payment.db).account(customer).balance
+
+
+def test_a_charge_within_the_balance_succeeds(payment):
+    [charged] = payment.deliver(event(reserved()))
+    assert isinstance(charged.payload, PaymentCharged)
+    assert charged.payload.amount == Decimal("19.90")
+    assert _balance(payment) == Decimal("30.10")
+
+
+def test_a_charge_above_the_balance_is_declined_and_costs_nothing(payment):
+    [failed] = payment.deliver(event(reserved(price="30.00")))
+    assert isinstance(failed.payload, PaymentFailed)
+    assert "insufficient funds" in failed.payload.reason
+    assert _balance(payment) == Decimal("50.00")
+
+
+def test_an_unknown_customer_is_declined(payment):
+    [failed] = payment.deliver(event(reserved(customer="mallory")))
+    assert failed.payload.reason == "unknown customer"
+
+
+def test_a_refund_is_recorded_beside_the_charge_and_restores_the_balance(payment):
+    payment.deliver(event(reserved()))
+    [refunded] = payment.deliver(event(ShipmentFailed(reason="no carrier")))
+    assert isinstance(refunded.payload, PaymentRefunded)
+    assert _balance(payment) == Decimal("50.00")
+    assert [row["status"] for row in payment.rows("payments")] == ["CHARGED"]
+    assert [row["amount"] for row in payment.rows("refunds")] == ["19.90"]
+
+
+def test_a_refund_happens_at_most_once(payment):
+    payment.deliver(event(reserved()))
+    payment.deliver(event(ShipmentFailed(reason="a")))
+    assert payment.deliver(event(ShipmentFailed(reason="b"))) == []
+    assert _balance(payment) == Decimal("50.00")
+
+
+def test_a_declined_payment_is_never_refunded(payment):
+    payment.deliver(event(reserved(price="99.00")))
+    assert payment.deliver(event(ShipmentFailed(reason="x"))) == []
+
+
+def test_an_accepted_cancellation_declines_the_charge_that_follows(payment):
+    payment.deliver(event(OrderCancellationAccepted(reason="the order will not ship")))
+    [failed] = payment.deliver(event(reserved()))
+    assert failed.payload.reason == "order cancelled before payment"
+    assert _balance(payment) == Decimal("50.00")
+
+
+def test_the_same_order_is_charged_once_whatever_arrives_twice(payment):
+    first = event(reserved())
+    payment.deliver(first, first, event(reserved()))
+    assert _balance(payment) == Decimal("30.10")
+    assert payment.outbox_types() == ["PaymentCharged"]
