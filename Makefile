@@ -6,7 +6,7 @@ KAFKA_PORT ?= 9092
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint kafka kafka-stop kafka-status clean demo
+.PHONY: help install test lint kafka kafka-stop kafka-status clean demo chaos
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,3 +43,8 @@ clean:  ## remove local state (.run: broker data, databases, logs)
 
 demo: install  ## every saga path on a real broker and five service processes; exits 1 on a surprise
 	$(BIN)/python -m devtools.demo
+
+CHAOS_ORDERS ?= 3000
+CHAOS_ARGS ?=
+chaos: install  ## thousands of orders while services are killed/frozen and the broker restarts
+	$(BIN)/python -m devtools.chaos --orders $(CHAOS_ORDERS) --rate 40 $(CHAOS_ARGS)

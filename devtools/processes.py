@@ -114,9 +114,11 @@ class Mesh:
     def order_api(self) -> str:
         return self.services["order_service"].url
 
-    def start(self, timeout: float = 90.0) -> None:
-        for service in self.services.values():
-            service.start()
+    def start(self, timeout: float = 90.0, overrides: dict[str, dict[str, str]] | None = None
+              ) -> None:
+        """Start all five; ``overrides`` adds environment for this first start of a service."""
+        for name, service in self.services.items():
+            service.start(**(overrides or {}).get(name, {}))
         for service in self.services.values():
             service.wait_healthy(timeout)
 

@@ -66,6 +66,15 @@ class LocalKafka:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
         self._format_storage(java, lib, config)
+        self._run(java, lib, config)
+        return self.bootstrap_servers
+
+    def restart(self) -> None:
+        """Stop and start again on the same ports, keeping topics and committed offsets."""
+        self._terminate()
+        self._run(find_java(), ensure_jars(self.version), self.state_dir / "server.properties")
+
+    def _run(self, java: str, lib: Path, config: Path) -> None:
         self._launch(java, lib, config)
         try:
             self._wait_until_ready()
@@ -73,9 +82,8 @@ class LocalKafka:
             self.stop()
             raise
         (self.state_dir / "bootstrap").write_text(self.bootstrap_servers)
-        return self.bootstrap_servers
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def _terminate(self, timeout: float = 30.0) -> None:
         if self.process is not None:
             self.process.terminate()  # SIGTERM lets Kafka flush and close its logs
             try:
@@ -84,6 +92,9 @@ class LocalKafka:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._terminate(timeout)
         for name in ("broker.pid", "bootstrap"):
             (self.state_dir / name).unlink(missing_ok=True)
         if self._owns_state_dir:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import RecordMetadata
 
 from shared.events import Event, encode
 from shared.settings import Settings
@@ -18,8 +19,9 @@ async def publish(settings: Settings, events: Sequence[Event]) -> None:
                                  for event in events])
 
 
-async def publish_raw(settings: Settings,
-                      messages: Sequence[tuple[str, bytes | None, bytes, list]]) -> None:
+async def publish_raw(settings: Settings, messages: Sequence[tuple[str, bytes | None, bytes, list]]
+                      ) -> list[RecordMetadata]:
+    """Send (topic, key, value, headers) tuples in order; returns where each one landed."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers,
                                 client_id="sagactl", enable_idempotence=True, acks="all",
                                 request_timeout_ms=int(settings.send_timeout * 1000))
@@ -29,7 +31,7 @@ async def publish_raw(settings: Settings,
         async with asyncio.timeout(settings.send_timeout + len(messages) * 0.1):
             acks = [await producer.send(settings.topic(topic), value, key=key, headers=headers)
                     for topic, key, value, headers in messages]
-            await asyncio.gather(*acks)
+            return list(await asyncio.gather(*acks))
     finally:
         await producer.stop()
 

@@ -27,15 +27,16 @@ class TransientFailure(RuntimeError):
 
 
 class CrashPoints:
-    """``point`` or ``point:EventType`` — crash there (for that event type only)."""
+    """``point`` or ``point:EventType`` — crash there (only where that event type is involved:
+    handled, published, or emitted as a compensation)."""
 
     def __init__(self, spec: str | None) -> None:
         self.point, _, self.event_type = (spec or "").partition(":")
         if self.point and self.point not in CRASH_POINTS:
             raise ValueError(f"unknown crash point {self.point!r}; choose from {CRASH_POINTS}")
 
-    def reached(self, point: str, event_type: str | None = None) -> None:
-        if point != self.point or (self.event_type and event_type != self.event_type):
+    def reached(self, point: str, *event_types: str) -> None:
+        if point != self.point or (self.event_type and self.event_type not in event_types):
             return
         log.warning("crash point reached, killing the process", extra={"crash_point": point})
         logging.shutdown()

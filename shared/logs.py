@@ -38,11 +38,34 @@ class TextFormatter(logging.Formatter):
         return f"{super().format(record)} {extras}".rstrip()
 
 
+class RepeatFilter(logging.Filter):
+    """aiokafka logs every failed reconnect, thousands a second while a broker restarts:
+    let one line per message through every ``window`` seconds and count the rest."""
+
+    def __init__(self, prefix: str = "aiokafka", window: float = 10.0) -> None:
+        super().__init__()
+        self.prefix, self.window = prefix, window
+        self._last: dict[tuple[str, object], float] = {}
+        self._suppressed: dict[tuple[str, object], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefix):
+            return True
+        key = (record.name, record.msg)
+        if record.created - self._last.get(key, 0.0) < self.window:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False
+        self._last[key] = record.created
+        record.repeated = self._suppressed.pop(key, 0)
+        return True
+
+
 def configure_logging(settings: Settings) -> None:
     formatter = (JsonFormatter if settings.log_format == "json" else TextFormatter)(
         settings.service_name)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

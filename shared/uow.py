@@ -64,8 +64,10 @@ class UnitOfWork:
         return event
 
     def commit(self) -> None:
-        if any(type(e.payload) in ORDER_SAGA.compensations for e in self._emitted):
-            self.crash_points.reached("during_compensation")
+        compensating = [e.event_type for e in self._emitted
+                        if type(e.payload) in ORDER_SAGA.compensations]
+        if compensating:
+            self.crash_points.reached("during_compensation", *compensating)
         self.db.conn.execute("COMMIT")
         self._open = False
         self.on_commit()

@@ -77,7 +77,8 @@ class EventConsumer:
     async def _commit_done(self) -> None:
         if not self._done:
             return
-        self.crash_points.reached("before_offset_commit")
+        self.crash_points.reached("before_offset_commit", *(
+            tp.topic.removeprefix(self.settings.topic_prefix) for tp in self._done))
         offsets, self._done = self._done, {}
         try:
             await self._consumer.commit(offsets)

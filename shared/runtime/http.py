@@ -48,13 +48,18 @@ class HttpServer:
                                f"{self._server.config.port}")
 
 
-def operational_app(name: str, status: Callable[[], dict]) -> FastAPI:
-    """Health and retry-queue endpoints every service shares; add routers to it."""
+def operational_app(name: str, status: Callable[[], dict],
+                    parked: Callable[[], list[dict]]) -> FastAPI:
+    """Health and manual-intervention endpoints every service shares; add routers to it."""
     app = FastAPI(title=name, description=f"{name} of the order saga")
 
     @app.get("/health", summary="200 once the service consumes and publishes")
     async def health() -> JSONResponse:
         state = status()
         return JSONResponse(state, status_code=200 if state["ready"] else 503)
+
+    @app.get("/parked", summary="Events parked for manual intervention, and why")
+    async def parked_events() -> dict:
+        return {"parked": parked()}
 
     return app

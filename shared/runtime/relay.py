@@ -79,7 +79,7 @@ class OutboxRelay:
             results = await asyncio.gather(*acks, return_exceptions=True)
         sent = [row.seq for row, result in zip(rows, results, strict=True)
                 if not isinstance(result, BaseException)]
-        self.crash_points.reached("after_publish")
+        self.crash_points.reached("after_publish", *(row.topic for row in rows))
         with write_transaction(self.db):
             self.outbox.mark_sent(sent)
         self.published += len(sent)

@@ -53,7 +53,7 @@ class ServiceRuntime:
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             max_message_bytes=settings.max_message_bytes, crash_points=self.crash_points,
             on_dead_letter=self.relay.wake)
-        self.app = operational_app(spec.name, self.status)
+        self.app = operational_app(spec.name, self.status, self.parked)
         self.http = HttpServer(self.app, settings.http_host, settings.http_port)
         self.consumer: EventConsumer | None = None
         self.started = asyncio.Event()
@@ -68,6 +68,12 @@ class ServiceRuntime:
                 "assigned_partitions": len(consumer.assigned) if consumer else 0,
                 "outbox_unsent": Outbox(self.db).unsent_count(),
                 "retry_queue": RetryQueue(self.db).counts(), "published": self.relay.published}
+
+    def parked(self) -> list[dict]:
+        return [{"order_key": q.order_key, "event_id": q.event_id, "topic": q.delivery.topic,
+                 "partition": q.delivery.partition, "offset": q.delivery.offset,
+                 "attempts": q.attempts, "error": q.last_error}
+                for q in RetryQueue(self.db).parked()]
 
     async def run(self, *, handle_signals: bool = True) -> None:
         if handle_signals:

@@ -7,8 +7,8 @@ import os
 import httpx
 import pytest
 
-from tests.support.invariants import violations
-from tests.support.workload import BALANCES, STOCK, plan
+from devtools.invariants import violations
+from devtools.workload import BALANCES, STOCK, plan
 
 pytestmark = pytest.mark.integration
 ORDERS = int(os.environ.get("SAGA_BATCH_ORDERS", "300"))

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
+from devtools.orders import BALANCES, STOCK
 from shared.events import Event
 from tests.support.builders import order_created
-from tests.support.orders import BALANCES, STOCK
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
 from shared.events import FundsDeposited
-from tests.support.orders import BALANCES, STOCK, UNSERVED, order_body
 
 pytestmark = pytest.mark.integration
 COMPENSATIONS = ("PaymentRefunded", "StockReleased", "OrderCancelled")

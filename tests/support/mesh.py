@@ -41,7 +41,11 @@ class InProcessMesh:
                                         **common) for name in BOOTSTRAPS}
         self.tool = Settings(service_name="tests", **common)
         self.runtimes: dict[str, ServiceRuntime] = {}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    def configure(self, service: str, **fields: Any) -> None:
+        """Change a service's settings for its next start (e.g. ``fault_rate=1.0``)."""
+        self.settings[service] = self.settings[service].model_copy(update=fields)
 
     async def start(self, *names: str) -> None:
         """Start these services (default: all five) and wait until they consume."""
@@ -49,14 +53,24 @@ class InProcessMesh:
         for name in names or BOOTSTRAPS:
             runtime = BOOTSTRAPS[name](self.settings[name])
             self.runtimes[name] = runtime
-            self._tasks.append(asyncio.create_task(runtime.run(handle_signals=False), name=name))
+            self._tasks[name] = asyncio.create_task(runtime.run(handle_signals=False), name=name)
         async with asyncio.timeout(60):
             await asyncio.gather(*(r.started.wait() for r in self.runtimes.values()))
+
+    async def restart(self, service: str, **fields: Any) -> None:
+        """Stop one service cleanly and start it again, with changed settings if given."""
+        self.runtimes[service].stopping.set()
+        await self._tasks.pop(service)
+        self.configure(service, **fields)
+        await self.start(service)
+
+    def running(self, service: str) -> bool:
+        return not self._tasks[service].done()
 
     async def stop(self) -> None:
         for runtime in self.runtimes.values():
             runtime.stopping.set()
-        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        results = await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise failures[0]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from devtools.invariants import violations
 from inventory_service.repository import create_tables as inventory_tables
 from notification_service.repository import create_tables as notification_tables
 from order_service.repository import create_tables as order_tables
@@ -11,7 +12,6 @@ from shared.inbox import Inbox
 from shared.outbox import Outbox
 from shared.retry import RetryQueue
 from shipping_service.repository import create_tables as shipping_tables
-from tests.support.invariants import violations
 
 TABLES = {"order_service": order_tables, "inventory_service": inventory_tables,
           "payment_service": payment_tables, "shipping_service": shipping_tables,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tests.support.orders import SERVED, UNSERVED, order_body
+from devtools.orders import SERVED, UNSERVED, order_body
 
 STOCK = {"WIDGET-1": 100_000, "GADGET-2": 100_000, "SCARCE-3": 8}
 BALANCES = {**{f"rich-{n}": "1000000.00" for n in range(5)}, "poor-1": "3.00"}

@@ -1,0 +1,64 @@
+"""A service killed (SIGKILL) at each dangerous moment finishes the saga after a restart,
+with exactly one effect."""
+
+import asyncio
+import signal
+import time
+
+import pytest
+
+from devtools.invariants import violations
+from devtools.orders import order_body
+from sagactl.kafka import read_topics
+from shared.events import decode
+
+pytestmark = pytest.mark.integration
+
+
+def _events(mesh, *types: str):
+    async def read():
+        return [decode(r.value, max_bytes=len(r.value)) async for r in read_topics(
+            mesh.tool, list(types), follow=False, from_beginning=True)]
+    return asyncio.run(read())
+
+
+def _settled(data_dir, order_id: str, timeout: float = 60.0) -> list[str]:
+    """Violations once the last outbox rows had time to leave; empty when all is well."""
+    deadline = time.monotonic() + timeout
+    while (found := violations(data_dir, {order_id})) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
+
+
+CASES = {
+    # charged and outbox written, PaymentCharged not yet published
+    "after_local_commit": ("payment_service", "StockReserved", order_body(quantity=1)),
+    # StockReserved acknowledged by the broker, outbox row not yet marked sent
+    "after_publish": ("inventory_service", "StockReserved", order_body(quantity=1)),
+    # shipment committed, Kafka offset of PaymentCharged not yet committed
+    "before_offset_commit": ("shipping_service", "PaymentCharged", order_body(quantity=1)),
+    # inside the transaction that releases stock for a declined payment
+    "during_compensation": ("inventory_service", "StockReleased",
+                            order_body(customer="bob", quantity=1)),
+}
+
+
+@pytest.mark.parametrize("point", list(CASES))
+def test_a_crash_at_this_point_finishes_with_exactly_one_effect(process_mesh, point):
+    service, event_type, body = CASES[point]
+    process_mesh.start(overrides={service: {"SAGA_CRASH_POINT": f"{point}:{event_type}"}})
+    process_mesh.seed()
+    order_id = process_mesh.place(body)
+
+    victim = process_mesh[service]
+    assert victim.wait_exit(timeout=60) == -signal.SIGKILL
+    victim.start()  # this time without the crash point
+    victim.wait_healthy()
+    order = process_mesh.wait_final(order_id)
+
+    assert order["status"] == ("CANCELLED" if body["customer_id"] == "bob" else "COMPLETED")
+    assert _settled(process_mesh.data_dir, order_id) == []
+    effects = [e for e in _events(process_mesh, event_type) if e.order_id == order_id]
+    assert len({e.event_id for e in effects}) == 1, f"{event_type} decided twice"
+    if point == "after_publish":
+        assert len(effects) == 2, "the unmarked outbox row is published again after restart"
