@@ -6,7 +6,14 @@ KAFKA_PORT ?= 9092
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint kafka kafka-stop kafka-status clean demo chaos
+ORDER_API_PORT ?= 8000
+KAFKA_HOST_PORT ?= 9094
+COMPOSE_PROJECT_NAME ?= saga
+export ORDER_API_PORT KAFKA_HOST_PORT COMPOSE_PROJECT_NAME
+# Prefer the compose plugin; fall back to the standalone docker-compose.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+.PHONY: help install test lint kafka kafka-stop kafka-status clean demo chaos up down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,3 +55,18 @@ CHAOS_ORDERS ?= 3000
 CHAOS_ARGS ?=
 chaos: install  ## thousands of orders while services are killed/frozen and the broker restarts
 	$(BIN)/python -m devtools.chaos --orders $(CHAOS_ORDERS) --rate 40 $(CHAOS_ARGS)
+
+up:  ## build and start the whole mesh in Docker, wait until healthy, print where it is
+	$(COMPOSE) up -d --build
+	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$(ORDER_API_PORT)/health 240 $(COMPOSE_PROJECT_NAME)
+	@echo "order API:  http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
+	@echo "Kafka:      127.0.0.1:$(KAFKA_HOST_PORT)  e.g. .venv/bin/sagactl -b 127.0.0.1:$(KAFKA_HOST_PORT) tail"
+
+down:  ## stop the mesh; `make down VOLUMES=1` also deletes its databases and topics
+	$(COMPOSE) down $(if $(VOLUMES),-v)
+
+logs:  ## follow the mesh's logs
+	$(COMPOSE) logs -f --tail=100
+
+standins: install  ## offline machines only: build local stand-ins for python:3.11-slim and apache/kafka
+	$(BIN)/python -m devtools.standins

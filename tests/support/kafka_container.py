@@ -35,14 +35,16 @@ def apache_kafka_container(image: str = IMAGE) -> Iterator[str]:
     # with-block below removes the container instead.
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     from testcontainers.core.container import DockerContainer
-    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
     host_port = _free_port()
-    container = DockerContainer(image).with_bind_ports(9092, ("127.0.0.1", host_port))
+    container = DockerContainer(image).waiting_for(
+        LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
+    # Published on loopback only; with_bind_ports() would bind every interface.
+    container.ports["9092/tcp"] = ("127.0.0.1", host_port)
     for key, value in _broker_environment(host_port).items():
         container = container.with_env(key, value)
     with container:
-        wait_for_logs(container, "Kafka Server started", timeout=120)
         yield f"127.0.0.1:{host_port}"
 
 
