@@ -23,6 +23,7 @@ COPY payment_service ./payment_service
 COPY shipping_service ./shipping_service
 COPY notification_service ./notification_service
 COPY sagactl ./sagactl
+COPY saga_monitor ./saga_monitor
 COPY localkafka ./localkafka
 RUN pip install --no-deps . \
     && useradd --uid 10001 --create-home --shell /usr/sbin/nologin saga \

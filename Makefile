@@ -13,7 +13,7 @@ export ORDER_API_PORT KAFKA_HOST_PORT COMPOSE_PROJECT_NAME
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install test lint kafka kafka-stop kafka-status clean demo chaos up down logs standins
+.PHONY: help install test lint kafka kafka-stop kafka-status clean demo chaos up up-monitor down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,8 +62,13 @@ up:  ## build and start the whole mesh in Docker, wait until healthy, print wher
 	@echo "order API:  http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
 	@echo "Kafka:      127.0.0.1:$(KAFKA_HOST_PORT)  e.g. .venv/bin/sagactl -b 127.0.0.1:$(KAFKA_HOST_PORT) tail"
 
+up-monitor:  ## also start the faust saga monitor (compose profile "monitor") on :8005
+	$(COMPOSE) --profile monitor up -d --build saga-monitor
+	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$${MONITOR_PORT:-8005}/stats/ 240
+	@echo "saga monitor: http://127.0.0.1:$${MONITOR_PORT:-8005}/stats/ and /sagas/<order_id>/"
+
 down:  ## stop the mesh; `make down VOLUMES=1` also deletes its databases and topics
-	$(COMPOSE) down $(if $(VOLUMES),-v)
+	$(COMPOSE) --profile monitor down $(if $(VOLUMES),-v)
 
 logs:  ## follow the mesh's logs
 	$(COMPOSE) logs -f --tail=100

@@ -19,6 +19,7 @@ DEFAULT_HTTP_PORTS = {
     "payment_service": 8002,
     "shipping_service": 8003,
     "notification_service": 8004,
+    "saga_monitor": 8005,
 }
 
 
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     max_poll_interval_ms: int = 60_000
     watchdog_timeout: float = Field(default=90.0, gt=0, description="Restart a stalled consumer.")
     inbox_retention_days: float = Field(default=8.0, gt=0, description="Keep >= topic retention.")
+
+    stall_after_seconds: float = Field(default=30.0, gt=0,
+                                       description="saga_monitor: unfinished and idle this long.")
 
     fault_rate: float = Field(default=0.0, ge=0, le=1, description="Injected transient failures.")
     crash_point: str | None = Field(default=None, description="Test hook: exit abruptly here.")

@@ -27,9 +27,12 @@ def catalog_topics() -> list[str]:
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str] | None = None,
-                        *, wait: float = 120.0) -> list[str]:
+                        *, wait: float = 120.0, partitions: int | None = None,
+                        config: dict[str, str] | None = None) -> list[str]:
     """Create missing topics; waits for the broker up to ``wait`` seconds. Returns created."""
-    wanted = [settings.topic(name) for name in (names or catalog_topics())]
+    wanted = [NewTopic(settings.topic(name), partitions or settings.topic_partitions,
+                       settings.topic_replication_factor, topic_configs=config or {})
+              for name in (names or catalog_topics())]
     deadline = asyncio.get_running_loop().time() + wait
     attempt = 0
     while True:
@@ -45,20 +48,18 @@ async def ensure_topics(settings: Settings, names: Iterable[str] | None = None,
             await asyncio.sleep(min(5.0, 0.5 * attempt))
 
 
-async def _create_missing(settings: Settings, wanted: list[str]) -> list[str]:
+async def _create_missing(settings: Settings, wanted: list[NewTopic]) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
                                 client_id=f"{settings.service_name}-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
+        missing = [topic for topic in wanted if topic.name not in existing]
         if missing:
-            response = await admin.create_topics(
-                [NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)
-                 for name in missing])
+            response = await admin.create_topics(missing)
             _raise_on_errors(response.topic_errors)
-            await _until_led(admin, missing)
-        return missing
+            await _until_led(admin, [topic.name for topic in missing])
+        return [topic.name for topic in missing]
     finally:
         await admin.close()
 

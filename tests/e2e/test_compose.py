@@ -3,6 +3,7 @@ sagactl: every saga path, a killed container, and a clean `down -v`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -27,9 +28,9 @@ CONTAINERS = {name: name.replace("_", "-") for name in SERVICES}
 class ComposeMesh:
     def __init__(self) -> None:
         self.project = f"sagae2e{uuid.uuid4().hex[:8]}"
-        self.api_port, self.kafka_port = free_port(), free_port()
+        self.api_port, self.kafka_port, self.monitor_port = free_port(), free_port(), free_port()
         self.env = {**os.environ, "ORDER_API_PORT": str(self.api_port),
-                    "KAFKA_HOST_PORT": str(self.kafka_port)}
+                    "KAFKA_HOST_PORT": str(self.kafka_port), "MONITOR_PORT": str(self.monitor_port)}
         self.compose = [*compose_command(), "-p", self.project, "-f", str(ROOT / "docker-compose.yml")]
 
     @property
@@ -105,7 +106,7 @@ def mesh():
             mesh.until(lambda: _healthy(mesh), timeout=240, what="every container healthy")
             yield mesh
         finally:
-            mesh.run("down", "-v", "--remove-orphans")
+            mesh.run("--profile", "monitor", "down", "-v", "--remove-orphans")
 
 
 def _healthy(mesh: ComposeMesh) -> bool:
@@ -156,6 +157,21 @@ def test_every_saga_path_through_the_containerised_mesh(mesh):
     assert (order["status"], order["cancellation"]) == ("CANCELLED", "ACCEPTED")
 
 
+def test_the_optional_monitor_profile_follows_every_saga(mesh):
+    started = mesh.run("--profile", "monitor", "up", "-d", "saga-monitor")
+    assert started.returncode == 0, started.stderr
+    placed = len(httpx.get(f"{mesh.api}/orders", timeout=10).json()["orders"])
+
+    def settled():
+        with contextlib.suppress(httpx.HTTPError):
+            stats = httpx.get(f"http://127.0.0.1:{mesh.monitor_port}/stats/", timeout=5).json()
+            return stats if stats["by_status"].get("running", 0) == 0 and stats[
+                "sagas"] >= placed else None
+
+    stats = mesh.until(settled, timeout=180, what="monitor caught up")
+    assert set(stats["by_status"]) <= {"completed", "cancelled"}
+
+
 def test_a_killed_service_container_restarts_and_nothing_is_lost(mesh, tmp_path):
     order_ids = [mesh.place("-c", "alice", "-i", "WIDGET-1:1:1.00") for _ in range(5)]
     payment = mesh.container("payment_service")
@@ -173,7 +189,7 @@ def test_a_killed_service_container_restarts_and_nothing_is_lost(mesh, tmp_path)
 
 
 def test_down_removes_every_container_network_and_volume(mesh):
-    down = mesh.run("down", "-v", "--remove-orphans")
+    down = mesh.run("--profile", "monitor", "down", "-v", "--remove-orphans")
     assert down.returncode == 0, down.stderr
     assert mesh.leftovers() == {"container": "", "network": "", "volume": ""}
 
