@@ -19,18 +19,13 @@ from pathlib import Path
 
 import httpx
 
+from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
 from devtools.processes import Mesh
 from localkafka import LocalKafka
 from sagactl.kafka import publish, read_topics
 from sagactl.tracing import compensations
 from shared.events import Event, FundsDeposited, OrderCreated, StockAdded, decode
 from shared.settings import Settings
-
-STOCK = {"WIDGET-1": 10, "GADGET-2": 1}
-BALANCES = {"alice": "100.00", "bob": "5.00"}
-ADDRESS = {"name": "Ada Lovelace", "street": "1 Main Street", "city": "Berlin", "country": "DE"}
-ANTARCTICA = {"name": "Penguin", "street": "1 Ice Shelf", "city": "McMurdo", "country": "AQ"}
-
 
 NONE = "none"
 RELEASE_CANCEL = "StockReleased → OrderCancelled"
@@ -52,9 +47,8 @@ class Outcome:
         return self.actual == self.expected and self.compensations in self.allowed
 
 
-def body(customer="alice", sku="WIDGET-1", quantity=1, address=ADDRESS) -> dict:
-    return {"customer_id": customer, "shipping_address": address,
-            "items": [{"sku": sku, "quantity": quantity, "unit_price": "9.95"}]}
+def body(customer="alice", sku="WIDGET-1", quantity=1, address=None) -> dict:
+    return order_body(customer, sku, quantity, address=address)
 
 
 class Demo:
@@ -126,7 +120,7 @@ class Demo:
             self.simple("out of stock", body(sku="GADGET-2", quantity=5), "CANCELLED",
                         "OrderCancelled"),
             self.simple("payment declined", body(customer="bob"), "CANCELLED", RELEASE_CANCEL),
-            self.simple("shipping fails (address)", body(address=ANTARCTICA), "CANCELLED",
+            self.simple("shipping fails (address)", body(address=UNSERVED), "CANCELLED",
                         REFUND_RELEASE_CANCEL),
             self.cancelled_mid_saga(),
             self.cancelled_too_late(),

@@ -18,6 +18,9 @@ from shared.db import write_transaction
 from shared.outbox import Outbox
 
 DLT_SUFFIX = ".DLT"
+#: Kept well under the broker's 1 MB message limit so that a dead letter, with its headers,
+#: can always be published: an unpublishable outbox row would stall the whole relay.
+MAX_DEAD_LETTER_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,11 @@ class DeadLetters:
         """Within the caller's transaction."""
         headers = dead_letter_headers(delivery, kind=kind, reason=reason, service=self.service,
                                       group=self.group, attempts=attempts)
-        outbox.add_raw(delivery.topic + DLT_SUFFIX, delivery.key, delivery.value or b"", headers)
+        value = delivery.value or b""
+        if len(value) > MAX_DEAD_LETTER_BYTES:
+            headers.append(("dlt.truncated-from", str(len(value))))
+            value = value[:MAX_DEAD_LETTER_BYTES]
+        outbox.add_raw(delivery.topic + DLT_SUFFIX, delivery.key, value, headers)
 
     def reject(self, delivery: Delivery, *, kind: str, reason: str) -> None:
         """In a transaction of its own: for messages no handler can ever process."""

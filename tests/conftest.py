@@ -2,7 +2,7 @@
 
 Chosen in this order: ``KAFKA_BOOTSTRAP_SERVERS`` when set (nothing is
 started); a testcontainers ``apache/kafka`` container when a Docker engine
-answers; otherwise the local launcher from the Maven jars.
+answers and has (or can pull) the image; otherwise the local launcher from the Maven jars.
 ``SAGA_TEST_BROKER=local|testcontainers`` forces one of the last two.
 Tests isolate themselves with a unique topic prefix and consumer groups.
 """
@@ -16,7 +16,11 @@ from collections.abc import Iterator
 import pytest
 
 from localkafka import LocalKafka
-from tests.support.kafka_container import apache_kafka_container, docker_answers
+from tests.support.kafka_container import (
+    apache_kafka_container,
+    docker_answers,
+    image_available,
+)
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +32,8 @@ def kafka_bootstrap() -> Iterator[str]:
     choice = os.environ.get("SAGA_TEST_BROKER", "auto")
     if choice not in ("auto", "local", "testcontainers"):
         raise pytest.UsageError(f"SAGA_TEST_BROKER must be auto, local or testcontainers: {choice!r}")
-    if choice == "testcontainers" or (choice == "auto" and docker_answers()):
+    if choice == "testcontainers" or (choice == "auto" and docker_answers()
+                                      and image_available()):
         with apache_kafka_container() as bootstrap:
             yield bootstrap
     else:

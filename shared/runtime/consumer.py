@@ -48,18 +48,22 @@ class EventConsumer:
             heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
             max_poll_interval_ms=self.settings.max_poll_interval_ms)
         self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
-        await self._consumer.start()
-        self.started = True
         try:
+            await self._consumer.start()
+            self.started = True
             while not stopping.is_set():
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
                 self.last_progress = time.monotonic()
-                self._process(batches)
+                failed = self._process(batches)
                 await self._commit_done()
+                if failed:
+                    await asyncio.sleep(1.0)  # e.g. the disk is full: do not spin
         finally:
             await self._stop_consumer()
 
-    def _process(self, batches: dict[TopicPartition, list]) -> None:
+    def _process(self, batches: dict[TopicPartition, list]) -> bool:
+        """Process in order per partition; True if a record must be read again."""
+        failed = False
         for partition, records in batches.items():
             for record in records:
                 delivery = Delivery(record.topic.removeprefix(self.settings.topic_prefix),
@@ -71,8 +75,10 @@ class EventConsumer:
                     log.exception("processing failed; the record will be redelivered",
                                   extra={"topic": record.topic, "offset": record.offset})
                     self._consumer.seek(partition, record.offset)
+                    failed = True
                     break
                 self._done[partition] = record.offset + 1
+        return failed
 
     async def _commit_done(self) -> None:
         if not self._done:

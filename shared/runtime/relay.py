@@ -51,9 +51,10 @@ class OutboxRelay:
                 try:
                     await self.publish_pending()
                     failures = 0
-                except (KafkaError, OSError, TimeoutError) as error:
+                except Exception as error:  # the relay must outlive any single failure
                     failures += 1
                     log.warning("publishing failed; recreating the producer",
+                                exc_info=not isinstance(error, KafkaError | OSError | TimeoutError),
                                 extra={"error": repr(error), "failures": failures})
                     await self._close_producer()
                     await sleep_or_stop(stopping, min(10.0, 0.2 * 2 ** failures))

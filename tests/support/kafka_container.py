@@ -29,6 +29,25 @@ def docker_answers() -> bool:
         return False
 
 
+def image_available(image: str = IMAGE) -> bool:
+    """Present locally, or pulled now; False on a machine that can reach no registry."""
+    import docker
+
+    client = docker.from_env(timeout=120)
+    try:
+        client.images.get(image)
+        return True
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.images.pull(image)
+        return True
+    except docker.errors.APIError:
+        return False
+    finally:
+        client.close()
+
+
 @contextlib.contextmanager
 def apache_kafka_container(image: str = IMAGE) -> Iterator[str]:
     # Ryuk (the reaper container) cannot be pulled without a registry; the

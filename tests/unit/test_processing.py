@@ -123,3 +123,11 @@ def test_replaying_a_parked_event_retries_it_from_the_start(inventory):
     _drain(processor)
     assert RetryQueue(inventory.db).counts() == {"WAITING": 0, "PARKED": 0}
     assert inventory.rows("reservations")[0]["status"] == "RESERVED"
+
+
+def test_a_dead_letter_too_big_to_republish_is_truncated_and_says_so(inventory):
+    processor_for(inventory).process(Delivery("OrderCreated", 0, 3, None, b"x" * 900_000))
+    [letter] = _dead_letters(inventory)
+    assert letter["headers"]["dlt.kind"] == "oversized"
+    assert letter["headers"]["dlt.truncated-from"] == "900000"
+    assert len(letter["value"]) == 512 * 1024
