@@ -41,16 +41,14 @@ file and the code disagree. Do not edit by hand.
 * Anything else (invalid JSON, unknown type, invalid fields, a newer `schema_version`, more than
   64 KiB) is moved to `<topic>.DLT` with the reason in headers and skipped.
 
-### Publishing with kcat
+### Taking part with kcat
+
+One message per line (kcat splits its input on newlines); the key is the order id:
 
 ```bash
-kcat -P -b 127.0.0.1:9092 -t OrderCreated -k ord-42 <<'EOF'
-{"event_id": "e-42", "event_type": "OrderCreated", "order_id": "ord-42", "producer": "kcat",
- "payload": {"customer_id": "alice", "items": [{"sku": "WIDGET-1", "quantity": 2,
- "unit_price": "9.95"}], "shipping_address": {"name": "Alice", "street": "1 Main St",
- "city": "Berlin", "country": "DE"}}}
-EOF
-kcat -C -b 127.0.0.1:9092 -t OrderCompleted -t OrderCancelled -f '%t %k %s\\n'
+echo '{"event_id": "e-42", "event_type": "OrderCreated", "order_id": "ord-42", "producer": "kcat", "payload": {"customer_id": "alice", "items": [{"sku": "WIDGET-1", "quantity": 2, "unit_price": "9.95"}], "shipping_address": {"name": "Alice", "street": "1 Main St", "city": "Berlin", "country": "DE"}}}' \\
+  | kcat -P -b 127.0.0.1:9092 -t OrderCreated -k ord-42
+kcat -C -b 127.0.0.1:9092 -t OrderCompleted -o beginning -e -f '%k %s\\n'
 ```
 
 `schema_version`, `occurred_at` and `causation_id` may be left out; `event_id` should be unique
