@@ -1,8 +1,9 @@
 """One settings object, built once from the environment, with laptop-friendly defaults.
 
 Every variable is ``SAGA_<FIELD>`` (e.g. ``SAGA_HTTP_PORT``), except the broker
-address, which is the conventional ``KAFKA_BOOTSTRAP_SERVERS``. Nothing else in
-the project reads ``os.environ``.
+address, which is the conventional ``KAFKA_BOOTSTRAP_SERVERS``. Nothing else in the
+services, sagactl or the monitor reads ``os.environ`` (only the stdlib-only broker
+launcher, ``localkafka``, looks at ``JAVA_HOME`` and ``LOCALKAFKA_CACHE``).
 """
 
 from __future__ import annotations
