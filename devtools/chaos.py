@@ -9,7 +9,6 @@ were none.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import random
 import sys
@@ -26,8 +25,6 @@ from devtools.invariants import violations
 from devtools.processes import Mesh, ServiceProcess, free_port
 from devtools.workload import BALANCES, STOCK, PlannedOrder, plan
 from localkafka import LocalKafka
-from sagactl.kafka import publish
-from shared.events import Event, FundsDeposited, StockAdded
 from shared.settings import Settings
 
 SESSION_TIMEOUT_MS = 6000
@@ -89,8 +86,8 @@ class ChaosRun:
                       **service_environment(self.chaos.fault_rate)) as mesh:
                 self.say(f"starting five services (logs in {self.data_dir})")
                 mesh.start()
-                self._seed(mesh, Settings(kafka_bootstrap_servers=self._bootstrap(broker),
-                                          topic_prefix=prefix))
+                mesh.seed(Settings(kafka_bootstrap_servers=self._bootstrap(broker),
+                                   topic_prefix=prefix), STOCK, BALANCES)
                 self._place_under_fire(mesh, broker, orders)
                 self.report.violations = self._settle(mesh, {o.order_id for o in orders})
         self.report.orders = len(orders)
@@ -107,15 +104,6 @@ class ChaosRun:
 
     def _bootstrap(self, broker: LocalKafka | None) -> str:
         return self.external or broker.bootstrap_servers
-
-    def _seed(self, mesh: Mesh, settings: Settings) -> None:
-        events = [Event.new(StockAdded(sku=s, quantity=q), producer="chaos")
-                  for s, q in STOCK.items()]
-        events += [Event.new(FundsDeposited(customer_id=c, amount=a), producer="chaos")
-                   for c, a in BALANCES.items()]
-        asyncio.run(publish(settings, events))
-        _until(lambda: len(httpx.get(f"{mesh['inventory_service'].url}/stock").json()["stock"])
-               == len(STOCK), 60, "seed stock")
 
     def _place_under_fire(self, mesh: Mesh, broker: LocalKafka | None,
                           orders: list[PlannedOrder]) -> None:
@@ -196,17 +184,6 @@ def _retry(call: Callable[[], httpx.Response], ok: tuple[int, ...], timeout: flo
                 return
         if time.monotonic() > deadline:
             raise TimeoutError("the order API did not accept a request for 180s")
-        time.sleep(0.2)
-
-
-def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if condition():
-                return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {timeout}s")
         time.sleep(0.2)
 
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import httpx
 
-from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
+from devtools.orders import BALANCES, STOCK, UNSERVED, is_final, order_body
 from devtools.processes import Mesh
 from localkafka import LocalKafka
 from sagactl.kafka import publish, read_topics
 from sagactl.tracing import compensations
-from shared.events import Event, FundsDeposited, OrderCreated, StockAdded, decode
+from shared.events import Event, OrderCreated, decode
 from shared.settings import Settings
 
 NONE = "none"
@@ -71,8 +71,7 @@ class Demo:
         return order
 
     def final(self, order_id: str) -> dict:
-        return self.wait(order_id, lambda o: o.get("status") in ("COMPLETED", "CANCELLED")
-                         and any(h["event_type"] == "CustomerNotified" for h in o["history"]))
+        return self.wait(order_id, is_final)
 
     def seen(self, order_id: str, event_type: str) -> dict:
         return self.wait(order_id, lambda o: any(h["event_type"] == event_type
@@ -180,7 +179,7 @@ def main() -> int:
             mesh.start()
             settings = Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix,
                                 order_api_url=mesh.order_api)
-            seed(settings, mesh)
+            mesh.seed(settings, STOCK, BALANCES)
             say("placing one order per saga path...")
             outcomes = Demo(mesh, settings).run()
         say("stopping the services...")
@@ -188,22 +187,6 @@ def main() -> int:
     good = sum(o.ok for o in outcomes)
     print(f"\n{good}/{len(outcomes)} paths behaved as expected.")
     return 0 if good == len(outcomes) else 1
-
-
-def seed(settings: Settings, mesh: Mesh) -> None:
-    events = [Event.new(StockAdded(sku=sku, quantity=qty), producer="demo")
-              for sku, qty in STOCK.items()]
-    events += [Event.new(FundsDeposited(customer_id=c, amount=a), producer="demo")
-               for c, a in BALANCES.items()]
-    asyncio.run(publish(settings, events))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        stock = httpx.get(f"{mesh['inventory_service'].url}/stock").json()["stock"]
-        funded = httpx.get(f"{mesh['payment_service'].url}/accounts/bob").status_code == 200
-        if len(stock) == len(STOCK) and funded:
-            return
-        time.sleep(0.1)
-    raise TimeoutError("seed data did not arrive within 30s")
 
 
 if __name__ == "__main__":

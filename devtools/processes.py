@@ -7,6 +7,7 @@ here, also when the caller fails.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -16,6 +17,11 @@ import time
 from pathlib import Path
 
 import httpx
+
+from sagactl.kafka import publish
+from sagactl.seeding import seed_payloads
+from shared.events import Event
+from shared.settings import Settings
 
 SERVICES = ("order_service", "inventory_service", "payment_service", "shipping_service",
             "notification_service")
@@ -125,6 +131,27 @@ class Mesh:
     def stop(self) -> None:
         for service in self.services.values():
             service.stop()
+
+    def seed(self, settings: Settings, stock: dict[str, int], balances: dict[str, str],
+             timeout: float = 60.0) -> None:
+        """Publish stock and balances, and wait until the services have applied them: they
+        travel on other topics than the orders, so an early order could find no stock."""
+        payloads = seed_payloads({"stock": stock, "balances": balances})
+        asyncio.run(publish(settings, [Event.new(p, producer="seed") for p in payloads]))
+        deadline = time.monotonic() + timeout
+        while not self._seeded(stock, balances):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"seed data did not arrive within {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def _seeded(self, stock: dict[str, int], balances: dict[str, str]) -> bool:
+        try:
+            levels = httpx.get(f"{self['inventory_service'].url}/stock", timeout=5).json()
+            funded = all(httpx.get(f"{self['payment_service'].url}/accounts/{customer}",
+                                   timeout=5).status_code == 200 for customer in balances)
+        except httpx.HTTPError:
+            return False
+        return {level["sku"] for level in levels["stock"]} >= set(stock) and funded
 
     def __enter__(self) -> Mesh:
         return self

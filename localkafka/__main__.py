@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from localkafka.broker import LocalKafka, stop_pid
+from localkafka.broker import LocalKafka, is_broker, stop_pid
 from localkafka.errors import LocalKafkaError
 from localkafka.jars import KAFKA_VERSION, ensure_jars
 
@@ -77,8 +77,7 @@ def _running_pid(state_dir: Path) -> int | None:
     if not pid_file.exists() or not bootstrap.exists():
         return None
     pid = int(pid_file.read_text())
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    return pid if cmdline.exists() and b"kafka.Kafka" in cmdline.read_bytes() else None
+    return pid if is_broker(pid) else None
 
 
 def _parser() -> argparse.ArgumentParser:

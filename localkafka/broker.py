@@ -182,7 +182,7 @@ def find_java() -> str:
 
 def stop_pid(pid: int, timeout: float = 30.0) -> bool:
     """Stop a broker started detached; False when that pid is not a running broker."""
-    if not _is_broker(pid):
+    if not is_broker(pid):
         return False
     _terminate(pid, timeout)
     return True
@@ -208,14 +208,15 @@ def _terminate(pid: int, timeout: float) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _is_broker(pid):
+        if not is_broker(pid):
             return
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
 
 
-def _is_broker(pid: int) -> bool:
+def is_broker(pid: int) -> bool:
+    """A live (not zombie) Kafka JVM has this pid, not some process that reused it."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]

@@ -18,11 +18,18 @@ from shared.db import write_transaction
 from shared.deadletters import DeadLetters, Delivery
 from shared.events import Event, RejectedMessage, decode
 from shared.faults import CrashPoints
+from shared.inbox import Inbox
 from shared.outbox import Outbox
 from shared.retry import Backoff, QueuedEvent, RetryQueue
 from shared.runtime.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
+
+
+def create_all_tables(db: sqlite_utils.Database, service_tables: Callable) -> None:
+    """The plumbing's tables (inbox, outbox, retry queue), then the service's own."""
+    for create in (Inbox.create, Outbox.create, RetryQueue.create, service_tables):
+        create(db)
 
 
 class EventProcessor:
@@ -68,9 +75,12 @@ class EventProcessor:
         return len(due)
 
     def _wait_behind_earlier_events(self, event: Event, delivery: Delivery) -> bool:
+        # A plain read first: almost every event has nothing waiting ahead of it, and a
+        # write transaction per event would take the write lock for nothing. The service's
+        # one connection is used by one thread, so the answer cannot change in between.
+        if not self.queue.holds(event.key):
+            return False
         with write_transaction(self.db):
-            if not self.queue.holds(event.key):
-                return False
             if self.queue.revive(event.event_id):
                 log.info("parked event replayed, retrying", extra=_fields(event))
             else:

@@ -21,7 +21,7 @@ from shared.faults import CrashPoints, FaultInjector
 from shared.inbox import Inbox
 from shared.logs import configure_logging
 from shared.outbox import Outbox
-from shared.processing import EventProcessor
+from shared.processing import EventProcessor, create_all_tables
 from shared.retry import Backoff, RetryQueue
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.dispatcher import Dispatcher
@@ -41,8 +41,7 @@ class ServiceRuntime:
                  uow_class: Callable[..., UnitOfWork], create_tables: Callable) -> None:
         self.settings, self.spec, self.uow_class = settings, spec, uow_class
         self.db = open_database(settings.database_path)
-        for create in (Inbox.create, Outbox.create, RetryQueue.create, create_tables):
-            create(self.db)
+        create_all_tables(self.db, create_tables)
         self.crash_points = CrashPoints(settings.crash_point)
         self.relay = OutboxRelay(settings, self.db, self.crash_points)
         self.dispatcher = Dispatcher(spec, self.new_uow, FaultInjector(settings.fault_rate))

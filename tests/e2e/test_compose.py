@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from devtools.invariants import violations
+from devtools.orders import is_final
 from devtools.processes import SERVICES, free_port
 from tests.support.docker_engine import compose_command, docker_engine, ensure_base_images
 
@@ -75,8 +76,7 @@ class ComposeMesh:
     def final(self, order_id: str) -> dict:
         def done():
             order = self.order(order_id)
-            notified = any(h["event_type"] == "CustomerNotified" for h in order["history"])
-            return order if order["status"] in ("COMPLETED", "CANCELLED") and notified else None
+            return order if is_final(order) else None
         return self.until(done, what=f"order {order_id} final")
 
     def seen(self, order_id: str, event_type: str) -> None:

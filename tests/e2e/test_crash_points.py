@@ -8,7 +8,7 @@ import time
 import pytest
 
 from devtools.invariants import violations
-from devtools.orders import order_body
+from devtools.orders import BALANCES, STOCK, order_body
 from sagactl.kafka import read_topics
 from shared.events import decode
 
@@ -47,7 +47,7 @@ CASES = {
 def test_a_crash_at_this_point_finishes_with_exactly_one_effect(process_mesh, point):
     service, event_type, body = CASES[point]
     process_mesh.start(overrides={service: {"SAGA_CRASH_POINT": f"{point}:{event_type}"}})
-    process_mesh.seed()
+    process_mesh.seed(process_mesh.tool, STOCK, BALANCES)
     order_id = process_mesh.place(body)
 
     victim = process_mesh[service]

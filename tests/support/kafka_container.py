@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Iterator
 
+from devtools.processes import free_port
 from localkafka.config import new_cluster_id
 from localkafka.jars import KAFKA_VERSION
 
@@ -56,7 +56,7 @@ def apache_kafka_container(image: str = IMAGE) -> Iterator[str]:
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-    host_port = _free_port()
+    host_port = free_port()
     container = DockerContainer(image).waiting_for(
         LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
     # Published on loopback only; with_bind_ports() would bind every interface.
@@ -88,8 +88,3 @@ def _broker_environment(host_port: int) -> dict[str, str]:
         "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
     }
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -14,12 +14,14 @@ from typing import Any
 
 import httpx
 
+from devtools.orders import is_final
 from inventory_service.bootstrap import bootstrap as inventory
 from notification_service.bootstrap import bootstrap as notification
 from order_service.bootstrap import bootstrap as order
 from payment_service.bootstrap import bootstrap as payment
 from sagactl.kafka import publish, read_topics
-from shared.events import CATALOG, Event, FundsDeposited, Payload, StockAdded, decode
+from sagactl.seeding import seed_payloads
+from shared.events import CATALOG, Event, Payload, decode
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.topics import ensure_topics
 from shared.settings import Settings
@@ -28,7 +30,6 @@ from shipping_service.bootstrap import bootstrap as shipping
 BOOTSTRAPS = {"order_service": order, "inventory_service": inventory,
               "payment_service": payment, "shipping_service": shipping,
               "notification_service": notification}
-TERMINAL = ("COMPLETED", "CANCELLED")
 
 
 class InProcessMesh:
@@ -89,8 +90,7 @@ class InProcessMesh:
         await publish(self.tool, events)
 
     async def seed(self, stock: dict[str, int], balances: dict[str, str]) -> None:
-        await self.publish(*[StockAdded(sku=s, quantity=q) for s, q in stock.items()],
-                           *[FundsDeposited(customer_id=c, amount=a) for c, a in balances.items()])
+        await self.publish(*seed_payloads({"stock": stock, "balances": balances}))
         expected = {("inventory_service", "stock"): len(stock),
                     ("payment_service", "accounts"): len(balances)}
         await self.wait_for(lambda: all(
@@ -112,10 +112,7 @@ class InProcessMesh:
         """Terminal status, and the customer told about it."""
         async def final() -> dict[str, dict] | None:
             orders = {oid: await self.order(oid) for oid in order_ids}
-            done = all(o["status"] in TERMINAL and any(
-                h["event_type"] == "CustomerNotified" for h in o["history"])
-                for o in orders.values())
-            return orders if done else None
+            return orders if all(map(is_final, orders.values())) else None
         return await self.wait_for_async(final, timeout)
 
     async def wait_for(self, condition: Callable[[], Any], timeout: float = 30.0) -> Any:

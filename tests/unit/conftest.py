@@ -9,9 +9,7 @@ import pytest
 from shared.choreography import ServiceSpec
 from shared.db import open_database
 from shared.events import Event
-from shared.inbox import Inbox
-from shared.outbox import Outbox
-from shared.retry import RetryQueue
+from shared.processing import create_all_tables
 from shared.runtime.dispatcher import Dispatcher
 
 
@@ -20,8 +18,7 @@ class ServiceUnderTest:
 
     def __init__(self, spec: ServiceSpec, uow_class: Callable, create_tables: Callable) -> None:
         self.db = open_database(":memory:")
-        for create in (Inbox.create, Outbox.create, RetryQueue.create, create_tables):
-            create(self.db)
+        create_all_tables(self.db, create_tables)
         self.uow_class = uow_class
         self.dispatcher = Dispatcher(spec, self.new_uow)
 

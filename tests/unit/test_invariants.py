@@ -8,9 +8,7 @@ from notification_service.repository import create_tables as notification_tables
 from order_service.repository import create_tables as order_tables
 from payment_service.repository import create_tables as payment_tables
 from shared.db import open_database
-from shared.inbox import Inbox
-from shared.outbox import Outbox
-from shared.retry import RetryQueue
+from shared.processing import create_all_tables
 from shipping_service.repository import create_tables as shipping_tables
 
 TABLES = {"order_service": order_tables, "inventory_service": inventory_tables,
@@ -22,8 +20,7 @@ TABLES = {"order_service": order_tables, "inventory_service": inventory_tables,
 def data_dir(tmp_path):
     for service, create in TABLES.items():
         db = open_database(tmp_path / f"{service}.db")
-        for table in (Inbox.create, Outbox.create, RetryQueue.create, create):
-            table(db)
+        create_all_tables(db, create)
         db.close()
     return tmp_path
 
