@@ -34,8 +34,11 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    def __init__(self, name: str, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, name: str, data_dir: Path, env: dict[str, str],
+                 code_dir: Path | None = None) -> None:
         self.name, self.data_dir = name, data_dir
+        #: Run the service from another checkout (e.g. a baseline commit for `make bench`).
+        self.code_dir = code_dir
         self.port = free_port()
         self.env = {**env, "SAGA_DATABASE_PATH": str(data_dir / f"{name}.db"),
                     "SAGA_HTTP_PORT": str(self.port)}
@@ -49,9 +52,10 @@ class ServiceProcess:
 
     def start(self, **extra_env: str) -> None:
         log = self.log_path.open("ab")
+        code = {"PYTHONPATH": str(self.code_dir)} if self.code_dir else {}
         self.process = subprocess.Popen([sys.executable, "-m", self.name],
-                                         env={**os.environ, **self.env, **extra_env},
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         env={**os.environ, **self.env, **code, **extra_env},
+                                         cwd=self.code_dir, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.frozen = False
 
@@ -107,11 +111,13 @@ class ServiceProcess:
 class Mesh:
     """The five services as processes sharing one broker and one topic prefix."""
 
-    def __init__(self, data_dir: Path, bootstrap: str, prefix: str, **env: str) -> None:
+    def __init__(self, data_dir: Path, bootstrap: str, prefix: str, *,
+                 code_dir: Path | None = None, **env: str) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SAGA_TOPIC_PREFIX": prefix, **env}
         self.data_dir = data_dir
-        self.services = {name: ServiceProcess(name, data_dir, common) for name in SERVICES}
+        self.services = {name: ServiceProcess(name, data_dir, common, code_dir)
+                         for name in SERVICES}
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]

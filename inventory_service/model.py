@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from shared.errors import PermanentError
+
 
 class ReservationStatus(StrEnum):
     RESERVED = "RESERVED"
@@ -18,8 +20,9 @@ class ReservationStatus(StrEnum):
     SHIPPED = "SHIPPED"
 
 
-class InvariantViolation(RuntimeError):
-    """A transition the saga forbids (e.g. releasing stock that already shipped)."""
+class InvariantViolation(PermanentError):
+    """A transition the saga forbids (e.g. releasing stock that already shipped): retrying
+    cannot help, so the event is parked at once."""
 
 
 @dataclass(frozen=True)

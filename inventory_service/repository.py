@@ -33,8 +33,12 @@ class StockRepository:
         return {row[0]: StockLevel(*row) for row in rows}
 
     def save(self, levels: Mapping[str, StockLevel]) -> None:
-        for level in levels.values():
-            self.db["stock"].upsert(vars(level), pk="sku")
+        self.db.conn.executemany(
+            "INSERT INTO stock (sku, available, reserved, shipped, received) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (sku) DO UPDATE SET available = excluded.available, "
+            "reserved = excluded.reserved, shipped = excluded.shipped, received = excluded.received",
+            [(level.sku, level.available, level.reserved, level.shipped, level.received)
+             for level in levels.values()])
 
     def all(self) -> list[StockLevel]:
         return [StockLevel(**row) for row in self.db["stock"].rows_where(order_by="sku")]
@@ -55,12 +59,15 @@ class ReservationRepository:
                            ReservationStatus(row[0]))
 
     def save(self, reservation: Reservation) -> None:
-        self.db["reservations"].upsert({"order_id": reservation.order_id,
-                                        "status": str(reservation.status),
-                                        "updated_at": time.time()}, pk="order_id")
-        self.db["reservation_lines"].upsert_all(
-            [{"order_id": reservation.order_id, "sku": line.sku, "quantity": line.quantity}
-             for line in reservation.lines], pk=("order_id", "sku"))
+        self.db.conn.execute(
+            "INSERT INTO reservations (order_id, status, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, "
+            "updated_at = excluded.updated_at",
+            [reservation.order_id, str(reservation.status), time.time()])
+        # The lines of a reservation never change once it is made.
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO reservation_lines (order_id, sku, quantity) VALUES (?, ?, ?)",
+            [(reservation.order_id, line.sku, line.quantity) for line in reservation.lines])
 
     def count_by_status(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, count(*) FROM reservations GROUP BY status")

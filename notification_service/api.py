@@ -1,16 +1,17 @@
-"""Read-only HTTP view of the notifications sent."""
+"""Read-only HTTP view of the notifications sent, served from read-only connections."""
 
-import sqlite_utils
 from fastapi import APIRouter
 
 from notification_service.repository import NotificationRepository
+from shared.runtime.sqlite import SqliteReaders
 
 
-def router(db: sqlite_utils.Database) -> APIRouter:
+def router(readers: SqliteReaders) -> APIRouter:
     api = APIRouter(tags=["notifications"])
 
     @api.get("/notifications/{order_id}", summary="What the customer was told about an order")
     async def notifications(order_id: str) -> dict:
-        return {"notifications": NotificationRepository(db).for_order(order_id)}
+        return {"notifications": await readers.run(
+            lambda db: NotificationRepository(db).for_order(order_id))}
 
     return api

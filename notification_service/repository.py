@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 
 import sqlite_utils
 
@@ -26,7 +25,10 @@ class NotificationRepository:
                                [order_id, kind]).fetchone() is not None
 
     def add(self, notification: Notification) -> None:
-        self.db["notifications"].insert({**asdict(notification), "sent_at": time.time()})
+        self.db.conn.execute(
+            "INSERT INTO notifications (order_id, kind, customer_id, message, sent_at) "
+            "VALUES (?, ?, ?, ?, ?)", [notification.order_id, notification.kind,
+                                       notification.customer_id, notification.message, time.time()])
 
     def for_order(self, order_id: str) -> list[dict]:
         return list(self.db["notifications"].rows_where("order_id = ?", [order_id],

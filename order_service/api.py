@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-import sqlite_utils
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,8 +13,10 @@ from pydantic import BaseModel, Field
 
 from order_service import commands, views
 from order_service.model import CancellationRefused, OrderStatus
-from order_service.repository import OrderUnitOfWork
 from shared.events import Address, Identifier, LineItem, OrderCreated
+from shared.runtime.sqlite import SqliteReaders
+
+Execute = Callable[..., Awaitable[Any]]
 
 
 class PlaceOrder(BaseModel):
@@ -29,7 +31,9 @@ class CancellationRequest(BaseModel):
     reason: str = Field(default="requested by customer", min_length=1, max_length=200)
 
 
-def router(db: sqlite_utils.Database, new_uow: Callable[[], OrderUnitOfWork]) -> APIRouter:
+def router(readers: SqliteReaders, execute: Execute) -> APIRouter:
+    """``execute`` runs a command as one transaction on the service's writer thread; reads go
+    through read-only connections on reader threads: the event loop never waits for SQLite."""
     api = APIRouter(prefix="/orders", tags=["orders"])
 
     @api.post("", status_code=201, summary="Place an order; the saga starts")
@@ -38,32 +42,32 @@ def router(db: sqlite_utils.Database, new_uow: Callable[[], OrderUnitOfWork]) ->
         order = OrderCreated(customer_id=request.customer_id, items=request.items,
                              shipping_address=request.shipping_address)
         try:
-            commands.place_order(order_id, order, new_uow())
+            await execute(commands.place_order, order_id, order)
         except commands.OrderAlreadyExists as exists:
             raise HTTPException(409, str(exists)) from None
-        return views.order_detail(db, order_id)
+        return await readers.run(views.order_detail, order_id)
 
     @api.get("/{order_id}", summary="An order with its status and event history")
     async def get_order(order_id: str) -> dict:
-        return _found(views.order_detail(db, order_id), order_id)
+        return _found(await readers.run(views.order_detail, order_id), order_id)
 
     @api.get("", summary="Orders, newest first, optionally filtered")
     async def list_orders(status: OrderStatus | None = None, customer_id: str | None = None,
                           limit: int = Query(default=100, ge=1, le=1000)) -> dict:
-        return {"orders": views.list_orders(db, status=status, customer_id=customer_id,
-                                            limit=limit)}
+        return {"orders": await readers.run(lambda db: views.list_orders(
+            db, status=status, customer_id=customer_id, limit=limit))}
 
     @api.post("/{order_id}/cancellation", status_code=202,
               summary="Request a cancellation; 409 once the order has shipped")
     async def cancel_order(order_id: str, request: CancellationRequest | None = None) -> dict:
         reason = (request or CancellationRequest()).reason
         try:
-            commands.request_cancellation(order_id, reason, new_uow())
+            await execute(commands.request_cancellation, order_id, reason)
         except commands.OrderNotFound as missing:
             raise HTTPException(404, str(missing)) from None
         except CancellationRefused as refused:
             raise HTTPException(409, str(refused)) from None
-        return views.order_detail(db, order_id)
+        return await readers.run(views.order_detail, order_id)
 
     return api
 

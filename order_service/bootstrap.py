@@ -9,6 +9,6 @@ from shared.settings import Settings
 
 def bootstrap(settings: Settings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, SERVICE, OrderUnitOfWork, create_tables)
-    runtime.app.include_router(api.router(runtime.db, runtime.new_uow))
+    runtime.app.include_router(api.router(runtime.readers, runtime.execute))
     api.install_error_handlers(runtime.app)
     return runtime

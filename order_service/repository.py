@@ -48,12 +48,12 @@ class OrderRepository:
 
     def add(self, order_id: str, order: OrderCreated) -> None:
         now = time.time()
-        self.db["orders"].insert({
-            "order_id": order_id, "customer_id": order.customer_id, "status": "PENDING",
-            "cancellation": None, "total": str(order.total),
-            "items": json.dumps([item.model_dump(mode="json") for item in order.items]),
-            "shipping_address": order.shipping_address.model_dump_json(),
-            "created_at": now, "updated_at": now})
+        self.db.conn.execute(
+            "INSERT INTO orders (order_id, customer_id, status, cancellation, total, items, "
+            "shipping_address, created_at, updated_at) VALUES (?, ?, 'PENDING', NULL, ?, ?, ?, ?, ?)",
+            [order_id, order.customer_id, str(order.total),
+             json.dumps([item.model_dump(mode="json") for item in order.items]),
+             order.shipping_address.model_dump_json(), now, now])
 
     def save(self, order: Order) -> None:
         self.db.execute("UPDATE orders SET status = ?, cancellation = ?, updated_at = ? "

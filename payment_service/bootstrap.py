@@ -9,5 +9,5 @@ from shared.settings import Settings
 
 def bootstrap(settings: Settings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, SERVICE, PaymentUnitOfWork, create_tables)
-    runtime.app.include_router(api.router(runtime.db))
+    runtime.app.include_router(api.router(runtime.readers))
     return runtime

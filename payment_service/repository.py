@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from decimal import Decimal
 
 import sqlite_utils
@@ -26,11 +25,6 @@ def create_tables(db: sqlite_utils.Database) -> None:
     create_table(db, "cancelled_orders", {"order_id": str, "reason": str}, pk="order_id")
 
 
-def _text(record: object) -> dict:
-    return {key: str(value) if isinstance(value, Decimal) else value
-            for key, value in asdict(record).items()}
-
-
 class PaymentRepository:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
@@ -41,7 +35,11 @@ class PaymentRepository:
         return Account(customer_id, Decimal(row[0]), Decimal(row[1])) if row else None
 
     def save_account(self, account: Account) -> None:
-        self.db["accounts"].upsert(_text(account), pk="customer_id")
+        self.db.conn.execute(
+            "INSERT INTO accounts (customer_id, balance, deposited) VALUES (?, ?, ?) "
+            "ON CONFLICT (customer_id) DO UPDATE SET balance = excluded.balance, "
+            "deposited = excluded.deposited",
+            [account.customer_id, str(account.balance), str(account.deposited)])
 
     def payment(self, order_id: str) -> Payment | None:
         row = self.db.execute("SELECT payment_id, order_id, customer_id, amount, status, reason "
@@ -53,7 +51,11 @@ class PaymentRepository:
                        PaymentStatus(status), reason)
 
     def add_payment(self, payment: Payment) -> None:
-        self.db["payments"].insert({**_text(payment), "created_at": time.time()})
+        self.db.conn.execute(
+            "INSERT INTO payments (payment_id, order_id, customer_id, amount, status, reason, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [payment.payment_id, payment.order_id, payment.customer_id, str(payment.amount),
+             str(payment.status), payment.reason, time.time()])
 
     def refund(self, order_id: str) -> Refund | None:
         row = self.db.execute("SELECT refund_id, payment_id, order_id, amount, reason "
@@ -61,7 +63,11 @@ class PaymentRepository:
         return Refund(row[0], row[1], row[2], Decimal(row[3]), row[4]) if row else None
 
     def add_refund(self, refund: Refund) -> None:
-        self.db["refunds"].insert({**_text(refund), "created_at": time.time()})
+        self.db.conn.execute(
+            "INSERT INTO refunds (refund_id, payment_id, order_id, amount, reason, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [refund.refund_id, refund.payment_id, refund.order_id, str(refund.amount),
+             refund.reason, time.time()])
 
     def cancellation_accepted(self, order_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM cancelled_orders WHERE order_id = ?",

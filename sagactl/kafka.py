@@ -43,7 +43,7 @@ async def read_topics(settings: Settings, topics: Sequence[str], *, follow: bool
                                 enable_auto_commit=False, client_id="sagactl")
     await consumer.start()
     try:
-        partitions = await _partitions(settings, [settings.topic(t) for t in topics])
+        partitions = await partitions_of(settings, [settings.topic(t) for t in topics])
         if not partitions:
             return
         consumer.assign(partitions)
@@ -57,7 +57,8 @@ async def read_topics(settings: Settings, topics: Sequence[str], *, follow: bool
         await consumer.stop()
 
 
-async def _partitions(settings: Settings, topics: list[str]) -> list[TopicPartition]:
+async def partitions_of(settings: Settings, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of these (full) topic names that exist, in order."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:

@@ -1,26 +1,28 @@
 """Dead letters: messages set aside with the reason, never dropped.
 
-A message goes to ``<topic>.DLT`` with its original key and bytes, and headers
-saying why (``dlt.reason``, ``dlt.kind``), where it came from
-(``dlt.source.topic/partition/offset``), who gave up on it (``dlt.service``,
-``dlt.group``) and when (``dlt.time``). Writing it is an outbox row, so it is
-published exactly when the decision to dead-letter commits.
+A message goes to ``<topic>.DLT`` with its original key and bytes, and headers saying why
+(``dlt.reason``, ``dlt.kind``), where it came from (``dlt.source.topic/partition/offset``),
+who gave up on it (``dlt.service``, ``dlt.group``) and when (``dlt.time``). Writing it is an
+outbox row in the caller's transaction, so it is published exactly when the decision to
+dead-letter commits. A dead letter always fits in one Kafka message: key, value and headers
+together stay under :data:`MAX_DEAD_LETTER_BYTES` (what was cut is said in headers), because
+an unpublishable outbox row would be a message lost.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlite_utils
 
-from shared.db import write_transaction
-from shared.outbox import Outbox
+from shared.outbox import Outbox, OutgoingMessage
 
 DLT_SUFFIX = ".DLT"
-#: Kept well under the broker's 1 MB message limit so that a dead letter, with its headers,
-#: can always be published: an unpublishable outbox row would stall the whole relay.
+#: Well under the broker's and producer's 1 MB message limit, headers and framing included.
 MAX_DEAD_LETTER_BYTES = 512 * 1024
+#: A longer key is cut: keys are order ids, SKUs or customer ids, never this long.
+MAX_DEAD_LETTER_KEY_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Delivery:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+    timestamp_ms: int | None = None
 
 
 def dead_letter_headers(delivery: Delivery, *, kind: str, reason: str, service: str,
@@ -50,23 +54,26 @@ def dead_letter_headers(delivery: Delivery, *, kind: str, reason: str, service: 
 
 
 class DeadLetters:
-    def __init__(self, db: sqlite_utils.Database, service: str, group: str) -> None:
-        self.db = db
+    def __init__(self, service: str, group: str) -> None:
         self.service = service
         self.group = group
 
-    def add(self, outbox: Outbox, delivery: Delivery, *, kind: str, reason: str,
-            attempts: int = 0) -> None:
+    def add(self, db: sqlite_utils.Database, delivery: Delivery, *, kind: str, reason: str,
+            attempts: int = 0) -> OutgoingMessage:
         """Within the caller's transaction."""
         headers = dead_letter_headers(delivery, kind=kind, reason=reason, service=self.service,
                                       group=self.group, attempts=attempts)
+        key = delivery.key
+        if key is not None and len(key) > MAX_DEAD_LETTER_KEY_BYTES:
+            headers.append(("dlt.key-truncated-from", str(len(key))))
+            key = key[:MAX_DEAD_LETTER_KEY_BYTES]
         value = delivery.value or b""
-        if len(value) > MAX_DEAD_LETTER_BYTES:
+        room = MAX_DEAD_LETTER_BYTES - len(key or b"") - _size(headers) - 64
+        if len(value) > room:
             headers.append(("dlt.truncated-from", str(len(value))))
-            value = value[:MAX_DEAD_LETTER_BYTES]
-        outbox.add_raw(delivery.topic + DLT_SUFFIX, delivery.key, value, headers)
+            value = value[:room]
+        return Outbox(db).add_raw(delivery.topic + DLT_SUFFIX, key, value, headers)
 
-    def reject(self, delivery: Delivery, *, kind: str, reason: str) -> None:
-        """In a transaction of its own: for messages no handler can ever process."""
-        with write_transaction(self.db):
-            self.add(Outbox(self.db), delivery, kind=kind, reason=reason)
+
+def _size(headers: list[tuple[str, str]]) -> int:
+    return sum(len(name) + len(text.encode()) for name, text in headers)

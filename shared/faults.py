@@ -12,6 +12,8 @@ import os
 import random
 import signal
 
+from shared.errors import TransientError
+
 log = logging.getLogger(__name__)
 
 CRASH_POINTS = (
@@ -19,11 +21,12 @@ CRASH_POINTS = (
     "after_publish",           # broker acknowledged, outbox row not yet marked sent
     "before_offset_commit",    # handled and committed locally, Kafka offset not committed
     "during_compensation",     # inside a compensating transaction, before it commits
+    "inside_group_commit",     # some events of a batch applied in savepoints, before COMMIT
 )
 
 
-class TransientFailure(RuntimeError):
-    """A failure worth retrying: timeouts, unavailable dependencies."""
+class TransientFailure(TransientError):
+    """An injected failure worth retrying, as a timeout or an unavailable dependency is."""
 
 
 class CrashPoints:

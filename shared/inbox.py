@@ -1,9 +1,9 @@
 """The inbox: which events this service has already applied.
 
-Guarantee: claimed in the same transaction as the state change it guards, so
-an event is applied exactly once however often Kafka delivers it. Entries are
-kept at least as long as the topics retain messages (``inbox_retention_days``),
-because a message can only be redelivered while the broker still has it.
+Guarantee: claimed in the same transaction as the state change it guards, so an event is
+applied exactly once however often Kafka delivers it. Entries are kept at least as long as
+the topics retain messages (``inbox_retention_days``), because a message can only be
+redelivered while the broker still has it.
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ class Inbox:
 
     def claim(self, event: Event) -> bool:
         """True the first time this event id is seen; False for a duplicate (a no-op)."""
-        cursor = self.db.execute(
+        cursor = self.db.conn.execute(
             "INSERT OR IGNORE INTO inbox (event_id, event_type, order_id, received_at) "
             "VALUES (?, ?, ?, ?)",
-            [event.event_id, event.event_type, event.order_id, time.time()],
-        )
+            [event.event_id, event.event_type, event.order_id, time.time()])
         return cursor.rowcount == 1
 
-    def prune(self, older_than_days: float) -> int:
-        cutoff = time.time() - older_than_days * 86_400
+    def prune(self, older_than_days: float, now: float | None = None) -> int:
+        cutoff = (now or time.time()) - older_than_days * 86_400
         return self.db.execute("DELETE FROM inbox WHERE received_at < ?", [cutoff]).rowcount

@@ -1,26 +1,31 @@
-"""What happens to one delivered message — everything except Kafka itself.
+"""What happens to delivered messages — everything except Kafka itself.
 
-Guarantee: when :meth:`EventProcessor.process` returns, the message is in
-exactly one durable place: applied (inbox + state + outbox committed), queued
-for retry behind its order, or dead-lettered. Only then may the consumer
-commit the offset. If it raises, nothing was decided and the consumer must
-redeliver it.
+Guarantee: when :meth:`EventProcessor.process_batch` returns, every message of the batch is
+in exactly one durable place: applied (inbox + state + outbox committed), queued for retry
+behind its order, parked, or dead-lettered. Only then may the consumer commit the offsets.
+If it raises, nothing of the batch was decided and the consumer must redeliver all of it.
+
+Group commit: the batch is one SQLite transaction (one fsync), each event inside its own
+savepoint, so a failing handler rolls back only its own effects. Runs on the writer thread.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 import sqlite_utils
 
-from shared.db import write_transaction
+from shared.db import savepoint, write_transaction
 from shared.deadletters import DeadLetters, Delivery
+from shared.errors import is_permanent
 from shared.events import Event, RejectedMessage, decode
 from shared.faults import CrashPoints
 from shared.inbox import Inbox
-from shared.outbox import Outbox
-from shared.retry import Backoff, QueuedEvent, RetryQueue
+from shared.metrics import ServiceMetrics
+from shared.outbox import Outbox, OutgoingMessage
+from shared.retry import PARKED, Backoff, QueuedEvent, RetryQueue
 from shared.runtime.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -36,89 +41,137 @@ class EventProcessor:
     def __init__(self, db: sqlite_utils.Database, dispatcher: Dispatcher,
                  dead_letters: DeadLetters, *, max_attempts: int, backoff: Backoff,
                  max_message_bytes: int, crash_points: CrashPoints | None = None,
-                 on_dead_letter: Callable[[], None] = lambda: None) -> None:
+                 metrics: ServiceMetrics | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.dispatcher = dispatcher
         self.dead_letters = dead_letters
-        self.queue = RetryQueue(db)
+        self.queue = RetryQueue(db, clock)
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_message_bytes = max_message_bytes
         self.crash_points = crash_points or CrashPoints(None)
-        self.on_dead_letter = on_dead_letter
+        self.metrics = metrics or ServiceMetrics()
+        self._handled: list[tuple[Event, list[Event], int]] = []
 
-    def process(self, delivery: Delivery) -> None:
+    def process_batch(self, deliveries: Sequence[Delivery]) -> list[OutgoingMessage]:
+        """Decide every delivery in one transaction; returns the outbox rows it committed."""
+        started, messages, self._handled = time.perf_counter(), [], []
+        with write_transaction(self.db):
+            for delivery in deliveries:
+                messages += self._process(delivery)
+        self._after_commit(started, len(deliveries))
+        return messages
+
+    def retry_due(self) -> list[OutgoingMessage]:
+        """Try every due head of the retry queue once, in one transaction."""
+        started, messages, self._handled = time.perf_counter(), [], []
+        with write_transaction(self.db):
+            due = self.queue.due()
+            for queued in due:
+                messages += self._retry(queued)
+        if due:
+            self._after_commit(started, len(due))
+        return messages
+
+    def _process(self, delivery: Delivery) -> list[OutgoingMessage]:
         try:
             event = decode(delivery.value, expected_type=delivery.topic,
                            max_bytes=self.max_message_bytes)
         except RejectedMessage as rejected:
-            log.warning("dead-lettered", extra={"topic": delivery.topic, "kind": rejected.kind,
-                                                "reason": rejected.reason})
-            self.dead_letters.reject(delivery, kind=rejected.kind, reason=rejected.reason)
-            self.on_dead_letter()
-            return
-        if self._wait_behind_earlier_events(event, delivery):
-            return
+            return [self.reject(delivery, kind=rejected.kind, reason=rejected.reason)]
+        if self.queue.holds(event.key):
+            self._wait_behind_earlier_events(event, delivery)
+            return []
+        outcome = self._react(event, attempts=1)
+        if isinstance(outcome, Exception):
+            return self._after_failure(event, delivery, outcome)
+        return outcome
+
+    def set_aside(self, delivery: Delivery, kind: str, reason: str) -> list[OutgoingMessage]:
+        """Dead-letter one message in a transaction of its own."""
+        with write_transaction(self.db):
+            return [self.reject(delivery, kind=kind, reason=reason)]
+
+    def reject(self, delivery: Delivery, *, kind: str, reason: str) -> OutgoingMessage:
+        """Dead-letter a message no handler can ever process (within the open transaction)."""
+        log.warning("dead-lettered", extra={"topic": delivery.topic, "kind": kind,
+                                            "reason": reason, "offset": delivery.offset})
+        self.metrics.dead_lettered.labels(delivery.topic, kind).inc()
+        return self.dead_letters.add(self.db, delivery, kind=kind, reason=reason)
+
+    def _react(self, event: Event, attempts: int) -> list[OutgoingMessage] | Exception:
+        """Apply the event in a savepoint of its own: its outbox rows, or why it failed."""
+        started = time.perf_counter()
         try:
-            emitted = self.dispatcher.handle(event)
+            with savepoint(self.db):
+                reacted = self.dispatcher.handle(event)
         except Exception as error:
-            self._queue_for_retry(event, delivery, error)
-            return
-        _log_handled(event, emitted, attempts=1)
-        self.crash_points.reached("after_local_commit", event.event_type)
+            self.metrics.failed.labels(event.event_type).inc()
+            return error
+        self.metrics.handler_seconds.labels(event.event_type).observe(
+            time.perf_counter() - started)
+        self._handled.append((event, reacted.emitted, attempts))
+        self.crash_points.reached("inside_group_commit", event.event_type)
+        return reacted.messages
 
-    def retry_due(self) -> int:
-        """Try every due head of the retry queue once; returns how many were tried."""
-        due = self.queue.due()
-        for queued in due:
-            self._retry(queued)
-        return len(due)
+    def _wait_behind_earlier_events(self, event: Event, delivery: Delivery) -> None:
+        if self.queue.revive(event.event_id):
+            log.info("parked event replayed, retrying", extra=_fields(event))
+        else:
+            self.queue.add(event, delivery, attempts=0, delay=0)
+            log.info("queued behind an earlier event of its order", extra=_fields(event))
 
-    def _wait_behind_earlier_events(self, event: Event, delivery: Delivery) -> bool:
-        # A plain read first: almost every event has nothing waiting ahead of it, and a
-        # write transaction per event would take the write lock for nothing. The service's
-        # one connection is used by one thread, so the answer cannot change in between.
-        if not self.queue.holds(event.key):
-            return False
-        with write_transaction(self.db):
-            if self.queue.revive(event.event_id):
-                log.info("parked event replayed, retrying", extra=_fields(event))
-            else:
-                self.queue.add(event, delivery, attempts=0, delay=0)
-                log.info("queued behind an earlier event of its order", extra=_fields(event))
-        return True
-
-    def _queue_for_retry(self, event: Event, delivery: Delivery, error: Exception) -> None:
-        with write_transaction(self.db):
-            self.queue.add(event, delivery, attempts=1, delay=self.backoff.delay(1),
-                           error=_describe(error))
+    def _after_failure(self, event: Event, delivery: Delivery,
+                       error: Exception) -> list[OutgoingMessage]:
+        if is_permanent(error):
+            self.queue.add(event, delivery, attempts=1, delay=0, error=_describe(error),
+                           status=PARKED)
+            return [self._park_letter(event, delivery, 1, _describe(error))]
+        self.queue.add(event, delivery, attempts=1, delay=self.backoff.delay(1),
+                       error=_describe(error))
         log.warning("handler failed, will retry", extra={**_fields(event),
                                                          "error": _describe(error)})
+        return []
 
-    def _retry(self, queued: QueuedEvent) -> None:
-        event = decode(queued.value, max_bytes=len(queued.value))
+    def _retry(self, queued: QueuedEvent) -> list[OutgoingMessage]:
         attempts = queued.attempts + 1
         try:
-            emitted = self.dispatcher.handle(event)
-        except Exception as error:
-            self._after_failed_retry(queued, event, attempts, _describe(error))
-            return
-        with write_transaction(self.db):
+            event = decode(queued.value, max_bytes=max(len(queued.value), 1))
+        except RejectedMessage as rejected:  # e.g. a version rolled back that cannot read it
+            self.queue.park(queued.seq, attempts, f"cannot decode: {rejected.reason}")
+            return [self._park_letter(None, queued.delivery, attempts,
+                                      f"cannot decode: {rejected.reason}")]
+        self.metrics.retried.labels(event.event_type).inc()
+        outcome = self._react(event, attempts)
+        if not isinstance(outcome, Exception):
             self.queue.remove(queued.seq)
-        _log_handled(event, emitted, attempts=attempts)
+            return outcome
+        error = _describe(outcome)
+        if attempts < self.max_attempts and not is_permanent(outcome):
+            self.queue.reschedule(queued.seq, attempts, self.backoff.delay(attempts), error)
+            return []
+        self.queue.park(queued.seq, attempts, error)
+        return [self._park_letter(event, queued.delivery, attempts, error)]
 
-    def _after_failed_retry(self, queued: QueuedEvent, event: Event, attempts: int,
-                            error: str) -> None:
-        with write_transaction(self.db):
-            if attempts < self.max_attempts:
-                self.queue.reschedule(queued.seq, attempts, self.backoff.delay(attempts), error)
-                return
-            self.queue.park(queued.seq, attempts, error)
-            self.dead_letters.add(Outbox(self.db), queued.delivery, kind="handler-failed",
-                                  reason=error, attempts=attempts)
-        self.on_dead_letter()
-        log.error("parked for manual intervention after repeated failures",
-                  extra={**_fields(event), "attempts": attempts, "error": error})
+    def _park_letter(self, event: Event | None, delivery: Delivery, attempts: int,
+                     error: str) -> OutgoingMessage:
+        log.error("parked for manual intervention", extra={
+            **(_fields(event) if event else {"topic": delivery.topic}),
+            "attempts": attempts, "error": error})
+        self.metrics.parked.labels(delivery.topic).inc()
+        self.metrics.dead_lettered.labels(delivery.topic, "handler-failed").inc()
+        return self.dead_letters.add(self.db, delivery, kind="handler-failed", reason=error,
+                                     attempts=attempts)
+
+    def _after_commit(self, started: float, events: int) -> None:
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
+        self.metrics.batch_events.observe(events)
+        for event, emitted, attempts in self._handled:
+            self.metrics.handled.labels(event.event_type).inc()
+            _log_handled(event, emitted, attempts)
+        self.crash_points.reached("after_local_commit",
+                                  *(event.event_type for event, _, _ in self._handled))
 
 
 def _fields(event: Event) -> dict:
@@ -126,7 +179,7 @@ def _fields(event: Event) -> dict:
             "event_id": event.event_id}
 
 
-def _describe(error: Exception) -> str:
+def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:500]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -49,9 +50,15 @@ class QueuedEvent:
     last_error: str
 
 
+#: Heads of their order's line: nothing of the same order is queued before them.
+_HEAD = ("NOT EXISTS (SELECT 1 FROM retry_queue e WHERE e.order_key = q.order_key "
+         "AND e.seq < q.seq)")
+
+
 class RetryQueue:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
+        self.clock = clock
 
     @staticmethod
     def create(db: sqlite_utils.Database) -> None:
@@ -64,57 +71,60 @@ class RetryQueue:
         db.execute("CREATE INDEX IF NOT EXISTS retry_queue_order ON retry_queue (order_key, seq)")
 
     def holds(self, order_key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM retry_queue WHERE order_key = ? LIMIT 1",
+        return self.db.conn.execute("SELECT 1 FROM retry_queue WHERE order_key = ? LIMIT 1",
                                [order_key]).fetchone() is not None
 
     def add(self, event: Event, delivery: Delivery, *, attempts: int, delay: float,
-            error: str = "") -> None:
-        self.db.execute(
+            error: str = "", status: str = WAITING) -> None:
+        """Queue an event (once: a redelivery of a queued event changes nothing)."""
+        self.db.conn.execute(
             "INSERT OR IGNORE INTO retry_queue (order_key, event_id, event_type, value, "
             "source_topic, source_partition, source_offset, attempts, status, next_attempt_at, "
             "last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [event.key, event.event_id, event.event_type, encode(event), delivery.topic,
-             delivery.partition, delivery.offset, attempts, WAITING, time.time() + delay,
-             error[:500], time.time()])
+             delivery.partition, delivery.offset, attempts, status, self.clock() + delay,
+             error[:500], self.clock()])
 
     def due(self, limit: int = 50) -> list[QueuedEvent]:
         """Heads of their order's line whose time has come."""
-        return self._select(
-            "WHERE q.status = ? AND q.next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM "
-            "retry_queue e WHERE e.order_key = q.order_key AND e.seq < q.seq) "
-            "ORDER BY q.seq LIMIT ?", [WAITING, time.time(), limit])
+        return self._select(f"WHERE q.status = ? AND q.next_attempt_at <= ? AND {_HEAD} "
+                            "ORDER BY q.seq LIMIT ?", [WAITING, self.clock(), limit])
 
     def parked(self) -> list[QueuedEvent]:
         return self._select("WHERE q.status = ? ORDER BY q.seq", [PARKED])
 
     def seconds_until_next(self) -> float | None:
-        row = self.db.execute("SELECT min(next_attempt_at) FROM retry_queue WHERE status = ?",
-                              [WAITING]).fetchone()
-        return None if row[0] is None else max(0.0, row[0] - time.time())
+        """Until the next head is due; None when no head waits (a parked head blocks its
+        order, and the events behind it are not due before it)."""
+        row = self.db.conn.execute(f"SELECT min(q.next_attempt_at) FROM retry_queue q "
+                                   f"WHERE q.status = ? AND {_HEAD}", [WAITING]).fetchone()
+        return None if row[0] is None else max(0.0, row[0] - self.clock())
 
     def remove(self, seq: int) -> None:
-        self.db.execute("DELETE FROM retry_queue WHERE seq = ?", [seq])
+        self.db.conn.execute("DELETE FROM retry_queue WHERE seq = ?", [seq])
 
     def reschedule(self, seq: int, attempts: int, delay: float, error: str) -> None:
-        self.db.execute("UPDATE retry_queue SET attempts = ?, next_attempt_at = ?, last_error = ? "
-                        "WHERE seq = ?", [attempts, time.time() + delay, error[:500], seq])
+        self.db.conn.execute(
+            "UPDATE retry_queue SET attempts = ?, next_attempt_at = ?, last_error = ? "
+            "WHERE seq = ?", [attempts, self.clock() + delay, error[:500], seq])
 
     def park(self, seq: int, attempts: int, error: str) -> None:
-        self.db.execute("UPDATE retry_queue SET status = ?, attempts = ?, last_error = ? "
-                        "WHERE seq = ?", [PARKED, attempts, error[:500], seq])
+        self.db.conn.execute(
+            "UPDATE retry_queue SET status = ?, attempts = ?, last_error = ? WHERE seq = ?",
+            [PARKED, attempts, error[:500], seq])
 
     def revive(self, event_id: str) -> bool:
         """A parked event was replayed: try it again from the first attempt."""
-        return self.db.execute(
+        return self.db.conn.execute(
             "UPDATE retry_queue SET status = ?, attempts = 0, next_attempt_at = 0 "
             "WHERE event_id = ? AND status = ?", [WAITING, event_id, PARKED]).rowcount == 1
 
     def counts(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT status, count(*) FROM retry_queue GROUP BY status")
+        rows = self.db.conn.execute("SELECT status, count(*) FROM retry_queue GROUP BY status")
         return {WAITING: 0, PARKED: 0, **dict(rows.fetchall())}
 
     def _select(self, where: str, params: list) -> list[QueuedEvent]:
-        rows = self.db.execute(
+        rows = self.db.conn.execute(
             "SELECT q.seq, q.order_key, q.event_id, q.value, q.source_topic, q.source_partition, "
             f"q.source_offset, q.attempts, q.status, q.last_error FROM retry_queue q {where}",
             params).fetchall()

@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     retry_max_delay: float = Field(default=30.0, gt=0)
     send_timeout: float = Field(default=15.0, gt=0, description="Bound on one outbox publish.")
     relay_poll_interval: float = Field(default=1.0, gt=0, description="Fallback when not woken.")
+    batch_max_events: int = Field(default=500, ge=1, le=10_000,
+                                  description="Events decided in one group commit, at most.")
+    fetch_max_wait_ms: int = Field(default=100, ge=0, le=10_000,
+                                   description="How long the broker holds an empty fetch.")
+    max_partition_fetch_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    offset_commit_interval_ms: int = Field(
+        default=200, ge=0, le=60_000, description="Commit consumed offsets at most this often "
+        "(after their batch is durable); a crash redelivers at most this much, deduplicated.")
+    producer_linger_ms: int = Field(default=1, ge=0, le=1000,
+                                    description="Wait this long to fill a producer batch.")
+    producer_batch_bytes: int = Field(default=64 * 1024, ge=1024)
+    unreadable_max_tries: int = Field(default=3, ge=1, le=100,
+                                      description="Reads of an unreadable batch before it is "
+                                                  "dead-lettered and skipped.")
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     max_poll_interval_ms: int = 60_000

@@ -1,65 +1,72 @@
-"""Unit of work: one local transaction around inbox, state and outbox.
+"""Unit of work: one all-or-nothing step around inbox, state and outbox.
 
-Guarantee: the inbox claim, the service's state change and the outgoing events
-commit together or not at all. Services subclass it to add their repositories.
+Guarantee: the inbox claim, the service's state change and the outgoing events commit
+together or not at all. A unit of work is a SAVEPOINT: inside the runtime's group commit it
+is one event's share of the batch transaction (a failure rolls back only that share);
+used on its own (the order API, unit tests) it is a transaction of its own. Services
+subclass it to add their repositories.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
 
 import sqlite_utils
 
+from shared.errors import PermanentError
 from shared.events import Event, Payload
 from shared.faults import CrashPoints
 from shared.inbox import Inbox
-from shared.outbox import Outbox
+from shared.outbox import Outbox, OutgoingMessage
 from shared.saga import ORDER_SAGA
 
+_names = itertools.count()
 
-class UndeclaredEvent(RuntimeError):
+
+class UndeclaredEvent(PermanentError):
     """A handler tried to emit an event its service does not declare for this reaction."""
 
 
 class UnitOfWork:
     def __init__(self, db: sqlite_utils.Database, producer: str, *,
-                 on_commit: Callable[[], None] = lambda: None,
                  crash_points: CrashPoints | None = None) -> None:
         self.db = db
         self.producer = producer
         self.inbox = Inbox(db)
         self.outbox = Outbox(db)
-        self.on_commit = on_commit
         self.crash_points = crash_points or CrashPoints(None)
         #: Set by the dispatcher: what the running reaction may emit (None: anything).
         self.declared: tuple[type[Payload], ...] | None = None
         self._emitted: list[Event] = []
-        self._open = False
+        self._messages: list[OutgoingMessage] = []
+        self._savepoint: str | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self.db.conn.execute("BEGIN IMMEDIATE")
-        self._open, self._emitted = True, []
+        self._savepoint = f"uow{next(_names)}"
+        self.db.conn.execute(f"SAVEPOINT {self._savepoint}")
+        self._emitted, self._messages = [], []
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._open:
-            self.db.rollback()
-            self._open = False
+        if self._savepoint is not None:  # left without commit(): undo everything
+            self.db.conn.execute(f"ROLLBACK TO {self._savepoint}")
+            self.db.conn.execute(f"RELEASE {self._savepoint}")
+            self._savepoint = None
+            self._emitted, self._messages = [], []
 
     def emit(self, payload: Payload, *, caused_by: Event) -> Event:
         """Add a follow-up event of ``caused_by`` to the outbox."""
         if self.declared is not None and type(payload) not in self.declared:
             raise UndeclaredEvent(f"{self.producer} may not emit {payload.event_type()} "
                                   f"in reaction to {caused_by.event_type}")
-        event = caused_by.follow_up(payload, self.producer)
-        self.outbox.add(event)
-        self._emitted.append(event)
-        return event
+        return self._add(caused_by.follow_up(payload, self.producer))
 
     def originate(self, payload: Payload, *, order_id: str | None) -> Event:
         """Add an event that starts something (an API call), not caused by another event."""
-        event = Event.new(payload, order_id=order_id, producer=self.producer)
-        self.outbox.add(event)
+        return self._add(Event.new(payload, order_id=order_id, producer=self.producer))
+
+    def _add(self, event: Event) -> Event:
+        self._messages.append(self.outbox.add(event))
         self._emitted.append(event)
         return event
 
@@ -68,10 +75,14 @@ class UnitOfWork:
                         if type(e.payload) in ORDER_SAGA.compensations]
         if compensating:
             self.crash_points.reached("during_compensation", *compensating)
-        self.db.conn.execute("COMMIT")
-        self._open = False
-        self.on_commit()
+        self.db.conn.execute(f"RELEASE {self._savepoint}")
+        self._savepoint = None
 
     @property
     def emitted(self) -> list[Event]:
         return list(self._emitted)
+
+    @property
+    def messages(self) -> list[OutgoingMessage]:
+        """The outbox rows this unit added, for the relay to publish without re-reading them."""
+        return list(self._messages)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 
 import sqlite_utils
 
@@ -32,8 +31,11 @@ class ShippingRepository:
         return Shipment(row[0], ShipmentStatus(row[1]), *row[2:])
 
     def add_shipment(self, shipment: Shipment) -> None:
-        self.db["shipments"].insert({**asdict(shipment), "status": str(shipment.status),
-                                     "created_at": time.time()})
+        self.db.conn.execute(
+            "INSERT INTO shipments (order_id, status, shipment_id, tracking_number, reason, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [shipment.order_id, str(shipment.status), shipment.shipment_id,
+             shipment.tracking_number, shipment.reason, time.time()])
 
     def cancellation(self, order_id: str) -> CancellationDecision | None:
         row = self.db.execute("SELECT decision FROM cancellations WHERE order_id = ?",
@@ -41,8 +43,9 @@ class ShippingRepository:
         return CancellationDecision(row[0]) if row else None
 
     def add_cancellation(self, order_id: str, decision: CancellationDecision, reason: str) -> None:
-        self.db["cancellations"].insert({"order_id": order_id, "decision": str(decision),
-                                         "reason": reason, "created_at": time.time()})
+        self.db.conn.execute(
+            "INSERT INTO cancellations (order_id, decision, reason, created_at) VALUES (?, ?, ?, ?)",
+            [order_id, str(decision), reason, time.time()])
 
 
 class ShippingUnitOfWork(UnitOfWork):

@@ -1,10 +1,14 @@
-"""The consumer loop: at-least-once in, offsets committed only after local commits.
+"""The consumer loop: at-least-once in, offsets committed only after the batch is durable.
 
-Guarantees: a record's offset (+1) is committed only after
-:meth:`EventProcessor.process` returned, i.e. after the record's effect, retry
-entry or dead letter is durable in SQLite. A crash anywhere before that
-redelivers the record, and the inbox turns the redelivery into a no-op.
-Ordering is per partition, hence per order id (the message key).
+Guarantees: a record's offset (+1) is committed only after the group commit that decided it
+(applied, queued, parked or dead-lettered) returned, i.e. after it is durable in SQLite
+(the commit itself runs in the background: :mod:`shared.runtime.offsets`). A
+crash anywhere before that redelivers the record, and the inbox turns the redelivery into a
+no-op. Ordering is per partition, hence per order id (the message key). The event loop only
+awaits: decoding, handlers and the fsync run on the service's writer thread.
+
+A record batch that cannot be read at all (a corrupt CRC, a codec this process lacks) is
+retried a few times, then dead-lettered by its coordinates and skipped: never a crash loop.
 """
 
 from __future__ import annotations
@@ -13,110 +17,198 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CorruptRecordException, UnsupportedCodecError
 
 from shared.deadletters import Delivery
 from shared.faults import CrashPoints
+from shared.metrics import ServiceMetrics
+from shared.outbox import OutgoingMessage
 from shared.processing import EventProcessor
+from shared.runtime.offsets import OffsetCommitter
+from shared.runtime.sqlite import SqliteWriter
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+#: aiokafka raises these from getmany() when it cannot unpack a fetched record batch.
+UNREADABLE = (CorruptRecordException, UnsupportedCodecError)
 
 
 class EventConsumer:
-    def __init__(self, settings: Settings, event_types: list[str], processor: EventProcessor,
+    def __init__(self, settings: Settings, event_types: list[str], writer: SqliteWriter,
+                 processor: EventProcessor, on_committed: Callable[[list[OutgoingMessage]], None],
+                 *, metrics: ServiceMetrics | None = None,
                  crash_points: CrashPoints | None = None) -> None:
         self.settings = settings
         self.topics = [settings.topic(name) for name in event_types]
-        self.processor = processor
+        self.writer, self.processor, self.on_committed = writer, processor, on_committed
+        self.metrics = metrics or ServiceMetrics()
         self.crash_points = crash_points or CrashPoints(None)
         self.last_progress = time.monotonic()
         self.assigned: set[TopicPartition] = set()
-        self._done: dict[TopicPartition, int] = {}
+        #: Next offset to process, per partition: where to go back to after a failure.
+        self.positions: dict[TopicPartition, int] = {}
+        #: Consecutive rounds that failed (a batch not decided, or a batch not readable).
+        self.failures = 0
+        self.last_error = ""
+        self._unreadable: dict[tuple[TopicPartition, int], int] = {}
+        self._last_skipped: tuple[TopicPartition, int] | None = None
+        self._lag_reported = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self.started = False
 
     async def run(self, stopping: asyncio.Event) -> None:
+        s = self.settings
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            group_id=self.settings.consumer_group, client_id=self.settings.service_name,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            session_timeout_ms=self.settings.session_timeout_ms,
-            heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
-            max_poll_interval_ms=self.settings.max_poll_interval_ms)
-        self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+            bootstrap_servers=s.kafka_bootstrap_servers, group_id=s.consumer_group,
+            client_id=s.service_name, enable_auto_commit=False, auto_offset_reset="earliest",
+            isolation_level="read_committed", session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=s.heartbeat_interval_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms, fetch_max_wait_ms=s.fetch_max_wait_ms,
+            max_partition_fetch_bytes=s.max_partition_fetch_bytes)
+        self._consumer.subscribe(self.topics, listener=_TrackAssignment(self))
+        self.committer = OffsetCommitter(self._consumer, self.crash_points, s.topic_prefix,
+                                         s.offset_commit_interval_ms / 1000)
+        committing = asyncio.create_task(self.committer.run())
         try:
             await self._consumer.start()
             self.started = True
             while not stopping.is_set():
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+                batches = await self._fetch()
                 self.last_progress = time.monotonic()
-                failed = self._process(batches)
-                await self._commit_done()
-                if failed:
-                    await asyncio.sleep(1.0)  # e.g. the disk is full: do not spin
+                if batches:
+                    await self._handle(batches)
+                self._report_lag()
         finally:
+            committing.cancel()
+            await self.committer.close(self.settings.send_timeout)
             await self._stop_consumer()
 
-    def _process(self, batches: dict[TopicPartition, list]) -> bool:
-        """Process in order per partition; True if a record must be read again."""
-        failed = False
-        for partition, records in batches.items():
-            for record in records:
-                delivery = Delivery(record.topic.removeprefix(self.settings.topic_prefix),
-                                    record.partition, record.offset, record.key, record.value)
-                try:
-                    self.processor.process(delivery)
-                except Exception:
-                    # Nothing was decided for this record: read it again, after the others.
-                    log.exception("processing failed; the record will be redelivered",
-                                  extra={"topic": record.topic, "offset": record.offset})
-                    self._consumer.seek(partition, record.offset)
-                    failed = True
-                    break
-                self._done[partition] = record.offset + 1
-        return failed
+    @property
+    def failing(self) -> bool:
+        return self.failures >= 3
 
-    async def _commit_done(self) -> None:
-        if not self._done:
-            return
-        self.crash_points.reached("before_offset_commit", *(
-            tp.topic.removeprefix(self.settings.topic_prefix) for tp in self._done))
-        offsets, self._done = self._done, {}
+    async def _fetch(self) -> dict[TopicPartition, list]:
         try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as error:
-            # Harmless: the records come back to whoever owns the partition, and the inbox
-            # makes their second application a no-op.
-            log.warning("offset commit failed", extra={"error": repr(error)})
+            return await self._consumer.getmany(timeout_ms=500,
+                                                max_records=self.settings.batch_max_events)
+        except UNREADABLE as error:
+            self._failed(error)
+            return await self._read_partition_by_partition()
 
-    async def commit_revoked(self, revoked: set[TopicPartition]) -> None:
-        offsets = {tp: offset for tp, offset in self._done.items() if tp in revoked}
-        for tp in offsets:
-            self._done.pop(tp)
-        if offsets:
-            with contextlib.suppress(CommitFailedError, KafkaError):
-                await self._consumer.commit(offsets)
+    async def _read_partition_by_partition(self) -> dict[TopicPartition, list]:
+        """aiokafka neither says which partition held the batch it could not unpack, nor keeps
+        the records it had read before it: go back to our positions, then read each
+        partition alone to find the unreadable one."""
+        await self._rewind(self.assigned)
+        batches: dict[TopicPartition, list] = {}
+        for tp in sorted(self.assigned):
+            try:
+                batches.update(await self._consumer.getmany(
+                    tp, timeout_ms=1000, max_records=self.settings.batch_max_events))
+            except UNREADABLE as error:
+                await self._rewind({tp})
+                await self._skip_if_hopeless(tp, error)
+        return batches
+
+    async def _skip_if_hopeless(self, tp: TopicPartition, error: Exception) -> None:
+        position = self.positions.get(tp)
+        if position is None:
+            position = await self._consumer.position(tp)
+        tries = self._unreadable[(tp, position)] = self._unreadable.get((tp, position), 0) + 1
+        # Inside a run of unreadable offsets (one bad batch) one try per offset is enough.
+        limit = 1 if self._last_skipped == (tp, position - 1) else self.settings.unreadable_max_tries
+        if tries < limit:
+            return
+        delivery = Delivery(tp.topic.removeprefix(self.settings.topic_prefix), tp.partition,
+                            position, None, None)
+        log.error("record batch unreadable; dead-lettering it by its coordinates and moving on",
+                  extra={"topic": tp.topic, "partition": tp.partition, "offset": position,
+                         "tries": tries, "error": repr(error)})
+        self.on_committed(await self.writer.call(
+            self.processor.set_aside, delivery, "unreadable", f"{type(error).__name__}: {error}"))
+        self._unreadable.pop((tp, position), None)
+        self._last_skipped = (tp, position)
+        self._consumer.seek(tp, position + 1)
+        self.positions[tp] = position + 1
+        self.committer.add({tp: position + 1})
+
+    async def _handle(self, batches: dict[TopicPartition, list]) -> None:
+        now = time.time()
+        deliveries = []
+        for records in batches.values():
+            for r in records:
+                deliveries.append(Delivery(
+                    r.topic.removeprefix(self.settings.topic_prefix), r.partition, r.offset,
+                    r.key, r.value, tuple(r.headers or ()), r.timestamp))
+                self.metrics.event_wait_seconds.observe(max(0.0, now - r.timestamp / 1000))
+        try:
+            messages = await self.writer.call(self.processor.process_batch, deliveries)
+        except Exception as error:
+            # Nothing of the batch was decided: read it all again, after a pause (a full disk?).
+            log.exception("processing a batch failed; it will be redelivered",
+                          extra={"records": len(deliveries)})
+            self._failed(error)
+            await self._rewind(set(batches))
+            await asyncio.sleep(1.0)
+            return
+        self.failures = 0
+        self.on_committed(messages)
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        self.positions.update(offsets)
+        self.committer.add(offsets)
+
+    async def _rewind(self, partitions: set[TopicPartition]) -> None:
+        """Back to the next offset we have not decided, for each partition."""
+        for tp in partitions & self._consumer.assignment():
+            if tp in self.positions:
+                self._consumer.seek(tp, self.positions[tp])
+                continue
+            committed = await self._consumer.committed(tp)
+            if committed is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
+
+    def _failed(self, error: Exception) -> None:
+        self.failures += 1
+        self.last_error = f"{type(error).__name__}: {error}"[:300]
+
+    def _report_lag(self) -> None:
+        if time.monotonic() - self._lag_reported < 1.0:
+            return
+        self._lag_reported = time.monotonic()
+        for tp in self.assigned:
+            highwater, position = self._consumer.highwater(tp), self.positions.get(tp)
+            if highwater is not None and position is not None:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(0, highwater - position))
 
     async def _stop_consumer(self) -> None:
+        """Leave the group and close every connection, bounded; a cancellation arriving
+        meanwhile does not cut the stop short (it would leave heartbeats running)."""
         consumer, self._consumer = self._consumer, None
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.settings.send_timeout):
-                await consumer.stop()
+        stopping = asyncio.ensure_future(consumer.stop())
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(stopping), self.settings.send_timeout)
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):
-    """Hand over finished work before partitions move to another member."""
+class _TrackAssignment(ConsumerRebalanceListener):
+    """Hands finished work over before partitions move to another member, and keeps track of
+    which partitions this member owns (for /health)."""
 
     def __init__(self, owner: EventConsumer) -> None:
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.owner.commit_revoked(set(revoked))
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.owner.settings.send_timeout):
+                await self.owner.committer.flush(set(revoked))
         self.owner.assigned -= set(revoked)
+        for tp in revoked:
+            self.owner.positions.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.assigned |= set(assigned)

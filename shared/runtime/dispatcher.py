@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from shared.choreography import ServiceSpec
+from shared.errors import PermanentError
 from shared.events import Event
 from shared.faults import FaultInjector
+from shared.outbox import OutgoingMessage
 from shared.uow import UnitOfWork
+
+
+class NoReaction(PermanentError):
+    """An event of a type this service does not consume reached it."""
+
+
+@dataclass(frozen=True)
+class Reacted:
+    emitted: list[Event]
+    #: The outbox rows the reaction added (its events), for the relay.
+    messages: list[OutgoingMessage]
 
 
 class Dispatcher:
@@ -17,11 +31,13 @@ class Dispatcher:
         self.new_uow = new_uow
         self.faults = faults or FaultInjector()
 
-    def handle(self, event: Event) -> list[Event]:
-        """Run the reaction in its own transaction; returns the events it emitted."""
-        reaction = self.spec.reactions[type(event.payload)]
+    def handle(self, event: Event) -> Reacted:
+        """Run the reaction in its own unit of work."""
+        reaction = self.spec.reactions.get(type(event.payload))
+        if reaction is None:
+            raise NoReaction(f"{self.spec.name} does not react to {event.event_type}")
         self.faults.maybe_fail(f"{self.spec.name} handling {event.event_type}")
         uow = self.new_uow()
         uow.declared = reaction.emits
         reaction.handler(event, uow)
-        return uow.emitted
+        return Reacted(uow.emitted, uow.messages)

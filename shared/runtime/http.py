@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from shared.metrics import ServiceMetrics
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -48,18 +51,23 @@ class HttpServer:
                                f"{self._server.config.port}")
 
 
-def operational_app(name: str, status: Callable[[], dict],
-                    parked: Callable[[], list[dict]]) -> FastAPI:
-    """Health and manual-intervention endpoints every service shares; add routers to it."""
+def operational_app(name: str, status: Callable[[], Awaitable[dict]],
+                    parked: Callable[[], Awaitable[list[dict]]],
+                    metrics: ServiceMetrics) -> FastAPI:
+    """Health, metrics and manual-intervention endpoints every service shares; add routers."""
     app = FastAPI(title=name, description=f"{name} of the order saga")
 
-    @app.get("/health", summary="200 once the service consumes and publishes")
+    @app.get("/health", summary="200 while the service consumes and publishes; 503 otherwise")
     async def health() -> JSONResponse:
-        state = status()
+        state = await status()
         return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
     @app.get("/parked", summary="Events parked for manual intervention, and why")
     async def parked_events() -> dict:
-        return {"parked": parked()}
+        return {"parked": await parked()}
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -1,11 +1,15 @@
 """The outbox relay: publishes committed outbox rows to Kafka, in commit order.
 
-Guarantees: at-least-once publication of every committed row; a row is marked
-sent only after the broker acknowledged it (idempotent producer, acks=all).
-Woken right after each local commit, so a saga never waits for a polling
-interval; polls anyway as a safety net. Every send is bounded by
-``send_timeout``: a broker outage delays publication, it never hangs the
-service, and the producer is recreated after a failure (a wedged idempotent
+Guarantees: at-least-once publication of every committed row; a row is marked sent only
+after the broker acknowledged it (idempotent producer, acks=all). Rows arrive in memory
+right after each commit (:meth:`OutboxRelay.hand_over`), so a saga never waits for a query
+or a polling interval; the outbox table is read only at start and, as a safety net, every
+``relay_poll_interval`` for rows committed but never handed over. A row the broker can never
+accept (too large, invalid topic) is marked failed with its reason and skipped: one bad row
+never holds up the rows behind it. Rows of one partition keep their order, except that a row
+whose send failed transiently can be overtaken by a later row of the same send batch
+(consumers do not rely on it: see docs/reliability.md). Every send is bounded by
+``send_timeout``, and the producer is recreated after a failure (a wedged idempotent
 producer does not recover by itself).
 """
 
@@ -14,34 +18,68 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 
 import sqlite_utils
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from shared.db import write_transaction
 from shared.faults import CrashPoints
+from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox, OutgoingMessage
+from shared.runtime.sqlite import SqliteWriter
 from shared.runtime.waiting import sleep_or_stop, wait_for_any
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-BATCH = 200
+BATCH = 500
+MAX_IN_FLIGHT = 4
+#: The broker will refuse these however often they are sent.
+UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError,
+                 InvalidTopicError)
 
 
 class OutboxRelay:
-    def __init__(self, settings: Settings, db: sqlite_utils.Database,
+    def __init__(self, settings: Settings, writer: SqliteWriter,
+                 metrics: ServiceMetrics | None = None,
                  crash_points: CrashPoints | None = None) -> None:
         self.settings = settings
-        self.outbox = Outbox(db)
-        self.db = db
+        self.writer = writer
+        self.metrics = metrics or ServiceMetrics()
         self.crash_points = crash_points or CrashPoints(None)
+        self._queue: deque[OutgoingMessage] = deque()
+        self._highest_seq = 0
+        self._last_poll = -float("inf")
         self._wakeup = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self.published = 0
+        self.failing_since: float | None = None
+        # Sent and refused rows not yet marked in the outbox; marked in the background, so
+        # publishing never waits behind the writer thread.
+        self._unmarked: list[int] = []
+        self._unmarked_refused: list[tuple[OutgoingMessage, Exception]] = []
+        self._marking: asyncio.Task | None = None
 
-    def wake(self) -> None:
-        self._wakeup.set()
+    def hand_over(self, messages: list[OutgoingMessage]) -> None:
+        """Rows a transaction just committed, in seq order."""
+        fresh = [message for message in messages if message.seq > self._highest_seq]
+        if fresh:
+            self._queue.extend(fresh)
+            self._highest_seq = fresh[-1].seq
+            self.metrics.outbox_backlog.set(len(self._queue))
+            self._wakeup.set()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._queue)
 
     async def run(self, stopping: asyncio.Event) -> None:
         failures = 0
@@ -49,10 +87,13 @@ class OutboxRelay:
             while not stopping.is_set():
                 self._wakeup.clear()
                 try:
+                    await self._poll_if_due()
                     await self.publish_pending()
-                    failures = 0
+                    failures, self.failing_since = 0, None
                 except Exception as error:  # the relay must outlive any single failure
                     failures += 1
+                    self.failing_since = self.failing_since or time.time()
+                    self.metrics.publish_failures.inc()
                     log.warning("publishing failed; recreating the producer",
                                 exc_info=not isinstance(error, KafkaError | OSError | TimeoutError),
                                 extra={"error": repr(error), "failures": failures})
@@ -63,37 +104,124 @@ class OutboxRelay:
             with contextlib.suppress(KafkaError, OSError, TimeoutError):
                 await self.publish_pending()  # flush what the last handlers committed
         finally:
+            if self._marking is not None:
+                await asyncio.gather(self._marking, return_exceptions=True)
             await self._close_producer()
 
+    async def _poll_if_due(self) -> None:
+        """Rows committed but not handed over: all of them at start, a safety net later."""
+        if time.monotonic() - self._last_poll < self.settings.relay_poll_interval:
+            return
+        self._last_poll = time.monotonic()
+        while rows := await self.writer.run(
+                lambda db, after: Outbox(db).pending(after, BATCH), self._highest_seq):
+            self.hand_over(rows)
+
     async def publish_pending(self) -> int:
-        total = 0
-        while rows := self.outbox.pending(BATCH):
-            await self._publish(rows)
-            total += len(rows)
+        """Send everything queued, and what arrives meanwhile. Batches are sent without
+        waiting for the previous one's acknowledgement (up to MAX_IN_FLIGHT of them); the
+        first failure is raised once every batch in flight has settled."""
+        producer = await self._ensure_producer()
+        in_flight: set[asyncio.Task] = set()
+        total, failure = 0, None
+        while (self._queue and failure is None) or in_flight:
+            while self._queue and failure is None and len(in_flight) < MAX_IN_FLIGHT:
+                batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+                in_flight.add(asyncio.create_task(self._publish(producer, batch)))
+            self.metrics.outbox_backlog.set(len(self._queue))
+            self._wakeup.clear()
+            arrival = asyncio.ensure_future(self._wakeup.wait())
+            done, _ = await asyncio.wait({*in_flight, arrival}, return_when=asyncio.FIRST_COMPLETED)
+            arrival.cancel()
+            for task in done - {arrival}:
+                in_flight.discard(task)
+                if task.exception() is not None:
+                    failure = failure or task.exception()
+                else:
+                    total += task.result()
+        if failure is not None:
+            raise failure
         return total
 
-    async def _publish(self, rows: list[OutgoingMessage]) -> None:
-        producer = await self._ensure_producer()
-        async with asyncio.timeout(self.settings.send_timeout):
-            acks = [await producer.send(self.settings.topic(row.topic), row.value, key=row.key,
-                                        headers=row.headers) for row in rows]
-            results = await asyncio.gather(*acks, return_exceptions=True)
-        sent = [row.seq for row, result in zip(rows, results, strict=True)
-                if not isinstance(result, BaseException)]
-        self.crash_points.reached("after_publish", *(row.topic for row in rows))
-        with write_transaction(self.db):
-            self.outbox.mark_sent(sent)
+    async def _publish(self, producer: AIOKafkaProducer, rows: list[OutgoingMessage]) -> int:
+        """Send rows; put back those that failed and can succeed later."""
+        try:
+            outcomes = await self._send(producer, rows)
+        except BaseException:
+            self._requeue(rows)
+            raise
+        sent = [row for row, outcome in outcomes if outcome is None]
+        refused = [(row, outcome) for row, outcome in outcomes
+                   if isinstance(outcome, UNPUBLISHABLE)]
+        again = [(row, outcome) for row, outcome in outcomes
+                 if outcome is not None and not isinstance(outcome, UNPUBLISHABLE)]
+        self.crash_points.reached("after_publish", *(row.topic for row in sent))
+        self._mark([row.seq for row in sent], refused)
+        for row, error in refused:
+            log.error("outbox row refused by the broker; skipped", extra={
+                "seq": row.seq, "topic": row.topic, "bytes": row.size, "error": repr(error)})
         self.published += len(sent)
-        failed = [result for result in results if isinstance(result, BaseException)]
-        if failed:
-            raise failed[0]
+        for row in sent:
+            self.metrics.published.labels(row.topic).inc()
+        if again:
+            self._requeue([row for row, _ in again])
+            raise again[0][1]
+        return len(sent)
+
+    def _requeue(self, rows: list[OutgoingMessage]) -> None:
+        """Back into the queue, in seq order, ahead of rows not sent yet."""
+        self._queue = deque(sorted([*rows, *self._queue], key=lambda row: row.seq))
+        self._wakeup.set()
+
+    def _mark(self, sent: list[int], refused: list[tuple[OutgoingMessage, Exception]]) -> None:
+        self._unmarked += sent
+        self._unmarked_refused += refused
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark_in_background())
+
+    async def _mark_in_background(self) -> None:
+        while self._unmarked or self._unmarked_refused:
+            sent, self._unmarked = self._unmarked, []
+            refused, self._unmarked_refused = self._unmarked_refused, []
+            try:
+                await self.writer.run(_record_outcomes, sent, refused)
+            except Exception:  # the rows are published again after a restart: harmless
+                log.exception("marking outbox rows sent failed")
+
+    async def _send(self, producer: AIOKafkaProducer, rows: list[OutgoingMessage]
+                    ) -> list[tuple[OutgoingMessage, Exception | None]]:
+        started = time.time()
+        pending: list[tuple[OutgoingMessage, asyncio.Future | Exception]] = []
+        async with asyncio.timeout(self.settings.send_timeout):
+            for row in rows:
+                self.metrics.relay_pickup_seconds.observe(max(0.0, started - row.created_at))
+                try:
+                    pending.append((row, await producer.send(
+                        self.settings.topic(row.topic), row.value, key=row.key,
+                        headers=row.headers)))
+                except UNPUBLISHABLE as refused:  # checked by the client before sending
+                    pending.append((row, refused))
+            futures = [item for _, item in pending if isinstance(item, asyncio.Future)]
+            await asyncio.gather(*futures, return_exceptions=True)
+        acknowledged = time.time() - started
+        outcomes = []
+        for row, item in pending:
+            if isinstance(item, Exception):
+                outcomes.append((row, item))
+            else:
+                outcomes.append((row, item.exception()))
+                if item.exception() is None:
+                    self.metrics.publish_seconds.observe(acknowledged)
+        return outcomes
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap_servers,
                 client_id=self.settings.service_name, enable_idempotence=True, acks="all",
-                linger_ms=2, request_timeout_ms=int(self.settings.send_timeout * 1000))
+                linger_ms=self.settings.producer_linger_ms,
+                max_batch_size=self.settings.producer_batch_bytes,
+                request_timeout_ms=int(self.settings.send_timeout * 1000))
             self._producer = producer  # closed by _close_producer() even if start() fails
             async with asyncio.timeout(self.settings.send_timeout):
                 await producer.start()
@@ -107,3 +235,18 @@ class OutboxRelay:
                 async with asyncio.timeout(self.settings.send_timeout):
                     await producer.stop()
 
+
+def _record_outcomes(db: sqlite_utils.Database, sent: list[int],
+                     refused: list[tuple[OutgoingMessage, Exception]]) -> None:
+    """On the writer thread. Without an fsync of its own: losing this update only means the
+    rows are published once more (consumers deduplicate), and the next group commit's fsync
+    makes it durable anyway (WAL frames are written in order)."""
+    db.conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        with write_transaction(db):
+            outbox = Outbox(db)
+            outbox.mark_sent(sent)
+            for row, error in refused:
+                outbox.mark_failed(row.seq, f"{type(error).__name__}: {error}")
+    finally:
+        db.conn.execute("PRAGMA synchronous=FULL")

@@ -1,9 +1,10 @@
 """One running service: consumer, retry worker, outbox relay and HTTP, until SIGTERM.
 
-Shutdown order matters: first stop taking new work (consumer, retry worker,
-HTTP), then let the relay publish what those last transactions committed, then
-close the database. A consumer that stops making progress is restarted by a
-watchdog.
+Threads: the event loop runs Kafka, HTTP and the timers; one writer thread owns the write
+connection and runs every transaction (group commits, retries, API commands); a few reader
+threads serve the HTTP views. Shutdown order matters: first stop taking new work (consumer,
+retry worker, HTTP), then let the relay publish what those last transactions committed,
+then close the database. A consumer that stops making progress is restarted by a watchdog.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from typing import Any
 
 from shared.choreography import ServiceSpec
-from shared.db import open_database, write_transaction
+from shared.db import write_transaction
 from shared.deadletters import DeadLetters
 from shared.faults import CrashPoints, FaultInjector
 from shared.inbox import Inbox
 from shared.logs import configure_logging
+from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox
 from shared.processing import EventProcessor, create_all_tables
 from shared.retry import Backoff, RetryQueue
@@ -27,6 +30,7 @@ from shared.runtime.consumer import EventConsumer
 from shared.runtime.dispatcher import Dispatcher
 from shared.runtime.http import HttpServer, operational_app
 from shared.runtime.relay import OutboxRelay
+from shared.runtime.sqlite import SqliteReaders, SqliteWriter
 from shared.runtime.topics import ensure_topics
 from shared.runtime.waiting import sleep_or_stop
 from shared.settings import Settings
@@ -37,87 +41,113 @@ HOUSEKEEPING_INTERVAL = 3600.0
 
 
 class ServiceRuntime:
+    consumer_class = EventConsumer
+
     def __init__(self, settings: Settings, spec: ServiceSpec,
                  uow_class: Callable[..., UnitOfWork], create_tables: Callable) -> None:
         self.settings, self.spec, self.uow_class = settings, spec, uow_class
-        self.db = open_database(settings.database_path)
-        create_all_tables(self.db, create_tables)
+        self.writer = SqliteWriter(settings.database_path)
+        self.writer.run_sync(create_all_tables, create_tables)
+        self.readers = SqliteReaders(settings.database_path)
+        self.metrics = ServiceMetrics()
         self.crash_points = CrashPoints(settings.crash_point)
-        self.relay = OutboxRelay(settings, self.db, self.crash_points)
+        self.relay = OutboxRelay(settings, self.writer, self.metrics, self.crash_points)
         self.dispatcher = Dispatcher(spec, self.new_uow, FaultInjector(settings.fault_rate))
         self.processor = EventProcessor(
-            self.db, self.dispatcher,
-            DeadLetters(self.db, spec.name, settings.consumer_group),
+            self.writer.db, self.dispatcher, DeadLetters(spec.name, settings.consumer_group),
             max_attempts=settings.retry_max_attempts,
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             max_message_bytes=settings.max_message_bytes, crash_points=self.crash_points,
-            on_dead_letter=self.relay.wake)
-        self.app = operational_app(spec.name, self.status, self.parked)
+            metrics=self.metrics)
+        self.app = operational_app(spec.name, self.status, self.parked, self.metrics)
         self.http = HttpServer(self.app, settings.http_host, settings.http_port)
         self.consumer: EventConsumer | None = None
         self.started = asyncio.Event()
         self.stopping = asyncio.Event()
 
     def new_uow(self) -> UnitOfWork:
-        return self.uow_class(self.db, on_commit=self.relay.wake, crash_points=self.crash_points)
+        return self.uow_class(self.writer.db, crash_points=self.crash_points)
 
-    def status(self) -> dict:
+    async def execute(self, command: Callable[..., Any], *args: Any) -> Any:
+        """``command(*args, uow)`` as one transaction on the writer thread (an API call);
+        the events it added go straight to the relay."""
+        uow = self.new_uow()
+        result = await self.writer.call(command, *args, uow)
+        self.relay.hand_over(uow.messages)
+        return result
+
+    async def status(self) -> dict:
+        unsent, failed, queued = await self.readers.run(_outbox_and_queue)
         consumer = self.consumer
-        return {"service": self.spec.name, "ready": self.started.is_set(),
+        failing = consumer is not None and consumer.failing
+        self.metrics.retry_queue.labels("WAITING").set(queued["WAITING"])
+        self.metrics.retry_queue.labels("PARKED").set(queued["PARKED"])
+        return {"service": self.spec.name, "ready": self.started.is_set() and not failing,
                 "assigned_partitions": len(consumer.assigned) if consumer else 0,
-                "outbox_unsent": Outbox(self.db).unsent_count(),
-                "retry_queue": RetryQueue(self.db).counts(), "published": self.relay.published}
+                "consumer": {"failing": failing,
+                             "consecutive_failures": consumer.failures if consumer else 0,
+                             "last_error": consumer.last_error if consumer else ""},
+                "outbox_unsent": unsent, "outbox_failed": failed, "retry_queue": queued,
+                "published": self.relay.published,
+                "relay_failing_since": self.relay.failing_since}
 
-    def parked(self) -> list[dict]:
-        return [{"order_key": q.order_key, "event_id": q.event_id, "topic": q.delivery.topic,
-                 "partition": q.delivery.partition, "offset": q.delivery.offset,
-                 "attempts": q.attempts, "error": q.last_error}
-                for q in RetryQueue(self.db).parked()]
+    async def parked(self) -> list[dict]:
+        return await self.readers.run(_parked)
 
     async def run(self, *, handle_signals: bool = True) -> None:
         if handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
-        await ensure_topics(self.settings)
-        relay_stopping = asyncio.Event()
-        relay = asyncio.create_task(self.relay.run(relay_stopping))
-        workers = [asyncio.create_task(coroutine) for coroutine in (
-            self._consume_with_watchdog(), self._retry_due_events(),
-            self.http.serve(self.stopping), self._housekeeping())]
         try:
-            await self._mark_started(workers)
-            await asyncio.gather(*workers)
+            await ensure_topics(self.settings)
+            relay_stopping = asyncio.Event()
+            relay = asyncio.create_task(self.relay.run(relay_stopping))
+            workers = [asyncio.create_task(coroutine) for coroutine in (
+                self._consume_with_watchdog(), self._retry_due_events(),
+                self.http.serve(self.stopping), self._housekeeping())]
+            try:
+                await self._mark_started(workers)
+                await asyncio.gather(*workers)
+            finally:
+                self.stopping.set()
+                await asyncio.gather(*workers, return_exceptions=True)
+                relay_stopping.set()
+                await relay
         finally:
-            self.stopping.set()
-            await asyncio.gather(*workers, return_exceptions=True)
-            relay_stopping.set()
-            await relay
-            self.db.close()
+            self.readers.close()
+            self.writer.close()
             log.info("stopped", extra={"service": self.spec.name})
 
     async def _mark_started(self, workers: list[asyncio.Task]) -> None:
         while self.http.port is None or self.consumer is None or not self.consumer.started:
-            failed = [task for task in workers if task.done()]
-            if failed:
+            if any(task.done() for task in workers):
                 return
             await asyncio.sleep(0.05)
         self.started.set()
         log.info("started", extra={"service": self.spec.name, "http": self.http.url,
                                    "topics": len(self.spec.consumes)})
 
+    def _new_consumer(self) -> EventConsumer:
+        return self.consumer_class(
+            self.settings, [payload.event_type() for payload in self.spec.consumes],
+            self.writer, self.processor, self.relay.hand_over, metrics=self.metrics,
+            crash_points=self.crash_points)
+
     async def _consume_with_watchdog(self) -> None:
-        event_types = [payload.event_type() for payload in self.spec.consumes]
         while not self.stopping.is_set():
-            self.consumer = EventConsumer(self.settings, event_types, self.processor,
-                                          self.crash_points)
+            self.consumer = self._new_consumer()
             task = asyncio.create_task(self.consumer.run(self.stopping))
             while not task.done():
                 await asyncio.wait([task], timeout=1.0)
-                if time.monotonic() - self.consumer.last_progress > self.settings.watchdog_timeout:
+                if (not task.done() and time.monotonic() - self.consumer.last_progress
+                        > self.settings.watchdog_timeout):
                     log.error("consumer stalled; restarting it",
                               extra={"stalled_for": self.settings.watchdog_timeout})
-                    task.cancel()
+                    await _cancel_once(task, grace=self.settings.send_timeout + 5)
+                    break
+            if not task.done():
+                continue  # abandoned (logged): a new consumer takes over
             try:
                 await task
             except asyncio.CancelledError:
@@ -128,19 +158,51 @@ class ServiceRuntime:
                 await sleep_or_stop(self.stopping, 2.0)
 
     async def _retry_due_events(self) -> None:
+        """The retry worker: survives any error (a SQLite error, say) and tries again."""
         while not self.stopping.is_set():
-            if self.processor.retry_due():
-                await asyncio.sleep(0)
-                continue
-            wait = self.processor.queue.seconds_until_next()
+            try:
+                self.relay.hand_over(await self.writer.call(self.processor.retry_due))
+                wait = await self.writer.call(self.processor.queue.seconds_until_next)
+            except Exception:
+                log.exception("retrying queued events failed; trying again in a second")
+                wait = 1.0
             await sleep_or_stop(self.stopping, 1.0 if wait is None else min(wait, 1.0))
 
     async def _housekeeping(self) -> None:
         while not self.stopping.is_set():
-            with write_transaction(self.db):
-                Inbox(self.db).prune(self.settings.inbox_retention_days)
-                Outbox(self.db).prune_sent(older_than_days=1.0)
+            try:
+                await self.writer.run(_prune, self.settings.inbox_retention_days)
+            except Exception:
+                log.exception("housekeeping failed")
             await sleep_or_stop(self.stopping, HOUSEKEEPING_INTERVAL)
+
+
+async def _cancel_once(task: asyncio.Task, grace: float) -> None:
+    """Cancel a task once and let its clean-up run (bounded): a second cancel would land
+    inside that clean-up and cut it short."""
+    task.cancel()
+    await asyncio.wait([task], timeout=grace)
+    if not task.done():
+        log.error("a cancelled consumer did not stop in time; abandoning it",
+                  extra={"grace": grace})
+
+
+def _outbox_and_queue(db) -> tuple[int, int, dict[str, int]]:
+    outbox = Outbox(db)
+    return outbox.unsent_count(), len(outbox.failed()), RetryQueue(db).counts()
+
+
+def _parked(db) -> list[dict]:
+    return [{"order_key": q.order_key, "event_id": q.event_id, "topic": q.delivery.topic,
+             "partition": q.delivery.partition, "offset": q.delivery.offset,
+             "attempts": q.attempts, "error": q.last_error}
+            for q in RetryQueue(db).parked()]
+
+
+def _prune(db, inbox_retention_days: float) -> None:
+    with write_transaction(db):
+        Inbox(db).prune(inbox_retention_days)
+        Outbox(db).prune_sent(older_than_days=1.0)
 
 
 def run_service(name: str, bootstrap: Callable[[Settings], ServiceRuntime]) -> None:

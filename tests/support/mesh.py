@@ -21,6 +21,7 @@ from order_service.bootstrap import bootstrap as order
 from payment_service.bootstrap import bootstrap as payment
 from sagactl.kafka import publish, read_topics
 from sagactl.seeding import seed_payloads
+from shared.db import open_reader
 from shared.events import CATALOG, Event, Payload, decode
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.topics import ensure_topics
@@ -43,6 +44,7 @@ class InProcessMesh:
         self.tool = Settings(service_name="tests", **common)
         self.runtimes: dict[str, ServiceRuntime] = {}
         self._tasks: dict[str, asyncio.Task] = {}
+        self._readers: dict[str, Any] = {}
 
     def configure(self, service: str, **fields: Any) -> None:
         """Change a service's settings for its next start (e.g. ``fault_rate=1.0``)."""
@@ -69,6 +71,8 @@ class InProcessMesh:
         return not self._tasks[service].done()
 
     async def stop(self) -> None:
+        for reader in self._readers.values():
+            reader.close()
         for runtime in self.runtimes.values():
             runtime.stopping.set()
         results = await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -77,7 +81,10 @@ class InProcessMesh:
             raise failures[0]
 
     def db(self, service: str):
-        return self.runtimes[service].db
+        """A read-only view of the service's database, as another process would see it."""
+        if service not in self._readers:
+            self._readers[service] = open_reader(self.settings[service].database_path)
+        return self._readers[service]
 
     @property
     def api(self) -> str:

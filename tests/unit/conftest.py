@@ -16,8 +16,9 @@ from shared.runtime.dispatcher import Dispatcher
 class ServiceUnderTest:
     """One service with its tables in memory; ``deliver`` runs an event like Kafka would."""
 
-    def __init__(self, spec: ServiceSpec, uow_class: Callable, create_tables: Callable) -> None:
-        self.db = open_database(":memory:")
+    def __init__(self, spec: ServiceSpec, uow_class: Callable, create_tables: Callable,
+                 path: str = ":memory:") -> None:
+        self.db = open_database(path)
         create_all_tables(self.db, create_tables)
         self.uow_class = uow_class
         self.dispatcher = Dispatcher(spec, self.new_uow)
@@ -28,7 +29,7 @@ class ServiceUnderTest:
     def deliver(self, *events: Event) -> list[Event]:
         emitted = []
         for event in events:
-            emitted += self.dispatcher.handle(event)
+            emitted += self.dispatcher.handle(event).emitted
         return emitted
 
     def outbox_types(self) -> list[str]:

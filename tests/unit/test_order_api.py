@@ -20,11 +20,12 @@ async def api(tmp_path):
     async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
         client.runtime = runtime
         yield client
-    runtime.db.close()
+    runtime.readers.close()
+    runtime.writer.close()
 
 
 def _count(api, table: str) -> int:
-    return api.runtime.db[table].count
+    return api.runtime.writer.db[table].count
 
 
 async def test_placing_an_order_answers_201_with_a_pending_order(api):

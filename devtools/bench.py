@@ -1,0 +1,189 @@
+"""`make bench`: how fast the saga runs on this machine, next to the raw Kafka floor.
+
+One run on one machine: a fresh local broker (unless ``KAFKA_BOOTSTRAP_SERVERS`` is set) and
+the five services as separate processes, then
+
+* floor      — the raw Kafka hop on that broker, p50/p99;
+* throughput — a burst of ``--orders`` happy-path orders straight onto ``OrderCreated`` →
+  completed sagas/s from the first send to the last ``OrderCompleted``;
+* latency    — an open loop at each ``--rates`` for ``--seconds``: created → ``OrderCompleted``
+  p50/p95/p99 and ``hop_ratio`` = p50 / (4 × raw hop p50);
+* breakdown  — where a hop's time goes at one rate, from the services' ``/metrics``;
+* usage      — peak RSS and CPU seconds per 1,000 sagas, per service.
+
+``--baseline REF`` first measures the services of that git commit the same way (same broker,
+same run), for an honest before/after on a noisy machine. Writes a table to stdout,
+``.run/bench/bench.json`` and ``.run/bench/latency.png``, and ends with one line
+``bench: sagas_per_s=… p50_ms@R=… p99_ms@R=… hop_ratio@R=… rss_mb_max=… raw_hop_p50_ms=…``.
+There are no pass/fail thresholds: the figures are for people to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from devtools import benchkit, benchmetrics
+from devtools.benchkit import BENCH_CUSTOMERS, BENCH_SKU, OrderStream, percentile, process_usage
+from devtools.processes import Mesh
+from localkafka import LocalKafka
+from shared.settings import Settings
+
+OUT = Path(".run") / "bench"
+WARMUP_ORDERS = 300
+SETTLE_SECONDS = 30.0
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.breakdown_rate is None:
+        args.breakdown_rate = 200.0 if 200.0 in args.rates else args.rates[0]
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    with _broker() as bootstrap:
+        say(f"bench: broker {bootstrap}; measuring the raw hop")
+        floor = asyncio.run(benchkit.raw_hop(bootstrap, f"bench-floor-{int(started)}"))
+        say(f"bench: raw hop p50 {percentile(floor, 50):.2f} ms")
+        runs = {}
+        if args.baseline:
+            with _checkout(args.baseline) as code_dir:
+                runs["baseline"] = _measure("baseline", bootstrap, args, code_dir)
+        runs["current"] = _measure("current", bootstrap, args, None)
+    report = {"machine": _machine(), "raw_hop_ms": _percentiles(floor), "baseline": args.baseline,
+              "orders": args.orders, "rates": args.rates, "seconds": args.seconds,
+              "duration_s": round(time.time() - started), "runs": runs}
+    (OUT / "bench.json").write_text(json.dumps(report, indent=2))
+    benchmetrics.plot(report, OUT / "latency.png")
+    print(benchmetrics.table(report))
+    print(f"written: {OUT / 'bench.json'}, {OUT / 'latency.png'}")
+    print(benchmetrics.last_line(report))
+    return 0
+
+
+def _measure(label: str, bootstrap: str, args: argparse.Namespace, code_dir: Path | None) -> dict:
+    prefix = f"bench{int(time.time())}{label}."
+    settings = Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
+    shutil.rmtree(OUT / label, ignore_errors=True)  # databases of an earlier run know its orders
+    with Mesh(OUT / label, bootstrap, prefix, code_dir=code_dir) as mesh:
+        say(f"bench [{label}]: starting the five services")
+        mesh.start()
+        mesh.seed(settings, {BENCH_SKU: 1_000_000}, {c: "1000000000.00" for c in BENCH_CUSTOMERS})
+        pids = {name: service.process.pid for name, service in mesh.services.items()}
+        result = asyncio.run(_phases(label, mesh, settings, args, pids))
+        result["peak_rss_mb"] = {name: round(process_usage(pid).peak_rss_mb, 1)
+                                 for name, pid in pids.items()}
+    return result
+
+
+async def _phases(label: str, mesh: Mesh, settings: Settings, args: argparse.Namespace,
+                  pids: dict[str, int]) -> dict:
+    result: dict = {}
+    async with OrderStream(settings, say) as stream:
+        say(f"bench [{label}]: warm-up, {WARMUP_ORDERS} orders")
+        await stream.burst("warmup", WARMUP_ORDERS, SETTLE_SECONDS)
+        await _until_idle(mesh)
+        say(f"bench [{label}]: burst of {args.orders} orders")
+        before = {name: process_usage(pid).cpu_seconds for name, pid in pids.items()}
+        burst = await stream.burst("burst", args.orders, SETTLE_SECONDS)
+        completed = len(burst.completed)
+        result["burst"] = {"orders": args.orders, "completed": completed,
+                           "sagas_per_s": round(burst.sagas_per_s, 1),
+                           "cpu_s_per_1000_sagas": {
+                               name: round((process_usage(pid).cpu_seconds - before[name])
+                                           / max(completed, 1) * 1000, 2)
+                               for name, pid in pids.items()}}
+        result["rates"] = {}
+        for rate in args.rates:
+            await _until_idle(mesh)
+            say(f"bench [{label}]: open loop at {rate:g} orders/s for {args.seconds:g}s")
+            scraped = benchmetrics.scrape(mesh) if rate == args.breakdown_rate else None
+            run = await stream.open_loop(f"rate{rate:g}", rate, args.seconds, SETTLE_SECONDS)
+            latencies = run.latencies_ms
+            result["rates"][f"{rate:g}"] = {**_percentiles(latencies), "orders": len(run.created),
+                                            "incomplete": run.missing}
+            if scraped is not None:
+                result["breakdown_ms"] = benchmetrics.breakdown(scraped, benchmetrics.scrape(mesh))
+    return result
+
+
+async def _until_idle(mesh: Mesh, timeout: float = 120.0) -> None:
+    """The last phase's tail (notifications, outbox rows) must not weigh on the next one."""
+    deadline, quiet = time.monotonic() + timeout, 0
+    async with httpx.AsyncClient(timeout=5) as client:
+        while quiet < 2 and time.monotonic() < deadline:
+            states = [(await client.get(f"{service.url}/health")).json()
+                      for service in mesh.services.values()]
+            busy = any(state.get("outbox_unsent", 0) or state.get("retry_queue", {}).get(
+                "WAITING", 0) for state in states)
+            quiet = 0 if busy else quiet + 1
+            await asyncio.sleep(1.0)
+
+
+def _percentiles(values: list[float]) -> dict:
+    return {f"p{p}": round(percentile(values, p), 2) for p in (50, 95, 99)}
+
+
+@contextlib.contextmanager
+def _broker() -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    with LocalKafka(heap="1g") as broker:
+        yield broker.bootstrap_servers
+
+
+@contextlib.contextmanager
+def _checkout(ref: str) -> Iterator[Path]:
+    """The project as it was at ``ref``, in a temporary git worktree."""
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as parent:
+        path = Path(parent) / "code"
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], check=True,
+                       capture_output=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], check=False)
+
+
+def _machine() -> dict:
+    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
+                                     capture_output=True).stdout.strip()}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__.split(
+        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=10_000, help="burst size")
+    parser.add_argument("--rates", type=_rates, default=[50.0, 200.0, 500.0],
+                        help="offered rates, orders/s, comma-separated")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each rate")
+    parser.add_argument("--breakdown-rate", type=float, default=None,
+                        help="rate at which to break a hop down (default: 200, or the first)")
+    parser.add_argument("--baseline", metavar="GIT_REF", help="also measure this commit, first")
+    return parser
+
+
+def _rates(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

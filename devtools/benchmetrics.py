@@ -1,0 +1,135 @@
+"""`make bench`'s read-outs: the per-hop breakdown from the services' /metrics, the table,
+the plot and the one-line summary."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from devtools.processes import Mesh
+
+#: Stage of a hop → the histogram every service exports for it (see shared/runtime/metrics.py).
+STAGES = {
+    "waiting in the topic": "saga_event_wait_seconds",
+    "handler": "saga_handler_seconds",
+    "group commit": "saga_commit_seconds",
+    "relay pick-up": "saga_relay_pickup_seconds",
+    "produce acknowledgement": "saga_publish_seconds",
+}
+
+
+def scrape(mesh: Mesh) -> dict[str, tuple[float, float]] | None:
+    """Sum and count of each stage's histogram over all five services; None when the services
+    export no metrics (an older commit)."""
+    totals = {metric: [0.0, 0.0] for metric in STAGES.values()}
+    for service in mesh.services.values():
+        try:
+            response = httpx.get(f"{service.url}/metrics", timeout=5)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                for metric, total in totals.items():
+                    if sample.name == f"{metric}_sum":
+                        total[0] += sample.value
+                    elif sample.name == f"{metric}_count":
+                        total[1] += sample.value
+    return {metric: (total[0], total[1]) for metric, total in totals.items()}
+
+
+def breakdown(before: dict, after: dict | None) -> dict[str, float] | None:
+    """Mean milliseconds per stage between two scrapes."""
+    if after is None:
+        return None
+    means = {}
+    for stage, metric in STAGES.items():
+        total = after[metric][0] - before[metric][0]
+        count = after[metric][1] - before[metric][1]
+        means[stage] = round(total / count * 1000, 2) if count else math.nan
+    return means
+
+
+def reference_rate(report: dict) -> str:
+    rates = [f"{rate:g}" for rate in report["rates"]]
+    return "200" if "200" in rates else rates[0]
+
+
+def table(report: dict) -> str:
+    floor = report["raw_hop_ms"]
+    lines = [f"raw Kafka hop on this broker: p50 {floor['p50']} ms, p99 {floor['p99']} ms", ""]
+    labels = list(report["runs"])
+    lines.append(f"{'':34}" + "".join(f"{label:>16}" for label in labels))
+    lines.append(_row("completed sagas/s (burst)", report,
+                      lambda run: run["burst"]["sagas_per_s"]))
+    for rate in report["rates"]:
+        key = f"{rate:g}"
+        for p in ("p50", "p95", "p99"):
+            lines.append(_row(f"{p} ms @ {key}/s", report, lambda run, k=key, q=p:
+                              run["rates"][k][q]))
+        lines.append(_row(f"hop_ratio @ {key}/s", report,
+                          lambda run, k=key: hop_ratio(report, run, k)))
+        lines.append(_row(f"incomplete @ {key}/s", report,
+                          lambda run, k=key: run["rates"][k]["incomplete"]))
+    lines.append(_row("peak RSS MB (max of five)", report,
+                      lambda run: max(run["peak_rss_mb"].values())))
+    services = list(report["runs"]["current"]["peak_rss_mb"])
+    for name in services:
+        lines.append(_row(f"CPU s/1000 sagas {name.split('_')[0]}", report,
+                          lambda run, n=name: run["burst"]["cpu_s_per_1000_sagas"][n]))
+    current = report["runs"]["current"]
+    if current.get("breakdown_ms"):
+        lines += ["", f"where a hop's time goes at {reference_rate(report)}/s (mean ms, all "
+                      "services):"]
+        lines += [f"  {stage:<26} {ms:>8}" for stage, ms in current["breakdown_ms"].items()]
+    return "\n".join(lines)
+
+
+def _row(name: str, report: dict, value) -> str:
+    return f"{name:<34}" + "".join(f"{value(run):>16}" for run in report["runs"].values())
+
+
+def hop_ratio(report: dict, run: dict, rate: str) -> float:
+    return round(run["rates"][rate]["p50"] / (4 * report["raw_hop_ms"]["p50"]), 2)
+
+
+def last_line(report: dict) -> str:
+    run, rate = report["runs"]["current"], reference_rate(report)
+    return (f"bench: sagas_per_s={run['burst']['sagas_per_s']:g} "
+            f"p50_ms@{rate}={run['rates'][rate]['p50']:g} "
+            f"p99_ms@{rate}={run['rates'][rate]['p99']:g} "
+            f"hop_ratio@{rate}={hop_ratio(report, run, rate):g} "
+            f"rss_mb_max={max(run['peak_rss_mb'].values()):g} "
+            f"raw_hop_p50_ms={report['raw_hop_ms']['p50']:g}")
+
+
+def plot(report: dict, path: Path) -> None:
+    """Latency percentiles against offered rate, with the floor of four raw hops drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    rates = list(report["rates"])
+    for label, style in (("baseline", "--"), ("current", "-")):
+        run = report["runs"].get(label)
+        if run is None:
+            continue
+        for p, colour in (("p50", "tab:blue"), ("p95", "tab:orange"), ("p99", "tab:red")):
+            axes.plot(rates, [run["rates"][f"{r:g}"][p] for r in rates], style, marker="o",
+                      color=colour, label=f"{label} {p}")
+    axes.axhline(4 * report["raw_hop_ms"]["p50"], color="grey", linestyle=":",
+                 label="floor: 4 × raw hop p50")
+    axes.set_xlabel("offered orders/s")
+    axes.set_ylabel("created → OrderCompleted, ms")
+    axes.set_yscale("log")
+    axes.set_title(f"saga latency ({report['machine']['cpus']} cores, one box)")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
