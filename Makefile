@@ -13,7 +13,7 @@ export ORDER_API_PORT KAFKA_HOST_PORT COMPOSE_PROJECT_NAME
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install test lint kafka kafka-stop kafka-status clean demo chaos up up-monitor down logs standins
+.PHONY: help install test lint kafka kafka-stop kafka-status clean demo chaos bench up up-monitor down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,14 @@ CHAOS_ORDERS ?= 3000
 CHAOS_ARGS ?=
 chaos: install  ## thousands of orders while services are killed/frozen and the broker restarts
 	$(BIN)/python -m devtools.chaos --orders $(CHAOS_ORDERS) --rate 40 $(CHAOS_ARGS)
+
+BENCH_ORDERS ?= 10000
+BENCH_RATES ?= 50,200,500
+BENCH_SECONDS ?= 20
+BENCH_BASELINE ?=
+bench: install  ## throughput, latency per offered rate, and the raw Kafka floor, on this machine
+	$(BIN)/python -m devtools.bench --orders $(BENCH_ORDERS) --rates $(BENCH_RATES) \
+		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
 up:  ## build and start the whole mesh in Docker, wait until healthy, print where it is
 	$(COMPOSE) up -d --build

@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from order_service import commands, views
 from order_service.model import CancellationRefused, OrderStatus
 from shared.events import Address, Identifier, LineItem, OrderCreated
+from shared.events.catalog import check_total_fits, order_total
 from shared.runtime.sqlite import SqliteReaders
 
 Execute = Callable[..., Awaitable[Any]]
@@ -25,6 +26,11 @@ class PlaceOrder(BaseModel):
     customer_id: Identifier
     items: list[LineItem] = Field(min_length=1, max_length=50)
     shipping_address: Address
+
+    @model_validator(mode="after")
+    def _total_fits(self) -> PlaceOrder:
+        check_total_fits(order_total(self.items))
+        return self
 
 
 class CancellationRequest(BaseModel):

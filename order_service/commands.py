@@ -25,6 +25,10 @@ def place_order(order_id: str, order: OrderCreated, uow: OrderUnitOfWork) -> Non
     with uow:
         if uow.orders.get(order_id) is not None:
             raise OrderAlreadyExists(f"order {order_id} already exists")
+        if uow.orders.has_history(order_id):
+            # Its saga already runs: an OrderCreated for it reached the other services straight
+            # from Kafka, and their facts arrived here first. A second order would never end.
+            raise OrderAlreadyExists(f"order {order_id} already has saga events; choose another id")
         uow.orders.add(order_id, order)
         created = uow.originate(order, order_id=order_id)
         uow.inbox.claim(created)  # our own OrderCreated, read back from Kafka, is a duplicate

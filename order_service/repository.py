@@ -69,6 +69,10 @@ class OrderRepository:
             [event.order_id, event.event_id, event.event_type, event.producer,
              event.causation_id, event.occurred_at.isoformat(), detail_of(event)])
 
+    def has_history(self, order_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM order_history WHERE order_id = ? LIMIT 1",
+                               [order_id]).fetchone() is not None
+
     def facts(self, order_id: str) -> list[Fact]:
         rows = self.db.execute("SELECT event_type, detail FROM order_history WHERE order_id = ? "
                                "ORDER BY seq", [order_id]).fetchall()

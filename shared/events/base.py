@@ -28,6 +28,9 @@ def _money_must_be_text(value: Any) -> Any:
     return value
 
 
+#: The largest amount a Money field holds (12 digits, 2 of them after the point).
+MAX_MONEY = Decimal("9999999999.99")
+
 Money = Annotated[
     Decimal,
     BeforeValidator(_money_must_be_text),

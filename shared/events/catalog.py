@@ -9,9 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from pydantic import Field, computed_field, field_validator
+from pydantic import Field, computed_field, field_validator, model_validator
 
-from shared.events.base import Contract, Identifier, Money, Payload
+from shared.events.base import MAX_MONEY, Contract, Identifier, Money, Payload
 
 Sku = str
 
@@ -47,10 +47,26 @@ class OrderLines(Payload):
             raise ValueError("each SKU may appear only once per order")
         return items
 
-    @computed_field(description="Sum of quantity × unit_price.")
+    @computed_field(description="Sum of quantity × unit_price; at most 9999999999.99, like "
+                                "every amount, so that it can be charged and refunded.")
     @property
     def total(self) -> Decimal:
-        return sum((item.unit_price * item.quantity for item in self.items), Decimal("0.00"))
+        return order_total(self.items)
+
+    @model_validator(mode="after")
+    def _total_fits(self) -> OrderLines:
+        check_total_fits(self.total)
+        return self
+
+
+def order_total(items) -> Decimal:
+    return sum((item.unit_price * item.quantity for item in items), Decimal("0.00"))
+
+
+def check_total_fits(total: Decimal) -> None:
+    """An order whose total no amount can hold would be reserved, then never charged."""
+    if total > MAX_MONEY:
+        raise ValueError(f"order total {total} exceeds the largest amount, {MAX_MONEY}")
 
 
 class OrderCreated(OrderLines):

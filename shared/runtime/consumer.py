@@ -96,6 +96,8 @@ class EventConsumer:
                                                 max_records=self.settings.batch_max_events)
         except UNREADABLE as error:
             self._failed(error)
+            log.warning("a fetched record batch could not be read; finding its partition",
+                        extra={"error": self.last_error, "failures": self.failures})
             return await self._read_partition_by_partition()
 
     async def _read_partition_by_partition(self) -> dict[TopicPartition, list]:
@@ -106,8 +108,9 @@ class EventConsumer:
         batches: dict[TopicPartition, list] = {}
         for tp in sorted(self.assigned):
             try:
+                # Short waits: after the rewind one fetch brings every partition's records.
                 batches.update(await self._consumer.getmany(
-                    tp, timeout_ms=1000, max_records=self.settings.batch_max_events))
+                    tp, timeout_ms=200, max_records=self.settings.batch_max_events))
             except UNREADABLE as error:
                 await self._rewind({tp})
                 await self._skip_if_hopeless(tp, error)

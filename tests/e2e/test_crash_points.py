@@ -30,23 +30,30 @@ def _settled(data_dir, order_id: str, timeout: float = 60.0) -> list[str]:
     return found
 
 
+#: crash point → (service, the event type that triggers it, the effect counted, order)
 CASES = {
     # charged and outbox written, PaymentCharged not yet published
-    "after_local_commit": ("payment_service", "StockReserved", order_body(quantity=1)),
+    "after_local_commit": ("payment_service", "StockReserved", "PaymentCharged",
+                           order_body(quantity=1)),
     # StockReserved acknowledged by the broker, outbox row not yet marked sent
-    "after_publish": ("inventory_service", "StockReserved", order_body(quantity=1)),
+    "after_publish": ("inventory_service", "StockReserved", "StockReserved",
+                      order_body(quantity=1)),
     # shipment committed, Kafka offset of PaymentCharged not yet committed
-    "before_offset_commit": ("shipping_service", "PaymentCharged", order_body(quantity=1)),
+    "before_offset_commit": ("shipping_service", "PaymentCharged", "OrderShipped",
+                             order_body(quantity=1)),
     # inside the transaction that releases stock for a declined payment
-    "during_compensation": ("inventory_service", "StockReleased",
+    "during_compensation": ("inventory_service", "StockReleased", "StockReleased",
                             order_body(customer="bob", quantity=1)),
+    # OrderCreated applied in its savepoint of a group commit, the batch not committed
+    "inside_group_commit": ("inventory_service", "OrderCreated", "StockReserved",
+                            order_body(quantity=1)),
 }
 
 
 @pytest.mark.parametrize("point", list(CASES))
 def test_a_crash_at_this_point_finishes_with_exactly_one_effect(process_mesh, point):
-    service, event_type, body = CASES[point]
-    process_mesh.start(overrides={service: {"SAGA_CRASH_POINT": f"{point}:{event_type}"}})
+    service, trigger, event_type, body = CASES[point]
+    process_mesh.start(overrides={service: {"SAGA_CRASH_POINT": f"{point}:{trigger}"}})
     process_mesh.seed(process_mesh.tool, STOCK, BALANCES)
     order_id = process_mesh.place(body)
 

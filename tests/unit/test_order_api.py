@@ -4,7 +4,10 @@ import httpx
 import pytest
 
 from order_service.bootstrap import bootstrap
+from shared.deadletters import Delivery
+from shared.events import StockReserved, encode
 from shared.settings import Settings
+from tests.support.builders import ADDRESS, event, order_created
 
 ORDER = {"customer_id": "alice",
          "items": [{"sku": "WIDGET-1", "quantity": 2, "unit_price": "9.95"}],
@@ -81,3 +84,22 @@ async def test_a_cancellation_is_requested_and_accepted_for_processing(api):
 async def test_the_health_check_says_not_ready_before_the_consumer_runs(api):
     response = await api.get("/health")
     assert response.status_code == 503 and response.json()["ready"] is False
+
+
+async def test_an_order_whose_total_no_amount_can_hold_answers_422_and_changes_nothing(api):
+    lines = [{"sku": "WIDGET-1", "quantity": 1000, "unit_price": "99999999.99"}]
+    response = await api.post("/orders", json={**ORDER, "items": lines})
+    assert response.status_code == 422
+    assert any("exceeds the largest amount" in line for line in response.json()["problems"])
+    assert _count(api, "orders") == 0 and _count(api, "outbox") == 0
+
+
+async def test_an_order_whose_saga_already_runs_answers_409_and_emits_nothing(api):
+    # OrderCreated for ord-7 went straight onto Kafka; inventory's answer arrived here first.
+    reserved = event(StockReserved(customer_id="alice", items=order_created().items,
+                                   shipping_address=ADDRESS), order_id="ord-7")
+    api.runtime.writer.run_sync(lambda db: api.runtime.processor.process_batch([
+        Delivery("StockReserved", 0, 0, b"ord-7", encode(reserved))]))
+    response = await api.post("/orders", json={**ORDER, "order_id": "ord-7"})
+    assert response.status_code == 409 and "already has saga events" in response.json()["detail"]
+    assert _count(api, "orders") == 0 and _count(api, "outbox") == 0

@@ -1,0 +1,89 @@
+"""Records other clients produce that once stopped a service: compressed batches, a batch
+this process cannot unpack, and an outbox row the broker will never accept."""
+
+import aiokafka.codec
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from sagactl.kafka import read_topics
+from shared.deadletters import Delivery
+from shared.events import Event, StockAdded, encode
+from shared.runtime.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+
+async def _produce(mesh, topic: str, values: list[bytes], compression: str | None = None,
+                   partition: int = 0) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=mesh.tool.kafka_bootstrap_servers,
+                                compression_type=compression)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(mesh.tool.topic(topic), value, partition=partition)
+    finally:
+        await producer.stop()
+
+
+def _stock_added(sku: str, quantity: int = 1) -> bytes:
+    return encode(Event.new(StockAdded(sku=sku, quantity=quantity), producer="other-client"))
+
+
+async def _dead_letters(mesh, topic: str) -> list:
+    return [r async for r in read_topics(mesh.tool, [topic + ".DLT"], follow=False,
+                                         from_beginning=True)]
+
+
+async def test_batches_compressed_by_other_clients_are_read(mesh):
+    await mesh.start("inventory_service")
+    for codec in ("gzip", "snappy", "lz4", "zstd"):
+        await _produce(mesh, "StockAdded", [_stock_added(f"{codec.upper()}-1")], codec)
+    await mesh.wait_for(lambda: mesh.db("inventory_service")["stock"].count == 4, timeout=30)
+
+
+async def test_an_unreadable_batch_is_dead_lettered_by_its_coordinates_and_the_rest_flows(
+        mesh, monkeypatch):
+    await ensure_topics(mesh.tool)
+    await _produce(mesh, "StockAdded", [_stock_added("SNAPPY-1", 5)], "snappy")
+    await _produce(mesh, "StockAdded", [_stock_added("PLAIN-1", 3)])
+    # This process can no longer unpack snappy: the first batch is unreadable for it.
+    monkeypatch.setattr(aiokafka.codec, "has_snappy", lambda: False)
+    mesh.configure("inventory_service", unreadable_max_tries=4)
+    await mesh.start("inventory_service")
+    health = f"{mesh.runtimes['inventory_service'].http.url}/health"
+
+    async def reported_failing():
+        async with httpx.AsyncClient() as client:
+            response = await client.get(health)
+        return response.status_code == 503 and response.json()["consumer"]["failing"]
+    await mesh.wait_for_async(reported_failing, timeout=30)
+
+    await mesh.wait_for(lambda: mesh.db("inventory_service")["stock"].count == 1, timeout=60)
+    [letter] = await mesh.wait_for_async(lambda: _dead_letters(mesh, "StockAdded"), timeout=30)
+    headers = {name: value.decode() for name, value in letter.headers}
+    assert headers["dlt.kind"] == "unreadable" and "snappy" in headers["dlt.reason"]
+    assert (headers["dlt.source.partition"], headers["dlt.source.offset"]) == ("0", "0")
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(health)).json()["consumer"]["failing"] is False
+
+
+async def test_an_outbox_row_the_broker_refuses_does_not_hold_up_the_rows_behind_it(mesh):
+    await mesh.start("inventory_service")
+    runtime = mesh.runtimes["inventory_service"]
+    # A dead letter as large as the old code made them: over the producer's 1 MB limit.
+    too_big = Delivery("StockAdded", 0, 99, b"k" * 10, b"x" * 1_100_000)
+
+    def write_rows(db):
+        from shared.db import write_transaction
+        from shared.outbox import Outbox
+        with write_transaction(db):
+            outbox = Outbox(db)
+            return [outbox.add_raw("StockAdded.DLT", too_big.key, too_big.value, []),
+                    outbox.add_raw("StockAdded", b"LATER-1", _stock_added("LATER-1"), [])]
+
+    runtime.relay.hand_over(await runtime.writer.run(write_rows))
+    await mesh.wait_for(lambda: mesh.db("inventory_service")["stock"].count == 1, timeout=30)
+    failed = mesh.db("inventory_service").execute(
+        "SELECT topic, error FROM outbox WHERE failed_at IS NOT NULL").fetchall()
+    assert [(topic, "TooLarge" in error) for topic, error in failed] == [("StockAdded.DLT", True)]

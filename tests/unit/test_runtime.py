@@ -1,0 +1,86 @@
+"""The service runtime's own promises, without a broker: the watchdog, the retry worker,
+and the API's commands reaching the relay."""
+
+import asyncio
+import sqlite3
+import time
+
+import pytest
+
+from inventory_service.bootstrap import bootstrap
+from shared.events import StockAdded
+from shared.settings import Settings
+
+
+@pytest.fixture
+def runtime(tmp_path):
+    runtime = bootstrap(Settings(service_name="inventory_service", watchdog_timeout=0.1,
+                                 send_timeout=4.0, database_path=tmp_path / "inventory.db"))
+    yield runtime
+    runtime.readers.close()
+    runtime.writer.close()
+
+
+class SlowStoppingConsumer:
+    """Never makes progress; once cancelled, needs a while to leave its group, as
+    aiokafka's ``stop()`` does — a second cancellation in that time would cut it short."""
+
+    instances: list = []
+
+    def __init__(self, *args, **options) -> None:
+        self.last_progress = time.monotonic() - 1000
+        self.started, self.cancels, self.stopped = True, 0, False
+        self.assigned, self.failures, self.last_error, self.failing = set(), 0, "", False
+        SlowStoppingConsumer.instances.append(self)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancels += 1
+            try:
+                await asyncio.sleep(2.5)
+            except asyncio.CancelledError:
+                self.cancels += 1
+                raise
+            self.stopped = True
+            raise
+
+
+async def test_the_watchdog_cancels_a_stalled_consumer_once_and_lets_it_stop(runtime):
+    SlowStoppingConsumer.instances = []
+    runtime.consumer_class = SlowStoppingConsumer
+    watchdog = asyncio.create_task(runtime._consume_with_watchdog())
+    await asyncio.sleep(4.5)
+    runtime.stopping.set()
+    await asyncio.wait_for(watchdog, 10)
+    restarted = SlowStoppingConsumer.instances[:-1]
+    assert restarted, "the stalled consumer was never restarted"
+    assert all(c.cancels == 1 and c.stopped for c in restarted)
+
+
+async def test_the_retry_worker_survives_an_error_and_tries_again(runtime, monkeypatch):
+    calls = []
+
+    def failing_then_fine():
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("disk I/O error")
+        return []
+
+    monkeypatch.setattr(runtime.processor, "retry_due", failing_then_fine)
+    worker = asyncio.create_task(runtime._retry_due_events())
+    await asyncio.sleep(2.5)
+    assert not worker.done() and len(calls) >= 3
+    runtime.stopping.set()
+    await asyncio.wait_for(worker, 5)
+
+
+async def test_an_api_command_hands_its_events_to_the_relay_without_a_query(runtime):
+    def add_stock(uow):
+        with uow:
+            uow.originate(StockAdded(sku="WIDGET-1", quantity=1), order_id=None)
+            uow.commit()
+
+    await runtime.execute(add_stock)
+    assert runtime.relay.backlog == 1
