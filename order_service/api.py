@@ -59,9 +59,15 @@ def router(readers: SqliteReaders, execute: Execute) -> APIRouter:
 
     @api.get("", summary="Orders, newest first, optionally filtered")
     async def list_orders(status: OrderStatus | None = None, customer_id: str | None = None,
-                          limit: int = Query(default=100, ge=1, le=1000)) -> dict:
-        return {"orders": await readers.run(lambda db: views.list_orders(
-            db, status=status, customer_id=customer_id, limit=limit))}
+                          limit: int = Query(default=100, ge=1, le=1000),
+                          before: str | None = Query(default=None, description="The `next` of "
+                                                     "the previous page.")) -> dict:
+        cursor = _cursor(before)
+        orders = await readers.run(lambda db: views.list_orders(
+            db, status=status, customer_id=customer_id, limit=limit, before=cursor))
+        last = orders[-1] if len(orders) == limit else None
+        return {"orders": orders,
+                "next": f"{last['created_at']!r}_{last['order_id']}" if last else None}
 
     @api.post("/{order_id}/cancellation", status_code=202,
               summary="Request a cancellation; 409 once the order has shipped")
@@ -76,6 +82,16 @@ def router(readers: SqliteReaders, execute: Execute) -> APIRouter:
         return await readers.run(views.order_detail, order_id)
 
     return api
+
+
+def _cursor(before: str | None) -> tuple[float, str] | None:
+    if before is None:
+        return None
+    created_at, _, order_id = before.partition("_")
+    try:
+        return float(created_at), order_id
+    except ValueError:
+        raise HTTPException(422, f"not a page cursor: {before!r}") from None
 
 
 def _found(order: dict | None, order_id: str) -> dict:

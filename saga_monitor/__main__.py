@@ -4,11 +4,11 @@ import asyncio
 import sys
 
 from saga_monitor.app import create_app, create_internal_topics
-from shared.settings import Settings
+from shared.settings import Settings, load
 
 
 def main() -> None:
-    settings = Settings(service_name="saga_monitor")
+    settings = load(Settings, service_name="saga_monitor")
     asyncio.run(create_internal_topics(settings))
     app = create_app(settings)
     sys.argv = [sys.argv[0], "worker", "--loglevel", settings.log_level.lower().replace(

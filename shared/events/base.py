@@ -37,6 +37,8 @@ Money = Annotated[
     Field(ge=0, max_digits=12, decimal_places=2, examples=["19.90"]),
 ]
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+#: A whole number that must arrive as one: not "2", not true.
+Count = Annotated[int, Field(strict=True)]
 
 
 class Contract(BaseModel):
@@ -73,7 +75,8 @@ class Event(Contract):
     event_id: str = Field(default_factory=_new_event_id, min_length=1, max_length=64,
                           description="Unique per event; consumers deduplicate on it.")
     event_type: str = Field(description="Payload type; equals the topic name.")
-    schema_version: int = Field(default=1, ge=1, description="Version of the payload schema.")
+    schema_version: Count = Field(default=1, ge=1, description="Version of the payload schema "
+                                  "(an integer).")
     occurred_at: datetime = Field(default_factory=_now, description="When it happened (UTC).")
     order_id: Identifier | None = Field(
         default=None, description="The saga this event belongs to; the message key.")

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -53,6 +53,7 @@ class HttpServer:
 
 def operational_app(name: str, status: Callable[[], Awaitable[dict]],
                     parked: Callable[[], Awaitable[list[dict]]],
+                    retry_parked: Callable[[str], Awaitable[bool]],
                     metrics: ServiceMetrics) -> FastAPI:
     """Health, metrics and manual-intervention endpoints every service shares; add routers."""
     app = FastAPI(title=name, description=f"{name} of the order saga")
@@ -65,6 +66,13 @@ def operational_app(name: str, status: Callable[[], Awaitable[dict]],
     @app.get("/parked", summary="Events parked for manual intervention, and why")
     async def parked_events() -> dict:
         return {"parked": await parked()}
+
+    @app.post("/parked/{event_id}/retry", summary="Retry a parked event where it is parked "
+              "(from its first attempt), without its dead letter")
+    async def retry_parked_event(event_id: str) -> dict:
+        if not await retry_parked(event_id):
+            raise HTTPException(404, f"no parked event {event_id}")
+        return {"event_id": event_id, "status": "WAITING"}
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus_metrics() -> Response:

@@ -31,9 +31,9 @@ from shared.runtime.dispatcher import Dispatcher
 from shared.runtime.http import HttpServer, operational_app
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.sqlite import SqliteReaders, SqliteWriter
-from shared.runtime.topics import ensure_topics
+from shared.runtime.topics import BrokerUnreachable, TopicsRefused, ensure_topics
 from shared.runtime.waiting import sleep_or_stop
-from shared.settings import Settings
+from shared.settings import Settings, load
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ class ServiceRuntime:
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             max_message_bytes=settings.max_message_bytes, crash_points=self.crash_points,
             metrics=self.metrics)
-        self.app = operational_app(spec.name, self.status, self.parked, self.metrics)
+        self.app = operational_app(spec.name, self.status, self.parked, self.retry_parked,
+                                   self.metrics)
         self.http = HttpServer(self.app, settings.http_host, settings.http_port)
         self.consumer: EventConsumer | None = None
         self.started = asyncio.Event()
@@ -93,6 +94,10 @@ class ServiceRuntime:
 
     async def parked(self) -> list[dict]:
         return await self.readers.run(_parked)
+
+    async def retry_parked(self, event_id: str) -> bool:
+        """Revive a parked event in place; the retry worker takes it from there."""
+        return await self.writer.run(_revive, event_id)
 
     async def run(self, *, handle_signals: bool = True) -> None:
         if handle_signals:
@@ -199,6 +204,11 @@ def _parked(db) -> list[dict]:
             for q in RetryQueue(db).parked()]
 
 
+def _revive(db, event_id: str) -> bool:
+    with write_transaction(db):
+        return RetryQueue(db).revive(event_id)
+
+
 def _prune(db, inbox_retention_days: float) -> None:
     with write_transaction(db):
         Inbox(db).prune(inbox_retention_days)
@@ -207,6 +217,10 @@ def _prune(db, inbox_retention_days: float) -> None:
 
 def run_service(name: str, bootstrap: Callable[[Settings], ServiceRuntime]) -> None:
     """The console-script entry point shared by all five services."""
-    settings = Settings(service_name=name)
+    settings = load(Settings, service_name=name)
     configure_logging(settings)
-    asyncio.run(bootstrap(settings).run())
+    try:
+        asyncio.run(bootstrap(settings).run())
+    except (BrokerUnreachable, TopicsRefused) as error:
+        log.error("cannot start: %s", error)
+        raise SystemExit(1) from None

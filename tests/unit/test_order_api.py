@@ -103,3 +103,26 @@ async def test_an_order_whose_saga_already_runs_answers_409_and_emits_nothing(ap
     response = await api.post("/orders", json={**ORDER, "order_id": "ord-7"})
     assert response.status_code == 409 and "already has saga events" in response.json()["detail"]
     assert _count(api, "orders") == 0 and _count(api, "outbox") == 0
+
+
+async def test_orders_are_listed_newest_first_a_page_at_a_time(api):
+    placed = [(await api.post("/orders", json={**ORDER, "order_id": f"ord-{n}"})).json()
+              for n in range(5)]
+    first = (await api.get("/orders", params={"limit": 2})).json()
+    second = (await api.get("/orders", params={"limit": 2, "before": first["next"]})).json()
+    third = (await api.get("/orders", params={"limit": 2, "before": second["next"]})).json()
+    seen = [o["order_id"] for page in (first, second, third) for o in page["orders"]]
+    assert seen == [o["order_id"] for o in reversed(placed)]
+    assert third["next"] is None
+
+
+async def test_listing_by_customer_uses_an_index_not_a_scan(api):
+    plan = api.runtime.writer.db.execute(
+        "EXPLAIN QUERY PLAN SELECT order_id FROM orders WHERE customer_id = ? "
+        "ORDER BY created_at DESC, order_id DESC LIMIT 10", ["alice"]).fetchall()
+    assert "SEARCH orders USING" in " ".join(str(row) for row in plan)
+    assert "TEMP B-TREE" not in " ".join(str(row) for row in plan)
+    plan_all = api.runtime.writer.db.execute(
+        "EXPLAIN QUERY PLAN SELECT order_id FROM orders "
+        "ORDER BY created_at DESC, order_id DESC LIMIT 10").fetchall()
+    assert "TEMP B-TREE" not in " ".join(str(row) for row in plan_all)
