@@ -121,6 +121,9 @@ class Settings(KafkaSettings):
     stall_after_seconds: float = Field(default=30.0, gt=0,
                                        description="saga_monitor: unfinished and idle this long.")
 
+    otlp_endpoint: str | None = Field(default=None, description="Export trace spans to this "
+                                      "OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318/v1/traces).")
+
     fault_rate: float = Field(default=0.0, ge=0, le=1, description="Injected transient failures.")
     crash_point: str | None = Field(default=None, description="Test hook: exit abruptly here.")
 

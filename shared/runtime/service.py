@@ -34,6 +34,7 @@ from shared.runtime.sqlite import SqliteReaders, SqliteWriter
 from shared.runtime.topics import BrokerUnreachable, TopicsRefused, ensure_topics
 from shared.runtime.waiting import sleep_or_stop
 from shared.settings import Settings, load
+from shared.tracing import Tracing
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class ServiceRuntime:
         self.readers = SqliteReaders(settings.database_path)
         self.metrics = ServiceMetrics()
         self.crash_points = CrashPoints(settings.crash_point)
+        self.tracing = Tracing(spec.name, settings.otlp_endpoint)
         self.relay = OutboxRelay(settings, self.writer, self.metrics, self.crash_points)
         self.dispatcher = Dispatcher(spec, self.new_uow, FaultInjector(settings.fault_rate))
         self.processor = EventProcessor(
@@ -58,7 +60,7 @@ class ServiceRuntime:
             max_attempts=settings.retry_max_attempts,
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             max_message_bytes=settings.max_message_bytes, crash_points=self.crash_points,
-            metrics=self.metrics)
+            metrics=self.metrics, tracing=self.tracing)
         self.app = operational_app(spec.name, self.status, self.parked, self.retry_parked,
                                    self.metrics)
         self.http = HttpServer(self.app, settings.http_host, settings.http_port)
@@ -69,11 +71,13 @@ class ServiceRuntime:
     def new_uow(self) -> UnitOfWork:
         return self.uow_class(self.writer.db, crash_points=self.crash_points)
 
-    async def execute(self, command: Callable[..., Any], *args: Any) -> Any:
-        """``command(*args, uow)`` as one transaction on the writer thread (an API call);
-        the events it added go straight to the relay."""
+    async def execute(self, command: Callable[..., Any], order_id: str, *args: Any) -> Any:
+        """``command(order_id, *args, uow)`` as one transaction on the writer thread (an API
+        call), in a span of the order's trace; the events it added go straight to the relay."""
         uow = self.new_uow()
-        result = await self.writer.call(command, *args, uow)
+        with self.tracing.originating(command.__name__.replace("_", " "), order_id) as headers:
+            uow.headers = headers
+            result = await self.writer.call(command, order_id, *args, uow)
         self.relay.hand_over(uow.messages)
         return result
 
@@ -122,6 +126,7 @@ class ServiceRuntime:
         finally:
             self.readers.close()
             self.writer.close()
+            self.tracing.shutdown()
             log.info("stopped", extra={"service": self.spec.name})
 
     async def _mark_started(self, workers: list[asyncio.Task]) -> None:

@@ -43,8 +43,13 @@ class InProcessMesh:
                                         **common) for name in BOOTSTRAPS}
         self.tool = Settings(service_name="tests", **common)
         self.runtimes: dict[str, ServiceRuntime] = {}
+        self._span_exporters: list = []
         self._tasks: dict[str, asyncio.Task] = {}
         self._readers: dict[str, Any] = {}
+
+    def trace_into(self, exporter) -> None:
+        """Every service started from now on also exports its spans to ``exporter``."""
+        self._span_exporters.append(exporter)
 
     def configure(self, service: str, **fields: Any) -> None:
         """Change a service's settings for its next start (e.g. ``fault_rate=1.0``)."""
@@ -55,6 +60,8 @@ class InProcessMesh:
         await ensure_topics(self.tool)
         for name in names or BOOTSTRAPS:
             runtime = BOOTSTRAPS[name](self.settings[name])
+            for exporter in self._span_exporters:
+                runtime.tracing.add_exporter(exporter)
             self.runtimes[name] = runtime
             self._tasks[name] = asyncio.create_task(runtime.run(handle_signals=False), name=name)
         async with asyncio.timeout(60):

@@ -35,11 +35,11 @@ class FlakyHandlers:
         self.dispatcher, self.failures, self.calls = dispatcher, failures, 0
         self.error = error or TimeoutError("gateway timeout")
 
-    def handle(self, evt):
+    def handle(self, evt, headers=()):
         self.calls += 1
         if self.calls <= self.failures:
             raise self.error
-        return self.dispatcher.handle(evt)
+        return self.dispatcher.handle(evt, headers)
 
 
 @pytest.fixture
