@@ -26,6 +26,13 @@ from pathlib import Path
 from localkafka.config import LOG4J2_PROPERTIES, new_cluster_id, server_properties
 from localkafka.errors import LocalKafkaError
 from localkafka.jars import KAFKA_VERSION, ensure_jars
+from localkafka.secrets import (
+    Secrets,
+    ensure_secrets,
+    scram_arguments,
+    server_security_properties,
+    write_client_settings,
+)
 
 READY_LINE = "Kafka Server started"
 _PR_SET_PDEATHSIG = 1
@@ -43,6 +50,7 @@ class LocalKafka:
         version: str = KAFKA_VERSION,
         startup_timeout: float = 90.0,
         detach: bool = False,
+        secure: bool = False,
     ) -> None:
         self._owns_state_dir = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="localkafka-"))
@@ -50,6 +58,9 @@ class LocalKafka:
         self.heap, self.version = heap, version
         self.startup_timeout = startup_timeout
         self.detach = detach
+        #: SASL_SSL + SCRAM for clients, ACLs enforced (docs/security.md): see ``secrets``.
+        self.secure = secure
+        self.secrets: Secrets | None = None
         self.process: subprocess.Popen | None = None
 
     @property
@@ -66,9 +77,13 @@ class LocalKafka:
         self.port = _claim_port(self.host, self.port, "broker")
         self.controller_port = _claim_port(self.host, self.controller_port, "controller")
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.secure:
+            self.secrets = ensure_secrets(self.state_dir)
         config = self._write_config()
         self._format_storage(java, lib, config)
         self._run(java, lib, config)
+        if self.secrets is not None:
+            write_client_settings(self.secrets, self.bootstrap_servers)
         return self.bootstrap_servers
 
     def restart(self) -> None:
@@ -118,6 +133,7 @@ class LocalKafka:
         config.write_text(server_properties(
             host=self.host, port=self.port, controller_port=self.controller_port,
             data_dir=self.state_dir / "data",
+            security=server_security_properties(self.secrets) if self.secrets else None,
         ))
         (self.state_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         return config
@@ -133,8 +149,10 @@ class LocalKafka:
     def _format_storage(self, java: str, lib: Path, config: Path) -> None:
         if (self.state_dir / "data" / "meta.properties").exists():
             return  # already formatted: keep the topics of an earlier run
+        scram = scram_arguments(self.secrets) if self.secrets else []
         command = self._java_command(java, lib, "kafka.tools.StorageTool", "format",
-                                     "-t", new_cluster_id(), "-c", str(config), heap="256m")
+                                     "-t", new_cluster_id(), "-c", str(config), *scram,
+                                     heap="256m")
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])

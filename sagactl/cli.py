@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from sagactl import dlq, doctor, orders, publishing, seeding, tailing, topics
+from sagactl import acls, dlq, doctor, orders, publishing, seeding, tailing, topics
 from sagactl.errors import EXIT_CODES_HELP, CliError, fail
 from shared.logs import TextFormatter
 from shared.settings import DEFAULT_HTTP_PORTS, ToolSettings, load
@@ -26,6 +26,7 @@ app.command("publish")(publishing.publish_command)
 app.command("seed")(seeding.seed_command)
 app.command("tail")(tailing.tail_command)
 app.command("doctor")(doctor.doctor_command)
+app.command("acls")(acls.acls_command)
 
 docs_app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
@@ -77,6 +78,18 @@ def _log_waits_to_stderr() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
+@docs_app.command("acls")
+def docs_acls(
+    output: Path = typer.Option(Path("docs/acls.md"), help="Where to write the policy."),
+    check: bool = typer.Option(False, "--check", help="Fail if the file is out of date."),
+) -> None:
+    """Generate the broker's ACL policy (docs/acls.md) from the services' declarations."""
+    from sagactl.participants import OPERATOR, SERVICES
+    from shared.acls import policy, render
+
+    _write_or_check(output, render(policy(SERVICES, OPERATOR)), check, "sagactl docs acls")
+
+
 @docs_app.command("events")
 def docs_events(
     output: Path = typer.Option(Path("docs/events.md"), help="Where to write the catalog."),
@@ -91,10 +104,13 @@ def docs_events(
     problems = check_rules(ORDER_SAGA, PARTICIPANTS)
     if problems:
         raise fail("the declared choreography breaks the saga:\n" + "\n".join(problems))
-    text = render(ORDER_SAGA, PARTICIPANTS)
+    _write_or_check(output, render(ORDER_SAGA, PARTICIPANTS), check, "sagactl docs events")
+
+
+def _write_or_check(output: Path, text: str, check: bool, command: str) -> None:
     if check:
         if not output.exists() or output.read_text() != text:
-            raise fail(f"{output} is out of date: run `sagactl docs events`")
+            raise fail(f"{output} is out of date: run `{command}`")
         typer.echo(f"{output} is up to date")
         return
     output.write_text(text)

@@ -13,7 +13,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+)
 from aiokafka.structs import RecordMetadata
 
 from sagactl.errors import Unreachable
@@ -21,22 +28,41 @@ from shared.events import Event, encode
 from shared.settings import KafkaSettings
 
 Message = tuple[str, bytes | None, bytes, list]
+REFUSALS = (SaslAuthenticationFailed, TopicAuthorizationFailedError,
+            ClusterAuthorizationFailedError, GroupAuthorizationFailedError)
 #: How often a follower looks for topics that appeared since it started.
 NEW_TOPICS_EVERY = 5.0
 
 
 @contextlib.asynccontextmanager
 async def reaching(settings: KafkaSettings, what: str = "Kafka"):
-    """Turn a broker that does not answer into one clear error."""
+    """Turn a broker that does not answer, or refuses who we are, into one clear error."""
     try:
         yield
+    except REFUSALS as error:
+        raise Unreachable(
+            f"{what} at {settings.kafka_bootstrap_servers} refused {settings.principal} "
+            f"({type(error).__name__}); check the credentials (SAGA_KAFKA_USERNAME, "
+            "SAGA_KAFKA_PASSWORD_FILE) and docs/acls.md for what this principal may do.") from None
+    except KafkaConnectionError as error:
+        if settings.kafka_security_protocol == "PLAINTEXT":
+            raise Unreachable(_unreachable(settings, what, "no broker answered")) from error
+        # aiokafka only logs why a secure connection failed: say both possibilities.
+        raise Unreachable(
+            f"cannot connect to {what} at {settings.kafka_bootstrap_servers} as "
+            f"{settings.principal}: no broker answered, or it refused these credentials; check "
+            "--bootstrap, SAGA_KAFKA_USERNAME, SAGA_KAFKA_PASSWORD_FILE and SAGA_KAFKA_CA_FILE."
+        ) from error
     except (KafkaError, OSError, TimeoutError) as error:
         reason = ("no broker answered" if isinstance(error, KafkaConnectionError)
                   else f"no answer within {settings.connect_timeout:g}s"
                   if isinstance(error, TimeoutError) else str(error) or type(error).__name__)
-        raise Unreachable(
-            f"cannot reach {what} at {settings.kafka_bootstrap_servers} ({reason}); is the broker "
-            "running (make kafka)? Check --bootstrap / KAFKA_BOOTSTRAP_SERVERS.") from None
+        raise Unreachable(_unreachable(settings, what, reason)) from None
+
+
+def _unreachable(settings: KafkaSettings, what: str, reason: str) -> str:
+    return (f"cannot reach {what} at {settings.kafka_bootstrap_servers} ({reason}); is the "
+            "broker running (make kafka)? Check --bootstrap / KAFKA_BOOTSTRAP_SERVERS.")
 
 
 async def start_client(settings: KafkaSettings, client) -> None:
@@ -62,7 +88,8 @@ async def publish_raw(settings: KafkaSettings, messages: Sequence[Message]
     results = await publish_each(settings, messages)
     for result in results:
         if isinstance(result, BaseException):
-            raise result
+            async with reaching(settings):  # says what the broker refused, and why
+                raise result
     return results
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sagactl.kafka import publish_raw, read_topics
+from shared.acls import DECISIONS_TOPIC
 from shared.deadletters import DLT_SUFFIX
 from shared.events import CATALOG
 from shared.runtime.topics import ensure_topics
 from shared.settings import KafkaSettings
 
-DECISIONS_TOPIC = "sagactl.dlq-decisions"
 #: Letters whose original bytes can go back: the event itself was fine, its handler failed.
 REPLAYABLE_BY_DEFAULT = ("handler-failed",)
 #: Nothing to send back: the letter holds no value (or no longer all of it).

@@ -6,11 +6,13 @@ import asyncio
 import json
 import sys
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, get_args
 
 import typer
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from sagactl.errors import fail
 from sagactl.kafka import publish
@@ -63,9 +65,9 @@ def build_event(event_type: str, order_id: str | None, fields: list[str],
     if not isinstance(raw["payload"], dict):
         raise fail(f"{file}: \"payload\" must be a JSON object, "
                    f"not {type(raw['payload']).__name__}")
-    for path, value in _parse_fields(fields):
-        _check_path(payload_type, path)
-        _set(raw["payload"], path, value)
+    for path, text in _parse_fields(fields):
+        field = _check_path(payload_type, path)
+        _set(raw["payload"], path, _value(text, field))
     raw.update(event_type=event_type, producer=raw.get("producer", "sagactl"))
     raw.setdefault("event_id", uuid.uuid4().hex)  # a file may bring its own, to replay exactly
     if order_id:
@@ -87,22 +89,27 @@ def _read_file(file: Path) -> dict[str, Any]:
     return data
 
 
-def _parse_fields(fields: list[str]) -> list[tuple[list[str], Any]]:
+def _parse_fields(fields: list[str]) -> list[tuple[list[str], str]]:
     parsed = []
     for field in fields:
         name, separator, value = field.partition("=")
         if not separator or not name or "" in name.split("."):
             raise fail(f"--set expects FIELD=VALUE (FIELD may be dotted), got {field!r}")
-        try:
-            decoded = json.loads(value)
-        except json.JSONDecodeError:
-            decoded = value
-        # Money must travel as a decimal string: never turn "19.90" into a float.
-        parsed.append((name.split("."), value if isinstance(decoded, float) else decoded))
+        parsed.append((name.split("."), value))
     return parsed
 
 
-def _check_path(model: type[BaseModel], path: list[str]) -> None:
+def _value(text: str, field: FieldInfo) -> Any:
+    """JSON if it parses as JSON — except money, which travels as the decimal string typed."""
+    if field.annotation is Decimal:
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _check_path(model: type[BaseModel], path: list[str]) -> FieldInfo:
     """Every part of a --set path must name a field: a typo is refused, never dropped."""
     for depth, name in enumerate(path):
         fields = model.model_fields
@@ -115,6 +122,7 @@ def _check_path(model: type[BaseModel], path: list[str]) -> None:
             if nested is None:
                 raise fail(f"{'.'.join(path)}: {name} is not an object; set it whole as JSON")
             model = nested
+    return fields[path[-1]]
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

@@ -16,7 +16,14 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HTTP_PORTS = {
@@ -57,6 +64,24 @@ class KafkaSettings(BaseSettings):
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = "json"
 
+    # Secure mode (docs/security.md): TLS to the broker, and a SCRAM principal per process.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = Field(default=None, description="Default: the service name.")
+    kafka_password: SecretStr | None = None
+    kafka_password_file: Path | None = Field(default=None, description="A secret file holding "
+                                             "the password (preferred over the variable).")
+    kafka_ca_file: Path | None = Field(default=None, description="The CA that signed the broker.")
+
+    @model_validator(mode="after")
+    def _secure_needs_credentials(self) -> KafkaSettings:
+        if self.kafka_security_protocol == "SASL_SSL":
+            if self.kafka_password is None and self.kafka_password_file is None:
+                raise ValueError("SASL_SSL needs SAGA_KAFKA_PASSWORD or SAGA_KAFKA_PASSWORD_FILE")
+            if self.kafka_ca_file is None or not self.kafka_ca_file.is_file():
+                raise ValueError("SASL_SSL needs SAGA_KAFKA_CA_FILE, the broker's CA (a file)")
+        return self
+
     def topic(self, event_type: str) -> str:
         return f"{self.topic_prefix}{event_type}"
 
@@ -65,11 +90,42 @@ class KafkaSettings(BaseSettings):
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments every aiokafka client of the saga is built with: where the broker
-        is (and, in secure mode, how to prove who we are)."""
-        return {"bootstrap_servers": self.kafka_bootstrap_servers}
+        is and, in secure mode, who we are and whom we trust."""
+        options: dict[str, Any] = {"bootstrap_servers": self.kafka_bootstrap_servers}
+        if self.kafka_security_protocol == "SASL_SSL":
+            from aiokafka.helpers import create_ssl_context
+
+            options.update(security_protocol="SASL_SSL", sasl_mechanism=self.kafka_sasl_mechanism,
+                           sasl_plain_username=self.principal,
+                           sasl_plain_password=self.password(),
+                           ssl_context=create_ssl_context(cafile=str(self.kafka_ca_file)))
+        return options
+
+    @property
+    def principal(self) -> str:
+        return self.kafka_username or self.service_name
+
+    def password(self) -> str | None:
+        if self.kafka_password_file is not None:
+            return self.kafka_password_file.read_text().strip()
+        return self.kafka_password.get_secret_value() if self.kafka_password else None
 
 
-class ToolSettings(KafkaSettings):
+class ApiTokenSettings(BaseSettings):
+    """The order API's bearer token: required for its writes when set (always in secure mode)."""
+
+    model_config = SettingsConfigDict(env_prefix="SAGA_", frozen=True, extra="ignore")
+
+    api_token: SecretStr | None = None
+    api_token_file: Path | None = Field(default=None, description="A secret file holding it.")
+
+    def api_token_value(self) -> str | None:
+        if self.api_token_file is not None:
+            return self.api_token_file.read_text().strip()
+        return self.api_token.get_secret_value() if self.api_token else None
+
+
+class ToolSettings(KafkaSettings, ApiTokenSettings):
     """sagactl's settings: where the broker, the order API, the monitor and the services are."""
 
     order_api_url: str = "http://127.0.0.1:8000"
@@ -81,9 +137,10 @@ class ToolSettings(KafkaSettings):
         description='JSON, e.g. {"payment_service": "http://10.0.0.5:8002"}; for sagactl doctor.')
 
 
-class Settings(KafkaSettings):
+class Settings(KafkaSettings, ApiTokenSettings):
     """A service's settings (the monitor's too)."""
 
+    api_reads_need_token: bool = Field(default=False, description="order_service: GETs too.")
     database_path: Path | None = Field(default=None, description="Default .run/<service>.db")
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, ge=0, le=65535)

@@ -17,14 +17,22 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    WithJsonSchema,
+    model_validator,
+)
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 def _money_must_be_text(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, str | Decimal | int):
-        raise ValueError('money must be a decimal string such as "19.90", never a float')
+    if not isinstance(value, str | Decimal):
+        raise ValueError('money must be a decimal string such as "19.90", never a JSON number')
     return value
 
 
@@ -35,6 +43,9 @@ Money = Annotated[
     Decimal,
     BeforeValidator(_money_must_be_text),
     Field(ge=0, max_digits=12, decimal_places=2, examples=["19.90"]),
+    # What the wire format promises (OpenAPI, docs): a decimal string, never a JSON number.
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$",
+                    "examples": ["19.90"]}),
 ]
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 #: A whole number that must arrive as one: not "2", not true.

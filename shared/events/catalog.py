@@ -42,9 +42,7 @@ class OrderLines(Payload):
     @field_validator("items")
     @classmethod
     def _each_sku_once(cls, items: tuple[LineItem, ...]) -> tuple[LineItem, ...]:
-        skus = [item.sku for item in items]
-        if len(skus) != len(set(skus)):
-            raise ValueError("each SKU may appear only once per order")
+        check_each_sku_once(items)
         return items
 
     @computed_field(description="Sum of quantity × unit_price; at most 9999999999.99, like "
@@ -57,6 +55,12 @@ class OrderLines(Payload):
     def _total_fits(self) -> OrderLines:
         check_total_fits(self.total)
         return self
+
+
+def check_each_sku_once(items) -> None:
+    skus = [item.sku for item in items]
+    if len(skus) != len(set(skus)):
+        raise ValueError("each SKU may appear only once per order")
 
 
 def order_total(items) -> Decimal:

@@ -7,9 +7,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import uvicorn
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.routing import Match
 
 from shared.metrics import ServiceMetrics
 
@@ -57,6 +59,18 @@ def operational_app(name: str, status: Callable[[], Awaitable[dict]],
                     metrics: ServiceMetrics) -> FastAPI:
     """Health, metrics and manual-intervention endpoints every service shares; add routers."""
     app = FastAPI(title=name, description=f"{name} of the order saga")
+
+    @app.middleware("http")
+    async def allow_every_method_of_the_path(request: Request, call_next):
+        """Starlette's 405 names only the methods of the first route that matched the path;
+        HTTP says Allow lists all of them."""
+        response = await call_next(request)
+        if response.status_code == 405:
+            methods = {method for route in app.routes if isinstance(route, APIRoute)
+                       and route.matches(request.scope)[0] is not Match.NONE
+                       for method in route.methods}
+            response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
 
     @app.get("/health", summary="200 while the service consumes and publishes; 503 otherwise")
     async def health() -> JSONResponse:

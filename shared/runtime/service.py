@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.choreography import ServiceSpec
 from shared.db import write_transaction
-from shared.deadletters import DeadLetters
+from shared.deadletters import DLT_SUFFIX, DeadLetters
 from shared.faults import CrashPoints, FaultInjector
 from shared.inbox import Inbox
 from shared.logs import configure_logging
@@ -109,7 +109,7 @@ class ServiceRuntime:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
         try:
-            await ensure_topics(self.settings)
+            await ensure_topics(self.settings, self._own_topics())
             relay_stopping = asyncio.Event()
             relay = asyncio.create_task(self.relay.run(relay_stopping))
             workers = [asyncio.create_task(coroutine) for coroutine in (
@@ -128,6 +128,13 @@ class ServiceRuntime:
             self.writer.close()
             self.tracing.shutdown()
             log.info("stopped", extra={"service": self.spec.name})
+
+    def _own_topics(self) -> list[str]:
+        """What this service reads, writes and dead-letters to: the topics it creates if
+        missing (in secure mode it may only make sure they exist; the setup creates them)."""
+        consumed = [payload.event_type() for payload in self.spec.consumes]
+        emitted = [payload.event_type() for payload in self.spec.emits]
+        return list(dict.fromkeys([*consumed, *emitted, *(t + DLT_SUFFIX for t in consumed)]))
 
     async def _mark_started(self, workers: list[asyncio.Task]) -> None:
         while self.http.port is None or self.consumer is None or not self.consumer.started:

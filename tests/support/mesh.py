@@ -34,14 +34,17 @@ BOOTSTRAPS = {"order_service": order, "inventory_service": inventory,
 
 
 class InProcessMesh:
-    def __init__(self, bootstrap_servers: str, prefix: str, data_dir: Path,
-                 **overrides: Any) -> None:
+    def __init__(self, bootstrap_servers: str, prefix: str, data_dir: Path, *,
+                 credentials: Callable[[str], dict] | None = None, **overrides: Any) -> None:
+        """``credentials(principal)`` gives a principal's secure-mode settings: each service
+        then runs as itself, and the tests' own client as the admin."""
         self.prefix, self.data_dir = prefix, data_dir
         common = {"kafka_bootstrap_servers": bootstrap_servers, "topic_prefix": prefix,
                   "http_port": 0, "log_format": "text", **overrides}
+        as_ = credentials or (lambda principal: {})
         self.settings = {name: Settings(service_name=name, database_path=data_dir / f"{name}.db",
-                                        **common) for name in BOOTSTRAPS}
-        self.tool = Settings(service_name="tests", **common)
+                                        **{**common, **as_(name)}) for name in BOOTSTRAPS}
+        self.tool = Settings(service_name="tests", **{**common, **as_("admin")})
         self.runtimes: dict[str, ServiceRuntime] = {}
         self._span_exporters: list = []
         self._tasks: dict[str, asyncio.Task] = {}

@@ -126,3 +126,40 @@ async def test_listing_by_customer_uses_an_index_not_a_scan(api):
         "EXPLAIN QUERY PLAN SELECT order_id FROM orders "
         "ORDER BY created_at DESC, order_id DESC LIMIT 10").fetchall()
     assert "TEMP B-TREE" not in " ".join(str(row) for row in plan_all)
+
+
+@pytest.fixture
+async def guarded(tmp_path):
+    runtime = bootstrap(Settings(service_name="order_service", api_token="s3cret",
+                                 database_path=tmp_path / "order.db"))
+    transport = httpx.ASGITransport(app=runtime.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+        yield client
+    runtime.readers.close()
+    runtime.writer.close()
+
+
+async def test_with_a_token_configured_writes_without_it_are_refused_and_change_nothing(guarded):
+    for headers in ({}, {"Authorization": "Bearer guess"}):
+        response = await guarded.post("/orders", json=ORDER, headers=headers)
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    listed = (await guarded.get("/orders")).json()["orders"]
+    assert listed == []  # reads stay open unless SAGA_API_READS_NEED_TOKEN
+    allowed = await guarded.post("/orders", json=ORDER, headers={"Authorization": "Bearer s3cret"})
+    assert allowed.status_code == 201
+
+
+def test_secure_mode_without_an_api_token_refuses_to_start(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not checked here")
+    with pytest.raises(SystemExit, match="API token"):
+        bootstrap(Settings(service_name="order_service", database_path=tmp_path / "order.db",
+                           kafka_security_protocol="SASL_SSL", kafka_password="p",
+                           kafka_ca_file=ca))
+
+
+async def test_an_order_naming_a_sku_twice_answers_422_not_a_server_error(api):
+    line = {"sku": "WIDGET-1", "quantity": 1, "unit_price": "1.00"}
+    response = await api.post("/orders", json={**ORDER, "items": [line, line]})
+    assert response.status_code == 422
+    assert any("each SKU may appear only once" in p for p in response.json()["problems"])
