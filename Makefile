@@ -51,8 +51,10 @@ test-unit: install  ## the tests that need no broker: rules, handlers, plumbing,
 lint: install  ## ruff
 	$(BIN)/ruff check .
 
-kafka:  ## local Kafka broker in the background (no Docker); `eval $(make -s kafka)` exports its address
-	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT) --state-dir $(KAFKA_DIR)
+SECURE ?=
+kafka: $(if $(SECURE),install)  ## local broker in the background; `eval $(make -s kafka)` exports its address; SECURE=1: TLS, SCRAM, ACLs
+	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT) --state-dir $(KAFKA_DIR) $(if $(SECURE),--secure)
+	@$(if $(SECURE),$(BIN)/python -m devtools.secure $(KAFKA_DIR))
 
 kafka-stop:  ## stop the broker that `make kafka` started
 	@$(PYTHON) -m localkafka stop --state-dir $(KAFKA_DIR)
@@ -61,7 +63,7 @@ kafka-status:  ## say whether the background broker runs
 	@$(PYTHON) -m localkafka status --state-dir $(KAFKA_DIR)
 
 services: install  ## the five services in the background (.run/services/), waits until each is healthy
-	$(BIN)/python -m devtools.services start $(SERVICES_ARGS)
+	$(BIN)/python -m devtools.services start $(SERVICES_ARGS) --kafka-dir $(KAFKA_DIR)
 
 services-stop:  ## stop the services that `make services` started
 	$(BIN)/python -m devtools.services stop $(SERVICES_ARGS)
@@ -74,8 +76,8 @@ clean:  ## remove local state (.run: broker data, databases, logs)
 	-@$(PYTHON) -m localkafka stop --state-dir $(KAFKA_DIR) 2>/dev/null
 	rm -rf .run
 
-demo: install  ## every saga path on a real broker and five service processes; exits 1 on a surprise
-	$(BIN)/python -m devtools.demo
+demo: install  ## every saga path on a real broker and five service processes; SECURE=1 in secure mode
+	$(BIN)/python -m devtools.demo $(if $(SECURE),--secure)
 
 CHAOS_ORDERS ?= 3000
 CHAOS_ARGS ?=

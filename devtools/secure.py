@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sagactl.acls import apply_acls
 from sagactl.participants import OPERATOR, SERVICES
-from shared.acls import DECISIONS_TOPIC, policy
-from shared.runtime.topics import catalog_topics, ensure_topics
+from sagactl.topics import create_all
+from shared.acls import policy
 from shared.settings import ToolSettings
 
 
@@ -41,9 +41,7 @@ async def prepare(kafka_dir: Path, prefix: str = "", partitions: int = 3) -> int
     """Create every topic and apply every ACL for this prefix; returns how many ACLs."""
     admin = ToolSettings(**principal_settings(kafka_dir, "admin", topic_prefix=prefix,
                                               topic_partitions=partitions, connect_timeout=30))
-    await ensure_topics(admin, catalog_topics(), wait=60)
-    await ensure_topics(admin, [DECISIONS_TOPIC], partitions=1,
-                        config={"cleanup.policy": "compact", "retention.ms": "-1"})
+    await create_all(admin, wait=60)
     return await apply_acls(admin, policy(SERVICES, OPERATOR, prefix))
 
 

@@ -31,6 +31,7 @@ NAMES = ("order_service", "inventory_service", "payment_service", "shipping_serv
 class Services:
     state: Path
     port_base: int
+    kafka_dir: Path = Path(".run") / "kafka"
 
     def port(self, name: str) -> int:
         return self.port_base + NAMES.index(name)
@@ -52,7 +53,8 @@ def start(services: Services, timeout: float = 60.0) -> int:
         if services.pid(name) is not None:
             continue
         log = (services.state / f"{name}.log").open("ab")
-        env = {**os.environ, "SAGA_HTTP_PORT": str(services.port(name)),
+        env = {**os.environ, **_principal(services, name),
+               "SAGA_HTTP_PORT": str(services.port(name)),
                "SAGA_DATABASE_PATH": str(services.state / f"{name}.db")}
         process = subprocess.Popen([sys.executable, "-m", name], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -60,6 +62,14 @@ def start(services: Services, timeout: float = 60.0) -> int:
     broker = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092 (the default)")
     print(f"waiting until the five services answer /health (Kafka: {broker})", file=sys.stderr)
     return _wait_healthy(services, timeout)
+
+
+def _principal(services: Services, name: str) -> dict[str, str]:
+    """In secure mode (`eval $(make -s kafka SECURE=1)`), each service runs as itself."""
+    if os.environ.get("SAGA_KAFKA_SECURITY_PROTOCOL") != "SASL_SSL":
+        return {}
+    settings = services.kafka_dir / "clients" / f"{name}.env"
+    return dict(line.split("=", 1) for line in settings.read_text().splitlines() if "=" in line)
 
 
 def _wait_healthy(services: Services, timeout: float) -> int:
@@ -117,8 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".run") / "services",
                         help="pids, logs and databases")
     parser.add_argument("--port-base", type=int, default=8000, help="the first of five ports")
+    parser.add_argument("--kafka-dir", type=Path, default=Path(".run") / "kafka",
+                        help="where a secure broker keeps each principal's settings")
     args = parser.parse_args(argv)
-    return commands[args.command](Services(args.state_dir, args.port_base))
+    return commands[args.command](Services(args.state_dir, args.port_base, args.kafka_dir))
 
 
 if __name__ == "__main__":

@@ -34,22 +34,32 @@ def start(args: argparse.Namespace) -> int:
         running = _running_pid(state_dir)
         if running is not None:
             print(f"Kafka already running (pid {running}).", file=sys.stderr)
-            _print_bootstrap((state_dir / "bootstrap").read_text())
+            _print_bootstrap((state_dir / "bootstrap").read_text(), state_dir)
             return 0
         if args.fresh:
             shutil.rmtree(state_dir / "data", ignore_errors=True)
         broker = LocalKafka(state_dir, port=args.port, heap=args.heap, detach=True,
-                            startup_timeout=args.timeout)
+                            startup_timeout=args.timeout, secure=args.secure)
         bootstrap = broker.start()
     print(f"Kafka {KAFKA_VERSION} started (pid {broker.process.pid}, log {broker.log_path}).",
           file=sys.stderr)
-    _print_bootstrap(bootstrap)
+    _print_bootstrap(bootstrap, state_dir)
     return 0
 
 
-def _print_bootstrap(bootstrap: str) -> None:
-    """The one line on stdout: `eval $(make -s kafka)` sets and exports it for child processes."""
-    print(f"export KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+def _print_bootstrap(bootstrap: str, state_dir: Path) -> None:
+    """The one line on stdout: `eval $(make -s kafka)` sets and exports it for child processes.
+    A secure broker also exports the sagactl principal's settings, and says where every
+    principal's are (a trailing comment, harmless to eval)."""
+    sagactl = state_dir / "clients" / "sagactl.env"
+    if not sagactl.exists():
+        print(f"export KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+        return
+    variables = [line for line in sagactl.read_text().splitlines()
+                 if line and not line.startswith("KAFKA_BOOTSTRAP_SERVERS=")]
+    print(f"export KAFKA_BOOTSTRAP_SERVERS={bootstrap} {' '.join(variables)}  "
+          f"# secure: CA {state_dir.resolve() / 'secrets' / 'ca.pem'}, every principal's "
+          f"client settings in {state_dir.resolve() / 'clients'}/<principal>.env|.properties")
 
 
 def stop(args: argparse.Namespace) -> int:
@@ -107,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     start_parser.add_argument("--heap", default="512m")
     start_parser.add_argument("--timeout", type=float, default=90.0, help="startup timeout, s")
     start_parser.add_argument("--fresh", action="store_true", help="discard earlier topics")
+    start_parser.add_argument("--secure", action="store_true",
+                              help="SASL_SSL + SCRAM per principal, ACLs enforced "
+                                   "(docs/security.md)")
     return parser
 
 

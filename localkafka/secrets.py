@@ -45,6 +45,11 @@ class Secrets:
     def password_file(self, principal: str) -> Path:
         return self.clients / f"{principal}.password"
 
+    @property
+    def api_token(self) -> Path:
+        """The order API's bearer token (not a Kafka credential; secure mode requires one)."""
+        return self.root / "secrets" / "api_token"
+
 
 def ensure_secrets(state_dir: Path, names: tuple[str, ...] = BROKER_NAMES) -> Secrets:
     found = Secrets(state_dir)
@@ -58,6 +63,8 @@ def ensure_secrets(state_dir: Path, names: tuple[str, ...] = BROKER_NAMES) -> Se
     path = secret_dir / "passwords.json"
     path.write_text(json.dumps(passwords, indent=2))
     path.chmod(0o600)
+    found.api_token.write_text(secrets.token_urlsafe(24))
+    found.api_token.chmod(0o600)
     return found
 
 
@@ -78,10 +85,13 @@ def write_client_settings(found: Secrets, bootstrap: str) -> None:
             f"sasl.mechanisms=SCRAM-SHA-512\nsasl.username={principal}\n"
             f"sasl.password={password}\nssl.ca.location={found.ca.resolve()}\n")
         properties.chmod(0o600)
+        # The order service checks the API token; sagactl sends it.
+        token = (f"SAGA_API_TOKEN_FILE={found.api_token.resolve()}\n"
+                 if principal in ("order_service", "sagactl") else "")
         (found.clients / f"{principal}.env").write_text(
             f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}\nSAGA_KAFKA_SECURITY_PROTOCOL=SASL_SSL\n"
             f"SAGA_KAFKA_USERNAME={principal}\nSAGA_KAFKA_PASSWORD_FILE={password_file.resolve()}\n"
-            f"SAGA_KAFKA_CA_FILE={found.ca.resolve()}\n")
+            f"SAGA_KAFKA_CA_FILE={found.ca.resolve()}\n{token}")
 
 
 def _certificates(secret_dir: Path, names: tuple[str, ...]) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sagactl.kafka import publish_raw, read_topics
+from sagactl.topics import ensure_decisions_topic
 from shared.acls import DECISIONS_TOPIC
 from shared.deadletters import DLT_SUFFIX
 from shared.events import CATALOG
-from shared.runtime.topics import ensure_topics
 from shared.settings import KafkaSettings
 
 #: Letters whose original bytes can go back: the event itself was fine, its handler failed.
@@ -89,8 +89,7 @@ async def dead_letters(settings: KafkaSettings) -> list[DeadLetter]:
 
 async def record_decisions(settings: KafkaSettings, letters: list[DeadLetter], decision: str,
                            reason: str) -> None:
-    await ensure_topics(settings, [DECISIONS_TOPIC], wait=settings.connect_timeout, partitions=1,
-                        config={"cleanup.policy": "compact", "retention.ms": "-1"})
+    await ensure_decisions_topic(settings, settings.connect_timeout)
     at = datetime.now(UTC).isoformat()
     await publish_raw(settings, [
         (DECISIONS_TOPIC, letter.coordinates.encode(),

@@ -12,8 +12,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from sagactl.errors import InvalidInput, Unreachable
 from sagactl.kafka import partitions_of, reaching, start_client
+from shared.acls import DECISIONS_TOPIC
 from shared.runtime.topics import BrokerUnreachable, TopicsRefused, catalog_topics, ensure_topics
-from shared.settings import ToolSettings
+from shared.settings import KafkaSettings, ToolSettings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -54,13 +55,25 @@ def create_command(ctx: typer.Context,
     """Create every event topic and its dead-letter topic (idempotent)."""
     settings: ToolSettings = ctx.obj
     try:
-        created = asyncio.run(ensure_topics(settings, wait=wait or settings.connect_timeout))
+        created = asyncio.run(create_all(settings, wait or settings.connect_timeout))
     except BrokerUnreachable as error:
         raise Unreachable(f"{error}; is the broker running (make kafka)?") from None
     except TopicsRefused as error:
         raise InvalidInput(str(error)) from None
-    typer.echo(f"{len(created)} topics created, {len(catalog_topics()) - len(created)} existed "
-               f"({settings.topic_partitions} partitions each)")
+    typer.echo(f"{len(created)} topics created, {len(catalog_topics()) + 1 - len(created)} "
+               f"existed ({settings.topic_partitions} partitions each)")
+
+
+async def create_all(settings: KafkaSettings, wait: float) -> list[str]:
+    """Every topic of the deployment: the events, their dead letters, and sagactl's record of
+    decisions about dead letters (compacted, kept forever)."""
+    created = await ensure_topics(settings, catalog_topics(), wait=wait)
+    return created + await ensure_decisions_topic(settings, wait)
+
+
+async def ensure_decisions_topic(settings: KafkaSettings, wait: float) -> list[str]:
+    return await ensure_topics(settings, [DECISIONS_TOPIC], wait=wait, partitions=1,
+                               config={"cleanup.policy": "compact", "retention.ms": "-1"})
 
 
 async def topic_states(settings: ToolSettings) -> list[TopicState]:

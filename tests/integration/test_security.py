@@ -112,6 +112,7 @@ async def test_every_saga_path_completes_in_secure_mode(secured, secure_kafka, t
     credentials = {name: principal_settings(secure_kafka.state_dir, name)
                    for name in ("order_service", "inventory_service", "payment_service",
                                 "shipping_service", "notification_service", "admin")}
+    credentials["order_service"]["api_token_file"] = secure_kafka.secrets.api_token
     mesh = InProcessMesh(secure_kafka.bootstrap_servers, secured.prefix, tmp_path,
                          credentials=credentials.get)
     try:

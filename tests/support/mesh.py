@@ -115,7 +115,9 @@ class InProcessMesh:
             if service in self.runtimes))
 
     async def place_order(self, body: dict) -> str:
-        async with httpx.AsyncClient(base_url=self.api) as client:
+        token = self.settings["order_service"].api_token_value()
+        async with httpx.AsyncClient(base_url=self.api, headers={
+                "Authorization": f"Bearer {token}"} if token else {}) as client:
             response = await client.post("/orders", json=body)
         assert response.status_code == 201, response.text
         return response.json()["order_id"]
