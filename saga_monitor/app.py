@@ -65,6 +65,12 @@ def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
                     max_bytes=settings.max_message_bytes):
                 state.fold(item, message.partition)
 
+    @app.task
+    async def keep_the_log_level():
+        # faust's terminal spinner puts the root logger at DEBUG when the level is WARNING or
+        # higher: every debug call in faust (one per message sent) would then build a record.
+        logging.getLogger().setLevel(settings.log_level)
+
     @app.timer(interval=WATCH_INTERVAL)
     async def watch_topics():
         await state.watch.check({tp.topic for tp in app.consumer.assignment()})

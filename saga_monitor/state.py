@@ -22,8 +22,9 @@ from shared.events import Event
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-#: Recompute the overview at most this often while sagas change, and at least once a second.
-SNAPSHOT_MIN_AGE, SNAPSHOT_MAX_AGE = 0.25, 1.0
+#: Recompute the overview at most this often while sagas change, and at least once a second;
+#: but never spend more than a fifth of the time on it (a pass over 100,000 sagas is not free).
+SNAPSHOT_MIN_AGE, SNAPSHOT_MAX_AGE, SNAPSHOT_SHARE = 0.25, 1.0, 0.2
 
 
 class MonitorState:
@@ -38,6 +39,7 @@ class MonitorState:
         self.version = 0
         self._snapshot: Snapshot | None = None
         self._snapshot_version = -1
+        self._snapshot_cost = 0.0
 
     def get(self, order_id: str) -> tuple | None:
         # faust's Table.get() raises for a missing key instead of returning the default.
@@ -75,11 +77,14 @@ class MonitorState:
         now = self.clock()
         cached = self._snapshot
         age = now - cached.taken_at if cached else None
-        if cached is None or age >= SNAPSHOT_MAX_AGE or (
-                self.version != self._snapshot_version and age >= SNAPSHOT_MIN_AGE):
+        pause = self._snapshot_cost / SNAPSHOT_SHARE
+        if cached is None or age >= max(SNAPSHOT_MAX_AGE, pause) or (
+                self.version != self._snapshot_version and age >= max(SNAPSHOT_MIN_AGE, pause)):
+            started = time.perf_counter()
             self._snapshot_version = self.version
             self._snapshot = cached = take(self.items(), now, self.deadlines, self.window)
             self.metrics.set_snapshot(cached.by_status, len(cached.stuck))
+            self._snapshot_cost = time.perf_counter() - started
         return cached
 
     def expire(self) -> int:

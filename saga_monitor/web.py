@@ -116,9 +116,10 @@ async def _live(app: faust.App, state: MonitorState, request) -> aiohttp_web.Str
     try:
         await response.write(b"retry: 1000\n\n")
         while not app.should_stop and loop.time() - started < LIVE_LIFETIME:
-            version = (state.version, len(state.table))
+            # Time alone makes sagas stuck: the stuck count changes the version too.
+            version = (state.version, len(state.table), len(state.snapshot().stuck))
             if version != said or loop.time() - said_at > LIVE_KEEPALIVE:
-                data = json.dumps({"version": version[0], "sagas": version[1]})
+                data = json.dumps(dict(zip(("version", "sagas", "stuck"), version, strict=True)))
                 await response.write(f"event: change\ndata: {data}\n\n".encode())
                 said, said_at = version, loop.time()
             await asyncio.sleep(LIVE_TICK)

@@ -6,9 +6,9 @@ document.getElementById("order-id").textContent = orderId;
 document.title = "Saga " + orderId;
 
 function showBadges(saga) {
-  document.getElementById("badges").replaceChildren(
+  document.getElementById("badges").replaceChildren(...[
     badge(saga.status), badge(saga.finished ? "finished" : "unfinished"),
-    saga.stuck ? badge("stuck") : null);
+    saga.stuck ? badge("stuck") : null].filter(Boolean));
   const parts = [`customer ${saga.customer_id || "—"}`, `started ${clock(saga.started_at)}`,
     saga.finished ? `finished ${clock(saga.finished_at)} after ${seconds(saga.duration_seconds)}`
                   : `running for ${seconds(saga.age_seconds)}`,

@@ -5,7 +5,7 @@
 "use strict";
 
 const NS = "http://www.w3.org/2000/svg";
-const LABEL = 150, LANE = 62, TOP = 34, MIN_GAP = 44, SPAN = 760, RIGHT = 190;
+const LABEL = 150, LANE = 62, TOP = 34, MIN_GAP = 60, SPAN = 760, RIGHT = 190;
 const COLORS = {step: "var(--running)", failure: "var(--compensating)",
                 compensation: "var(--compensation)", notification: "var(--notification)",
                 cancellation: "var(--cancellation)"};
@@ -106,8 +106,8 @@ function letterMark(item) {
   const {d, x, y} = item;
   return svgEl("g", {"data-testid": "letter-mark"},
     title(`${d.kind} by ${d.service} after ${d.attempts} attempt(s): ${d.reason}`),
-    svgEl("text", {x, y: y + 6, "text-anchor": "middle", fill: "#dc2626", "font-size": 18,
+    svgEl("text", {x, y: y + 6, "text-anchor": "middle", class: "dead", "font-size": 18,
                    text: "✕"}),
-    svgEl("text", {x, y: y + 23, "text-anchor": "middle", fill: "#dc2626",
+    svgEl("text", {x, y: y + 23, "text-anchor": "middle", class: "dead",
                    text: d.parked ? "parked" : "dead letter"}));
 }
