@@ -36,6 +36,7 @@ async def test_a_browser_shows_a_completed_a_compensated_and_a_stuck_saga(
     monitor = saga_monitor(SAGA_STALL_AFTER_SECONDS="3")
     await mesh.start()
     await mesh.seed({"WIDGET-1": 10}, {"alice": "100.00"})
+    await mesh.wait_for_async(lambda: monitor.json("/health"), timeout=90)
     await page.goto(monitor.url + "/")  # opened before any saga exists: it must update itself
     await expect(page.get_by_test_id("count-all").locator(".n")).to_have_text("0", timeout=30_000)
 
