@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from saga_monitor import progress
 from saga_monitor.metrics import MonitorMetrics
-from saga_monitor.progress import EVENTS, FINISHED, PARTITION, STARTED, STATUS, UPDATED, Letter
+from saga_monitor.progress import EVENTS, FINISHED, PARTITION, STARTED, STATUS, UPDATED
 from saga_monitor.reading import Replay, Unreadable
 from saga_monitor.stats import Snapshot, take
 from saga_monitor.topics import TopicWatch
@@ -57,16 +57,16 @@ class MonitorState:
             return
         if isinstance(item, Event):
             self.metrics.events.labels(item.event_type).inc()
-            order_id, fold = item.order_id, lambda old: progress.fold_event(old, item, partition)
+            old = self.get(order_id := item.order_id)
+            new = progress.fold_event(old, item, partition)
         elif isinstance(item, Replay):
-            order_id, fold = item.order_id, lambda old: progress.fold_replay(old, item.ref)
+            old = self.get(order_id := item.order_id)
+            new = progress.fold_replay(old, item.ref)
         else:
             order_id, letter = item
-            assert isinstance(letter, Letter)
             self.metrics.dead_letters.labels(letter.kind).inc()
-            fold = lambda old: progress.fold_letter(old, letter, partition)  # noqa: E731
-        old = self.get(order_id)
-        new = fold(old)
+            old = self.get(order_id)
+            new = progress.fold_letter(old, letter, partition)
         if new is not old and new is not None:
             self.table[order_id] = new
             self.version += 1

@@ -232,3 +232,18 @@ def test_finished_sagas_leave_the_table_after_the_retention_with_a_tombstone():
     assert state.expire() == 2
     assert set(table) == {"ord-recent", "ord-stuck"}
     assert sorted(table.changelog) == [(0, "ord-letter-only", None), (1, "ord-done", None)]
+
+
+def test_the_state_writes_the_table_only_when_a_saga_changed_and_times_each_saga_once():
+    table = FakeTable()
+    state = MonitorState(Settings(), table, clock=lambda: T0_SECONDS)
+    events = saga("ord-1", start=T0)
+    for event in events + events:  # everything twice, as after a restart
+        state.fold(event, partition=0)
+    state.fold(Unreadable("OrderCreated", "wrong type"), partition=0)
+
+    assert state.version == len(events)
+    assert table["ord-1"][progress.STATUS] == "completed"
+    exposition = state.metrics.exposition().decode()
+    assert 'saga_monitor_saga_duration_seconds_count{outcome="completed"} 1.0' in exposition
+    assert 'saga_monitor_unreadable_total{topic="OrderCreated"} 1.0' in exposition
