@@ -26,10 +26,9 @@ from shared.saga import ORDER_SAGA, compensation_chain
 NOTIFIED = "CustomerNotified"
 REQUESTED, DECISIONS = "OrderCancellationRequested", ("OrderCancellationAccepted",
                                                      "OrderCancellationRejected")
-#: Every name a per-step deadline may use: the event a step waits for.
-STEP_NAMES = frozenset(
-    [p.event_type() for step in ORDER_SAGA.steps for p in (step.action, step.failure) if p]
-    + [p.event_type() for p in ORDER_SAGA.compensations] + [DECISIONS[0]])
+#: Every name a per-step deadline may use: what a wait is named after (its ``step``).
+STEP_NAMES = frozenset([step.action.event_type() for step in ORDER_SAGA.steps]
+                       + [p.event_type() for p in ORDER_SAGA.compensations] + [DECISIONS[0]])
 
 
 class Wait(NamedTuple):
