@@ -58,7 +58,7 @@ function showEvents(saga) {
       el("td", {class: "num", text: event.after_cause_seconds === null ? "—"
                                     : "+" + seconds(event.after_cause_seconds)}),
       el("td", {text: event.producer}),
-      el("td", {}, event.event_type, event.compensation ? " " : null,
+      el("td", {}, event.event_type, event.compensation || event.pivot ? " " : null,
          event.compensation ? badge("compensation", "compensating") : null,
          event.pivot ? badge("pivot", "finished") : null),
       el("td", {}, el("code", {text: event.event_id})),
