@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA_PORT ?= 9092
+KAFKA_DIR ?= .run/kafka
+SERVICES_DIR ?= .run/services
+SERVICES_PORT_BASE ?= 8000
+SERVICES_ARGS = --state-dir $(SERVICES_DIR) --port-base $(SERVICES_PORT_BASE)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -14,39 +18,61 @@ export ORDER_API_PORT KAFKA_HOST_PORT MONITOR_PORT COMPOSE_PROJECT_NAME
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install test lint kafka kafka-stop kafka-status clean demo chaos bench up down logs standins
+.PHONY: help install lock test test-unit lint kafka kafka-stop kafka-status services services-stop \
+	services-status clean demo chaos bench up down logs standins
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+# setuptools announces every editable install ("Editable installation."): nothing to act on.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -c requirements.lock -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed  ## create .venv and install the project with its test extras
+install: $(VENV)/.installed  ## create .venv with the project and its test tools, versions from requirements.lock
 
-test: install  ## run the whole test suite against a real Kafka broker
-	$(BIN)/python -m localkafka fetch >/dev/null
+lock:  ## refresh requirements.lock from pyproject.toml (newest versions that fit), in a clean venv
+	rm -rf .run/lock-venv && $(PYTHON) -m venv .run/lock-venv
+	.run/lock-venv/bin/pip install -q --upgrade pip
+	.run/lock-venv/bin/pip install -q '.[test]'
+	.run/lock-venv/bin/pip freeze --exclude-editable | grep -v '^saga-choreography' > requirements.lock
+	rm -rf .run/lock-venv
+	@echo "requirements.lock refreshed: run make test, then commit it"
+
+test: install  ## the whole suite on a real broker (Kafka jars fetched only if the local launcher runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install  ## the tests that need no broker: rules, handlers, plumbing, the API (~15 s)
+	$(BIN)/python -m pytest tests/unit -q $(PYTEST_ARGS)
 
 lint: install  ## ruff
 	$(BIN)/ruff check .
 
-kafka:  ## start a local Kafka broker in the background (no Docker); prints KAFKA_BOOTSTRAP_SERVERS=...
-	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT)
+kafka:  ## local Kafka broker in the background (no Docker); `eval $(make -s kafka)` exports its address
+	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT) --state-dir $(KAFKA_DIR)
 
 kafka-stop:  ## stop the broker that `make kafka` started
-	@$(PYTHON) -m localkafka stop
+	@$(PYTHON) -m localkafka stop --state-dir $(KAFKA_DIR)
 
 kafka-status:  ## say whether the background broker runs
-	@$(PYTHON) -m localkafka status
+	@$(PYTHON) -m localkafka status --state-dir $(KAFKA_DIR)
+
+services: install  ## the five services in the background (.run/services/), waits until each is healthy
+	$(BIN)/python -m devtools.services start $(SERVICES_ARGS)
+
+services-stop:  ## stop the services that `make services` started
+	$(BIN)/python -m devtools.services stop $(SERVICES_ARGS)
+
+services-status:  ## say which of the five services run
+	@$(BIN)/python -m devtools.services status $(SERVICES_ARGS)
 
 clean:  ## remove local state (.run: broker data, databases, logs)
-	-@$(PYTHON) -m localkafka stop 2>/dev/null
+	-@$(BIN)/python -m devtools.services stop $(SERVICES_ARGS) 2>/dev/null
+	-@$(PYTHON) -m localkafka stop --state-dir $(KAFKA_DIR) 2>/dev/null
 	rm -rf .run
 
 demo: install  ## every saga path on a real broker and five service processes; exits 1 on a surprise

@@ -5,11 +5,11 @@ import sys
 
 from saga_monitor.app import create_app
 from saga_monitor.topics import create_topics
-from shared.settings import Settings
+from shared.settings import Settings, load
 
 
 def main() -> None:
-    settings = Settings(service_name="saga_monitor")
+    settings = load(Settings, service_name="saga_monitor")
     # Before the worker subscribes: a topic missing then would be ignored until a rebalance.
     asyncio.run(create_topics(settings))
     app, _ = create_app(settings)

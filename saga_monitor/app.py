@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
         topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         web_bind=settings.http_host, web_port=settings.http_port, web_in_thread=False,
-        datadir=str(datadir),
+        datadir=str(datadir), broker_credentials=_credentials(settings),
     )
     topics = app.topic(*(settings.topic(name) for name in READ), key_serializer="raw",
                        value_serializer="raw")
@@ -93,6 +93,17 @@ def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
 
     add_routes(app, state)
     return app, state
+
+
+def _credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """Secure mode (docs/security.md): the same principal and CA as every other client."""
+    if settings.kafka_security_protocol != "SASL_SSL":
+        return None
+    options = settings.client_options()
+    return faust.SASLCredentials(username=options["sasl_plain_username"],
+                                 password=options["sasl_plain_password"],
+                                 mechanism=options["sasl_mechanism"],
+                                 ssl_context=options["ssl_context"])
 
 
 def _waits(state: MonitorState, order_id: str) -> list[dict]:

@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from saga_monitor.reading import DLT_TOPICS, SAGA_TOPICS
-from shared.runtime.topics import catalog_topics, ensure_topics
+from shared.runtime.topics import TopicsRefused, catalog_topics, ensure_topics
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,19 @@ READ = SAGA_TOPICS + DLT_TOPICS
 REPEAT_WARNING_SECONDS = 30.0
 
 
-async def create_topics(settings: Settings) -> None:
-    """Every catalog topic and dead-letter topic (as the services create them), then faust's
-    own: a worker that races its own topic creation starts without them."""
-    created = await ensure_topics(settings, catalog_topics())
+async def create_topics(settings: Settings, retry_after: float = 10.0) -> None:
+    """Every catalog topic and dead-letter topic (as ``sagactl topics create`` does), then
+    faust's own: a worker that races its own topic creation starts without them. Where the
+    monitor may not create topics (secure mode: the setup creates them), it waits for them,
+    saying so loudly, and its worker does not start until they exist."""
+    while True:
+        try:
+            created = await ensure_topics(settings, catalog_topics())
+            break
+        except TopicsRefused as refused:
+            log.error("the saga monitor cannot create the topics it must read (%s); it waits "
+                      "for them (sagactl topics create) and is NOT ready until then", refused)
+            await asyncio.sleep(retry_after)
     if created:
         log.info("created topics", extra={"topics": created})
     await ensure_topics(settings, [f"{APP_ID}-sagas-changelog"],
@@ -74,7 +83,7 @@ class TopicWatch:
         self._say()
 
     async def _existing(self) -> set[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+        admin = AIOKafkaAdminClient(**self.settings.client_options(),
                                     client_id=f"{APP_ID}-topic-watch")
         async with asyncio.timeout(10):
             await admin.start()
