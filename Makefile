@@ -12,13 +12,14 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := help
 ORDER_API_PORT ?= 8000
 KAFKA_HOST_PORT ?= 9094
+MONITOR_PORT ?= 8005
 COMPOSE_PROJECT_NAME ?= saga
-export ORDER_API_PORT KAFKA_HOST_PORT COMPOSE_PROJECT_NAME
+export ORDER_API_PORT KAFKA_HOST_PORT MONITOR_PORT COMPOSE_PROJECT_NAME
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
 .PHONY: help install lock test test-unit lint kafka kafka-stop kafka-status services services-stop \
-	services-status clean demo chaos bench up up-monitor down logs standins
+	services-status clean demo chaos bench up down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -92,19 +93,15 @@ bench: install  ## throughput, latency per offered rate, and the raw Kafka floor
 	$(BIN)/python -m devtools.bench --orders $(BENCH_ORDERS) --rates $(BENCH_RATES) \
 		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
-up:  ## build and start the whole mesh in Docker, wait until healthy, print where it is
+up:  ## build and start the whole mesh in Docker (saga monitor included), wait until healthy, print where it is
 	$(COMPOSE) up -d --build
 	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$(ORDER_API_PORT)/health 240 $(COMPOSE_PROJECT_NAME)
-	@echo "order API:  http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
-	@echo "Kafka:      127.0.0.1:$(KAFKA_HOST_PORT)  e.g. .venv/bin/sagactl -b 127.0.0.1:$(KAFKA_HOST_PORT) tail"
-
-up-monitor:  ## also start the faust saga monitor (compose profile "monitor") on :8005
-	$(COMPOSE) --profile monitor up -d --build saga-monitor
-	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$${MONITOR_PORT:-8005}/stats/ 240
-	@echo "saga monitor: http://127.0.0.1:$${MONITOR_PORT:-8005}/stats/ and /sagas/<order_id>/"
+	@echo "order API:     http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
+	@echo "saga monitor:  http://127.0.0.1:$(MONITOR_PORT)  (JSON under /api/, Prometheus /metrics)"
+	@echo "Kafka:         127.0.0.1:$(KAFKA_HOST_PORT)  e.g. .venv/bin/sagactl -b 127.0.0.1:$(KAFKA_HOST_PORT) tail"
 
 down:  ## stop the mesh; `make down VOLUMES=1` also deletes its databases and topics
-	$(COMPOSE) --profile monitor down $(if $(VOLUMES),-v)
+	$(COMPOSE) down $(if $(VOLUMES),-v)
 
 logs:  ## follow the mesh's logs
 	$(COMPOSE) logs -f --tail=100

@@ -175,8 +175,18 @@ class Settings(KafkaSettings, ApiTokenSettings):
     inbox_retention_days: float = Field(default=8.0, gt=0, le=3650,
                                         description="Keep >= topic retention.")
 
-    stall_after_seconds: float = Field(default=30.0, gt=0,
-                                       description="saga_monitor: unfinished and idle this long.")
+    stall_after_seconds: float = Field(
+        default=30.0, gt=0, description="saga_monitor: the default deadline of every step; a "
+        "saga whose awaited step is this late is stuck.")
+    monitor_step_deadlines: dict[str, float] = Field(
+        default_factory=dict, description="saga_monitor: per-step deadlines in seconds, keyed by "
+        'the awaited event, as JSON (SAGA_MONITOR_STEP_DEADLINES=\'{"OrderShipped": 120}\').')
+    monitor_retention_seconds: float = Field(
+        default=3600.0, gt=0, description="saga_monitor: a finished saga leaves the in-memory "
+        "table (a tombstone on its changelog) this long after it finished.")
+    monitor_window_seconds: float = Field(
+        default=300.0, gt=0, description="saga_monitor: throughput and duration percentiles "
+        "cover the sagas finished this recently (at most the retention).")
 
     otlp_endpoint: str | None = Field(default=None, description="Export trace spans to this "
                                       "OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318/v1/traces).")
