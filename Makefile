@@ -14,7 +14,10 @@ ORDER_API_PORT ?= 8000
 KAFKA_HOST_PORT ?= 9094
 MONITOR_PORT ?= 8005
 COMPOSE_PROJECT_NAME ?= saga
-export ORDER_API_PORT KAFKA_HOST_PORT MONITOR_PORT COMPOSE_PROJECT_NAME
+PROMETHEUS_PORT ?= 9090
+SECURE_COMPOSE_DIR ?= .run/compose-secure
+export ORDER_API_PORT KAFKA_HOST_PORT MONITOR_PORT COMPOSE_PROJECT_NAME PROMETHEUS_PORT \
+	SECURE_COMPOSE_DIR
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
@@ -40,7 +43,7 @@ lock:  ## refresh requirements.lock from pyproject.toml (newest versions that fi
 	.run/lock-venv/bin/pip install -q --upgrade pip
 	.run/lock-venv/bin/pip install -q '.[test]'
 	.run/lock-venv/bin/pip freeze --exclude-editable | grep -v '^saga-choreography' > requirements.lock
-	rm -rf .run/lock-venv
+	rm -rf .run/lock-venv build
 	@echo "requirements.lock refreshed: run make test, then commit it"
 
 test: install  ## the whole suite on a real broker (Kafka jars fetched only if the local launcher runs)
@@ -55,7 +58,7 @@ lint: install  ## ruff
 SECURE ?=
 kafka: $(if $(SECURE),install)  ## local broker in the background; `eval $(make -s kafka)` exports its address; SECURE=1: TLS, SCRAM, ACLs
 	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT) --state-dir $(KAFKA_DIR) $(if $(SECURE),--secure)
-	@$(if $(SECURE),$(BIN)/python -m devtools.secure $(KAFKA_DIR))
+	@$(if $(SECURE),$(BIN)/python -m devtools.secure setup $(KAFKA_DIR))
 
 kafka-stop:  ## stop the broker that `make kafka` started
 	@$(PYTHON) -m localkafka stop --state-dir $(KAFKA_DIR)
@@ -93,18 +96,25 @@ bench: install  ## throughput, latency per offered rate, and the raw Kafka floor
 	$(BIN)/python -m devtools.bench --orders $(BENCH_ORDERS) --rates $(BENCH_RATES) \
 		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
-up:  ## build and start the whole mesh in Docker (saga monitor included), wait until healthy, print where it is
-	$(COMPOSE) up -d --build
+# `make up OBSERVABILITY=1` adds Prometheus; SECURE=1 runs the mesh in secure mode (overlay file).
+OBSERVABILITY ?=
+COMPOSE_FILES = -f docker-compose.yml $(if $(SECURE),-f docker-compose.secure.yml)
+COMPOSE_ALL = $(COMPOSE) $(COMPOSE_FILES) --profile observability
+up: $(if $(SECURE),install)  ## the whole mesh in Docker (monitor included), healthy; OBSERVABILITY=1 Prometheus, SECURE=1
+	$(if $(SECURE),$(BIN)/python -m devtools.secure compose $(SECURE_COMPOSE_DIR) --host-port $(KAFKA_HOST_PORT))
+	$(COMPOSE) $(COMPOSE_FILES) $(if $(OBSERVABILITY),--profile observability) up -d --build
 	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$(ORDER_API_PORT)/health 240 $(COMPOSE_PROJECT_NAME)
 	@echo "order API:     http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
 	@echo "saga monitor:  http://127.0.0.1:$(MONITOR_PORT)  (JSON under /api/, Prometheus /metrics)"
 	@echo "Kafka:         127.0.0.1:$(KAFKA_HOST_PORT)  e.g. .venv/bin/sagactl -b 127.0.0.1:$(KAFKA_HOST_PORT) tail"
+	@$(if $(OBSERVABILITY),echo "Prometheus:    http://127.0.0.1:$(PROMETHEUS_PORT)")
+	@$(if $(SECURE),echo "secure: sagactl's settings in $(SECURE_COMPOSE_DIR)/clients/sagactl.env (set -a; . that file; set +a)")
 
-down:  ## stop the mesh; `make down VOLUMES=1` also deletes its databases and topics
-	$(COMPOSE) down $(if $(VOLUMES),-v)
+down:  ## stop the mesh (every profile); `make down VOLUMES=1` also deletes its databases and topics
+	$(COMPOSE_ALL) down $(if $(VOLUMES),-v)
 
 logs:  ## follow the mesh's logs
-	$(COMPOSE) logs -f --tail=100
+	$(COMPOSE_ALL) logs -f --tail=100
 
 standins: install  ## offline machines only: build local stand-ins for python:3.11-slim and apache/kafka
 	$(BIN)/python -m devtools.standins

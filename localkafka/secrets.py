@@ -119,27 +119,34 @@ def _certificates(secret_dir: Path, names: tuple[str, ...]) -> None:
         (secret_dir / name).chmod(0o600)
 
 
-def server_security_properties(found: Secrets) -> dict[str, str]:
+def server_security_properties(found: Secrets, listeners: tuple[str, ...] = ("sasl_ssl",),
+                               files: Path | None = None) -> dict[str, str]:
     """SASL_SSL with SCRAM-SHA-512 for clients and between brokers; the controller listener
     uses PLAIN over TLS (KRaft cannot check SCRAM between controllers: those credentials live in
-    the metadata the controllers serve); deny by default, admin and controller super users."""
+    the metadata the controllers serve); deny by default, admin and controller super users.
+    ``listeners``: every client listener's name; ``files``: where the broker sees the key and
+    certificates (a container's mount), if not where they are here."""
     passwords = found.passwords()
     admin, controller = passwords[ADMIN], passwords[CONTROLLER]
+    keystore = (files / found.broker_pem.name) if files else found.broker_pem.resolve()
+    truststore = (files / found.ca.name) if files else found.ca.resolve()
+    scram = {key: value for listener in listeners for key, value in {
+        f"listener.name.{listener}.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        f"listener.name.{listener}.scram-sha-512.sasl.jaas.config":
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{ADMIN}" password="{admin}";'}.items()}
     return {
         "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
         "sasl.mechanism.controller.protocol": "PLAIN",
-        "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512",
-        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
-            "org.apache.kafka.common.security.scram.ScramLoginModule required "
-            f'username="{ADMIN}" password="{admin}";',
+        **scram,
         "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
         "listener.name.controller.plain.sasl.jaas.config":
             "org.apache.kafka.common.security.plain.PlainLoginModule required "
             f'username="{CONTROLLER}" password="{controller}" user_{CONTROLLER}="{controller}";',
         "ssl.keystore.type": "PEM",
-        "ssl.keystore.location": str(found.broker_pem.resolve()),
+        "ssl.keystore.location": str(keystore),
         "ssl.truststore.type": "PEM",
-        "ssl.truststore.location": str(found.ca.resolve()),
+        "ssl.truststore.location": str(truststore),
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{ADMIN};User:{CONTROLLER}",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from sagactl import acls, dlq, doctor, orders, publishing, seeding, tailing, topics
+from sagactl import acls, dlq, doctor, orders, publishing, sagas, seeding, tailing, topics
 from sagactl.errors import EXIT_CODES_HELP, CliError, fail
 from shared.logs import TextFormatter
 from shared.settings import DEFAULT_HTTP_PORTS, ToolSettings, load
@@ -22,6 +22,7 @@ app.add_typer(seeding.stock_app, name="stock", help="Add stock to the inventory 
 app.add_typer(seeding.funds_app, name="funds", help="Add money to balances (FundsDeposited).")
 app.add_typer(dlq.app, name="dlq", help="Dead letters and parked events: list, replay, ack.")
 app.add_typer(topics.app, name="topics", help="Kafka topics of the saga: list and create.")
+app.add_typer(sagas.app, name="saga", help="The saga monitor's view: one saga, stuck sagas.")
 app.command("publish")(publishing.publish_command)
 app.command("seed")(seeding.seed_command)
 app.command("tail")(tailing.tail_command)

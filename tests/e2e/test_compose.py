@@ -1,123 +1,36 @@
 """`docker compose up` of the real docker-compose.yml and Dockerfile, driven from the host with
-sagactl: every saga path, a killed container, and a clean `down -v`."""
+sagactl: every saga path, the monitor, Prometheus, a killed container, and a clean `down -v`."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
 from devtools.invariants import violations
-from devtools.orders import is_final
-from devtools.processes import SERVICES, free_port
+from devtools.processes import SERVICES
+from tests.support.compose import CONTAINERS, ComposeMesh, healthy
 from tests.support.docker_engine import compose_command, docker_engine, ensure_base_images
 
-ROOT = Path(__file__).parents[2]
-pytestmark = pytest.mark.integration
-CONTAINERS = {name: name.replace("_", "-") for name in SERVICES}
-
-
-class ComposeMesh:
-    def __init__(self) -> None:
-        self.project = f"sagae2e{uuid.uuid4().hex[:8]}"
-        self.api_port, self.kafka_port, self.monitor_port = free_port(), free_port(), free_port()
-        self.env = {**os.environ, "ORDER_API_PORT": str(self.api_port),
-                    "KAFKA_HOST_PORT": str(self.kafka_port), "MONITOR_PORT": str(self.monitor_port)}
-        self.compose = [*compose_command(), "-p", self.project, "-f", str(ROOT / "docker-compose.yml")]
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
-
-    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run([*self.compose, *args], env=self.env, cwd=ROOT, timeout=timeout,
-                              capture_output=True, text=True)
-
-    def sagactl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "sagactl", "-b", f"127.0.0.1:{self.kafka_port}",
-             "--api", self.api, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
-        if check:
-            assert result.returncode == 0, result.stdout + result.stderr
-        return result
-
-    def container(self, service: str) -> str:
-        return self.run("ps", "-q", CONTAINERS.get(service, service)).stdout.strip()
-
-    def service_json(self, service: str, path: str) -> dict:
-        """Services other than the order API publish no port: ask from inside the container."""
-        probe = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
-                 f"'http://127.0.0.1:8000{path}', timeout=5).read().decode())")
-        result = subprocess.run(["docker", "exec", self.container(service), "python", "-c",
-                                 probe], capture_output=True, text=True, timeout=30)
-        return json.loads(result.stdout) if result.returncode == 0 else {}
-
-    def order(self, order_id: str) -> dict:
-        return httpx.get(f"{self.api}/orders/{order_id}", timeout=10).json()
-
-    def until(self, condition, timeout: float = 90, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = condition()
-            if result:
-                return result
-            time.sleep(0.5)
-        raise TimeoutError(f"{what} not met within {timeout}s")
-
-    def final(self, order_id: str) -> dict:
-        def done():
-            order = self.order(order_id)
-            return order if is_final(order) else None
-        return self.until(done, what=f"order {order_id} final")
-
-    def seen(self, order_id: str, event_type: str) -> None:
-        self.until(lambda: any(h["event_type"] == event_type
-                               for h in self.order(order_id)["history"]), what=event_type)
-
-    def place(self, *args: str) -> str:
-        return self.sagactl("order", "place", *args).stdout.split()[0]
-
-    def leftovers(self) -> dict[str, str]:
-        label = f"label=com.docker.compose.project={self.project}"
-        listings = {"container": ["docker", "ps", "-aq"], "network": ["docker", "network", "ls", "-q"],
-                    "volume": ["docker", "volume", "ls", "-q"]}
-        return {kind: subprocess.run([*command, "--filter", label], capture_output=True,
-                                     text=True).stdout.strip()
-                for kind, command in listings.items()}
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def mesh():
     with docker_engine():
         ensure_base_images()
-        mesh = ComposeMesh()
+        mesh = ComposeMesh(compose_command())
         up = mesh.run("up", "-d", "--build")
         try:
             assert up.returncode == 0, up.stdout + up.stderr
-            mesh.until(lambda: _healthy(mesh), timeout=240, what="every container healthy")
+            mesh.until(lambda: healthy(mesh), timeout=240, what="every container healthy")
             yield mesh
         finally:
-            mesh.run("down", "-v", "--remove-orphans")
-
-
-def _healthy(mesh: ComposeMesh) -> bool:
-    try:
-        ok = httpx.get(f"{mesh.api}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-    states = [subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}",
-                              mesh.container(s)], capture_output=True, text=True).stdout.strip()
-              for s in SERVICES]
-    return ok and states == ["healthy"] * len(SERVICES)
+            mesh.run("--profile", "observability", "down", "-v", "--remove-orphans")
 
 
 def test_every_saga_path_through_the_containerised_mesh(mesh):
@@ -173,6 +86,28 @@ def test_the_monitor_runs_by_default_and_follows_every_saga(mesh):
     assert "saga_monitor_saga_duration_seconds" in httpx.get(f"{monitor}/metrics", timeout=5).text
 
 
+def test_prometheus_scrapes_every_service_and_the_monitor_and_sees_the_sagas(mesh):
+    up = mesh.run("--profile", "observability", "up", "-d", "prometheus")
+    assert up.returncode == 0, up.stderr
+    prometheus = f"http://127.0.0.1:{mesh.prometheus_port}/api/v1"
+
+    def every_target_up():
+        with contextlib.suppress(httpx.HTTPError, KeyError):
+            targets = httpx.get(f"{prometheus}/targets", timeout=5).json()["data"]["activeTargets"]
+            return targets if len(targets) == 6 and all(t["health"] == "up" for t in targets) \
+                else None
+    targets = mesh.until(every_target_up, timeout=120, what="every target scraped")
+    assert {t["labels"]["instance"].split(":")[0] for t in targets} == {
+        *CONTAINERS.values(), "saga-monitor"}
+
+    def handled():
+        result = httpx.get(f"{prometheus}/query", timeout=5, params={
+            "query": 'sum(saga_events_handled_total{event_type="OrderCreated"})'}).json()
+        values = result["data"]["result"]
+        return float(values[0]["value"][1]) if values else None
+    assert mesh.until(handled, timeout=60, what="a scraped counter") >= 1
+
+
 def test_a_killed_service_container_restarts_and_nothing_is_lost(mesh, tmp_path):
     order_ids = [mesh.place("-c", "alice", "-i", "WIDGET-1:1:1.00") for _ in range(5)]
     payment = mesh.container("payment_service")
@@ -190,7 +125,7 @@ def test_a_killed_service_container_restarts_and_nothing_is_lost(mesh, tmp_path)
 
 
 def test_down_removes_every_container_network_and_volume(mesh):
-    down = mesh.run("down", "-v", "--remove-orphans")
+    down = mesh.run("--profile", "observability", "down", "-v", "--remove-orphans")
     assert down.returncode == 0, down.stderr
     assert mesh.leftovers() == {"container": "", "network": "", "volume": ""}
 

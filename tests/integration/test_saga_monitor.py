@@ -4,9 +4,7 @@ that frees it, reads events as their topic's type, forgets finished sagas after 
 and says so loudly when it cannot see a topic it reads."""
 
 import asyncio
-import os
-import subprocess
-import sys
+import json
 
 import httpx
 import pytest
@@ -18,6 +16,7 @@ from saga_monitor.topics import READ
 from sagactl.kafka import partitions_of, publish_raw, read_topics
 from shared.events import Event, OrderCompleted, encode
 from shared.events.examples import EXAMPLES
+from tests.support.cli import sagactl
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +111,15 @@ async def test_a_stuck_saga_names_who_it_waits_for_its_parked_event_and_the_comm
         "handler-failed", "StockReserved", True)
     await mesh.wait_for(lambda: "saga stuck: StockReserved parked by payment_service"
                         in monitor.log, timeout=15)
+    # The same, in the terminal.
+    listed = await sagactl(mesh, "--monitor", monitor.url, "saga", "stuck")
+    assert listed.code == 0 and order_id in listed.stdout
+    assert "cause: StockReserved parked by payment_service" in listed.stdout
+    shown = await sagactl(mesh, "--monitor", monitor.url, "saga", "show", order_id)
+    assert "waiting: StockReserved at" in shown.stdout and "STUCK" in shown.stdout
+    assert f"to replay: sagactl dlq replay --order {order_id}" in shown.stdout
+    as_json = await sagactl(mesh, "--monitor", monitor.url, "saga", "show", order_id, "--json")
+    assert json.loads(as_json.stdout)["order_id"] == order_id
 
     await mesh.restart("payment_service", fault_rate=0.0)  # the cause is fixed
     await _run(mesh, saga["replay_command"])  # exactly what the monitor said to run
@@ -196,12 +204,9 @@ async def _run(mesh, command: str) -> str:
     """A sagactl command line, as printed, in its own process."""
     program, *args = command.split()
     assert program == "sagactl"
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": mesh.tool.kafka_bootstrap_servers,
-           "SAGA_TOPIC_PREFIX": mesh.prefix}
-    result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "sagactl", *args],
-                                     env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
+    ran = await sagactl(mesh, *args)
+    assert ran.code == 0, ran.output
+    return ran.output
 
 
 def _text(url: str) -> str:

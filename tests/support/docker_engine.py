@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.standins import KAFKA, PYTHON, ensure_standins, image_exists
+from devtools.standins import KAFKA, PROMETHEUS, PYTHON, ensure_standins, image_exists
 
 
 def engine_answers() -> bool:
@@ -66,7 +66,7 @@ def compose_command() -> list[str]:
 def ensure_base_images() -> None:
     """The public images the compose file names: pulled where a registry answers, built as
     local stand-ins where none does."""
-    missing = [image for image in (PYTHON, KAFKA) if not image_exists(image)]
+    missing = [image for image in (PYTHON, KAFKA, PROMETHEUS) if not image_exists(image)]
     pulled = [image for image in missing if subprocess.run(
         ["docker", "pull", image], capture_output=True, timeout=300).returncode == 0]
     if set(missing) - set(pulled):
