@@ -58,14 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     with _broker() as bootstrap:
         say(f"bench: broker {bootstrap}; measuring the raw hop")
-        floor = asyncio.run(benchkit.raw_hop(bootstrap, f"bench-floor-{int(started)}"))
+        floor = asyncio.run(benchkit.raw_hop(bootstrap, f"bench-floor-{int(started)}",
+                                             linger_ms=Settings().producer_linger_ms))
         say(f"bench: raw hop p50 {percentile(floor, 50):.2f} ms")
         runs = {}
         if args.baseline:
             with _checkout(args.baseline) as code_dir:
                 runs["baseline"] = _measure("baseline", bootstrap, args, code_dir)
         runs["current"] = _measure("current", bootstrap, args, None)
+    tuning = Settings()
     report = {"machine": _machine(), "raw_hop_ms": _percentiles(floor), "baseline": args.baseline,
+              "settings": {name: getattr(tuning, name) for name in (
+                  "batch_max_events", "fetch_max_wait_ms", "offset_commit_interval_ms",
+                  "producer_linger_ms", "producer_batch_bytes")},
               "orders": args.orders, "rates": args.rates, "seconds": args.seconds,
               "duration_s": round(time.time() - started), "runs": runs}
     (OUT / "bench.json").write_text(json.dumps(report, indent=2))

@@ -44,9 +44,10 @@ def happy_order(order_id: str, n: int) -> bytes:
     return encode(Event.new(order, order_id=order_id, producer="bench"))
 
 
-async def raw_hop(bootstrap: str, topic: str, count: int = 300, warmup: int = 30) -> list[float]:
-    """Milliseconds from send (idempotent, acks=all) to receipt by a group consumer, one
-    message at a time: the floor under any hop of a saga on this broker."""
+async def raw_hop(bootstrap: str, topic: str, count: int = 300, warmup: int = 30,
+                  linger_ms: int = 0) -> list[float]:
+    """Milliseconds from send (idempotent, acks=all, the relay's linger) to receipt by a group
+    consumer, one message at a time: the floor under any hop of a saga on this broker."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -55,7 +56,8 @@ async def raw_hop(bootstrap: str, topic: str, count: int = 300, warmup: int = 30
         await admin.close()
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"{topic}-group",
                                 auto_offset_reset="latest", enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
+                                linger_ms=linger_ms)
     await asyncio.gather(consumer.start(), producer.start())
     try:
         while not consumer.assignment():

@@ -121,6 +121,8 @@ class OutboxRelay:
         """Send everything queued, and what arrives meanwhile. Batches are sent without
         waiting for the previous one's acknowledgement (up to MAX_IN_FLIGHT of them); the
         first failure is raised once every batch in flight has settled."""
+        if not self._queue:
+            return 0
         producer = await self._ensure_producer()
         in_flight: set[asyncio.Task] = set()
         total, failure = 0, None
