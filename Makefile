@@ -13,7 +13,7 @@ export ORDER_API_PORT KAFKA_HOST_PORT COMPOSE_PROJECT_NAME
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install test lint kafka kafka-stop kafka-status clean demo chaos bench up up-monitor down logs standins
+.PHONY: help install test lint mutation kafka kafka-stop kafka-status clean demo chaos bench up up-monitor down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ test: install  ## run the whole test suite against a real Kafka broker
 
 lint: install  ## ruff
 	$(BIN)/ruff check .
+
+MUTATION_ARGS ?=
+mutation: install  ## mutation testing of the rules and plumbing against the unit tests (~10 min; a report, not a gate)
+	$(BIN)/python -m devtools.mutation $(MUTATION_ARGS)
 
 kafka:  ## start a local Kafka broker in the background (no Docker); prints KAFKA_BOOTSTRAP_SERVERS=...
 	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT)
