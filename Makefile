@@ -3,57 +3,86 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA_PORT ?= 9092
+KAFKA_DIR ?= .run/kafka
+SERVICES_DIR ?= .run/services
+SERVICES_PORT_BASE ?= 8000
+SERVICES_ARGS = --state-dir $(SERVICES_DIR) --port-base $(SERVICES_PORT_BASE)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 ORDER_API_PORT ?= 8000
 KAFKA_HOST_PORT ?= 9094
+MONITOR_PORT ?= 8005
 COMPOSE_PROJECT_NAME ?= saga
-export ORDER_API_PORT KAFKA_HOST_PORT COMPOSE_PROJECT_NAME
+export ORDER_API_PORT KAFKA_HOST_PORT MONITOR_PORT COMPOSE_PROJECT_NAME
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install test lint mutation kafka kafka-stop kafka-status clean demo chaos bench up up-monitor down logs standins
+.PHONY: help install lock test test-unit lint mutation kafka kafka-stop kafka-status services \
+	services-stop services-status clean demo chaos bench up down logs standins
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+# setuptools announces every editable install ("Editable installation."): nothing to act on.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -c requirements.lock -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed  ## create .venv and install the project with its test extras
+install: $(VENV)/.installed  ## create .venv with the project and its test tools, versions from requirements.lock
 
-test: install  ## run the whole test suite against a real Kafka broker
-	$(BIN)/python -m localkafka fetch >/dev/null
+lock:  ## refresh requirements.lock from pyproject.toml (newest versions that fit), in a clean venv
+	rm -rf .run/lock-venv && $(PYTHON) -m venv .run/lock-venv
+	.run/lock-venv/bin/pip install -q --upgrade pip
+	.run/lock-venv/bin/pip install -q '.[test]'
+	.run/lock-venv/bin/pip freeze --exclude-editable | grep -v '^saga-choreography' > requirements.lock
+	rm -rf .run/lock-venv
+	@echo "requirements.lock refreshed: run make test, then commit it"
+
+test: install  ## the whole suite on a real broker (Kafka jars fetched only if the local launcher runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install  ## the tests that need no broker: rules, handlers, plumbing, the API (~15 s)
+	$(BIN)/python -m pytest tests/unit -q $(PYTEST_ARGS)
 
 lint: install  ## ruff
 	$(BIN)/ruff check .
 
 MUTATION_ARGS ?=
-mutation: install  ## mutation testing of the rules and plumbing against the unit tests (~10 min; a report, not a gate)
+mutation: install  ## how many small breakages of rules and plumbing the unit tests catch (~5 min; a report, not a gate)
 	$(BIN)/python -m devtools.mutation $(MUTATION_ARGS)
 
-kafka:  ## start a local Kafka broker in the background (no Docker); prints KAFKA_BOOTSTRAP_SERVERS=...
-	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT)
+SECURE ?=
+kafka: $(if $(SECURE),install)  ## local broker in the background; `eval $(make -s kafka)` exports its address; SECURE=1: TLS, SCRAM, ACLs
+	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT) --state-dir $(KAFKA_DIR) $(if $(SECURE),--secure)
+	@$(if $(SECURE),$(BIN)/python -m devtools.secure $(KAFKA_DIR))
 
 kafka-stop:  ## stop the broker that `make kafka` started
-	@$(PYTHON) -m localkafka stop
+	@$(PYTHON) -m localkafka stop --state-dir $(KAFKA_DIR)
 
 kafka-status:  ## say whether the background broker runs
-	@$(PYTHON) -m localkafka status
+	@$(PYTHON) -m localkafka status --state-dir $(KAFKA_DIR)
+
+services: install  ## the five services in the background (.run/services/), waits until each is healthy
+	$(BIN)/python -m devtools.services start $(SERVICES_ARGS) --kafka-dir $(KAFKA_DIR)
+
+services-stop:  ## stop the services that `make services` started
+	$(BIN)/python -m devtools.services stop $(SERVICES_ARGS)
+
+services-status:  ## say which of the five services run
+	@$(BIN)/python -m devtools.services status $(SERVICES_ARGS)
 
 clean:  ## remove local state (.run: broker data, databases, logs)
-	-@$(PYTHON) -m localkafka stop 2>/dev/null
+	-@$(BIN)/python -m devtools.services stop $(SERVICES_ARGS) 2>/dev/null
+	-@$(PYTHON) -m localkafka stop --state-dir $(KAFKA_DIR) 2>/dev/null
 	rm -rf .run
 
-demo: install  ## every saga path on a real broker and five service processes; exits 1 on a surprise
-	$(BIN)/python -m devtools.demo
+demo: install  ## every saga path on a real broker and five service processes; SECURE=1 in secure mode
+	$(BIN)/python -m devtools.demo $(if $(SECURE),--secure)
 
 CHAOS_ORDERS ?= 3000
 CHAOS_ARGS ?=
@@ -68,19 +97,15 @@ bench: install  ## throughput, latency per offered rate, and the raw Kafka floor
 	$(BIN)/python -m devtools.bench --orders $(BENCH_ORDERS) --rates $(BENCH_RATES) \
 		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
-up:  ## build and start the whole mesh in Docker, wait until healthy, print where it is
+up:  ## build and start the whole mesh in Docker (saga monitor included), wait until healthy, print where it is
 	$(COMPOSE) up -d --build
 	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$(ORDER_API_PORT)/health 240 $(COMPOSE_PROJECT_NAME)
-	@echo "order API:  http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
-	@echo "Kafka:      127.0.0.1:$(KAFKA_HOST_PORT)  e.g. .venv/bin/sagactl -b 127.0.0.1:$(KAFKA_HOST_PORT) tail"
-
-up-monitor:  ## also start the faust saga monitor (compose profile "monitor") on :8005
-	$(COMPOSE) --profile monitor up -d --build saga-monitor
-	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$${MONITOR_PORT:-8005}/stats/ 240
-	@echo "saga monitor: http://127.0.0.1:$${MONITOR_PORT:-8005}/stats/ and /sagas/<order_id>/"
+	@echo "order API:     http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
+	@echo "saga monitor:  http://127.0.0.1:$(MONITOR_PORT)  (JSON under /api/, Prometheus /metrics)"
+	@echo "Kafka:         127.0.0.1:$(KAFKA_HOST_PORT)  e.g. .venv/bin/sagactl -b 127.0.0.1:$(KAFKA_HOST_PORT) tail"
 
 down:  ## stop the mesh; `make down VOLUMES=1` also deletes its databases and topics
-	$(COMPOSE) --profile monitor down $(if $(VOLUMES),-v)
+	$(COMPOSE) down $(if $(VOLUMES),-v)
 
 logs:  ## follow the mesh's logs
 	$(COMPOSE) logs -f --tail=100

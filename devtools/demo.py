@@ -8,6 +8,7 @@ behave as expected.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import sys
@@ -20,12 +21,13 @@ from pathlib import Path
 import httpx
 
 from devtools.orders import BALANCES, STOCK, UNSERVED, is_final, order_body
-from devtools.processes import Mesh
+from devtools.processes import SERVICES, Mesh
+from devtools.secure import prepare, principal_env, principal_settings
 from localkafka import LocalKafka
 from sagactl.kafka import publish, read_topics
 from sagactl.tracing import compensations
 from shared.events import Event, OrderCreated, decode
-from shared.settings import Settings
+from shared.settings import Settings, ToolSettings
 
 NONE = "none"
 RELEASE_CANCEL = "StockReleased → OrderCancelled"
@@ -52,9 +54,11 @@ def body(customer="alice", sku="WIDGET-1", quantity=1, address=None) -> dict:
 
 
 class Demo:
-    def __init__(self, mesh: Mesh, settings: Settings) -> None:
+    def __init__(self, mesh: Mesh, settings: ToolSettings) -> None:
         self.mesh, self.settings = mesh, settings
-        self.client = httpx.Client(base_url=mesh.order_api, timeout=10)
+        token = settings.api_token_value()
+        self.client = httpx.Client(base_url=mesh.order_api, timeout=10, headers={
+            "Authorization": f"Bearer {token}"} if token else {})
 
     def place(self, order: dict) -> str:
         response = self.client.post("/orders", json=order)
@@ -147,14 +151,15 @@ def _order_id() -> str:
 
 
 @contextlib.contextmanager
-def broker(settings: Settings) -> Iterator[str]:
-    """KAFKA_BOOTSTRAP_SERVERS when set, otherwise a local broker for the duration."""
-    if "kafka_bootstrap_servers" in settings.model_fields_set:
-        yield settings.kafka_bootstrap_servers
+def broker(settings: Settings, secure: bool) -> Iterator[tuple[str, Path | None]]:
+    """KAFKA_BOOTSTRAP_SERVERS when set, otherwise a local broker for the duration; with
+    ``secure``, always a local secure broker (and where its principals' settings are)."""
+    if "kafka_bootstrap_servers" in settings.model_fields_set and not secure:
+        yield settings.kafka_bootstrap_servers, None
         return
-    say("starting a local Kafka broker (no Docker)...")
-    with LocalKafka() as local:
-        yield local.bootstrap_servers
+    say(f"starting a local{' secure' if secure else ''} Kafka broker (no Docker)...")
+    with LocalKafka(secure=secure) as local:
+        yield local.bootstrap_servers, local.state_dir if secure else None
 
 
 def say(message: str) -> None:
@@ -170,15 +175,28 @@ def print_table(outcomes: list[Outcome]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
+    parser.add_argument("--secure", action="store_true", help="SASL_SSL, a principal per "
+                        "service, ACLs (docs/security.md); the demo acts as sagactl")
+    secure = parser.parse_args(argv).secure
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    with broker(Settings()) as bootstrap:
+    with broker(Settings(), secure) as (bootstrap, kafka_dir):
         prefix = f"demo-{stamp}."
-        with Mesh(Path(".run") / "demo" / stamp, bootstrap, prefix) as mesh:
+        service_env, as_sagactl = {}, {}
+        if kafka_dir is not None:
+            say("creating the topics and applying the ACLs...")
+            asyncio.run(prepare(kafka_dir, prefix))
+            service_env = {name: principal_env(kafka_dir, name) for name in SERVICES}
+            as_sagactl = {**principal_settings(kafka_dir, "sagactl"),
+                          "api_token_file": principal_env(kafka_dir, "sagactl")[
+                              "SAGA_API_TOKEN_FILE"]}
+        with Mesh(Path(".run") / "demo" / stamp, bootstrap, prefix,
+                  service_env=service_env) as mesh:
             say(f"starting the five services (logs in {mesh.data_dir})...")
             mesh.start()
-            settings = Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix,
-                                order_api_url=mesh.order_api)
+            settings = ToolSettings(**{"kafka_bootstrap_servers": bootstrap, **as_sagactl},
+                                    topic_prefix=prefix, order_api_url=mesh.order_api)
             mesh.seed(settings, STOCK, BALANCES)
             say("placing one order per saga path...")
             outcomes = Demo(mesh, settings).run()

@@ -112,11 +112,15 @@ class Mesh:
     """The five services as processes sharing one broker and one topic prefix."""
 
     def __init__(self, data_dir: Path, bootstrap: str, prefix: str, *,
-                 code_dir: Path | None = None, **env: str) -> None:
+                 code_dir: Path | None = None, service_env: dict[str, dict] | None = None,
+                 **env: str) -> None:
+        """``service_env`` adds environment per service (in secure mode, its principal)."""
         data_dir.mkdir(parents=True, exist_ok=True)
         common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SAGA_TOPIC_PREFIX": prefix, **env}
         self.data_dir = data_dir
-        self.services = {name: ServiceProcess(name, data_dir, common, code_dir)
+        self.services = {name: ServiceProcess(name, data_dir,
+                                              {**common, **(service_env or {}).get(name, {})},
+                                              code_dir)
                          for name in SERVICES}
 
     def __getitem__(self, name: str) -> ServiceProcess:

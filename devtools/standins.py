@@ -7,7 +7,9 @@
   ``pip install`` inside a build reaches the package index the host reaches;
 * ``apache/kafka:4.1.1`` — a JRE and the broker jars from Maven, with a start script that
   keeps the official image's contract (``KAFKA_FOO_BAR`` → ``foo.bar``, ``CLUSTER_ID``,
-  storage formatted on first start, ``Kafka Server started`` when ready, ``/opt/kafka/bin``).
+  storage formatted on first start, ``Kafka Server started`` when ready, ``/opt/kafka/bin``);
+* ``prom/prometheus:v2.42.0`` — Debian's prometheus package (the same version), with the
+  official image's entrypoint, config path, volume and port (compose profile observability).
 
 Tagged with the public names, they let the real Dockerfile and docker-compose.yml run
 unchanged. On a machine that can pull images, none of this is needed.
@@ -30,6 +32,7 @@ RECIPES = Path(__file__).parent / "standins"
 BASE = "saga-standin/debian:bookworm"
 PYTHON = "python:3.11-slim"
 KAFKA = f"apache/kafka:{KAFKA_VERSION}"
+PROMETHEUS = "prom/prometheus:v2.42.0"
 LABEL = "org.saga-choreography.standin-recipe"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -38,6 +41,7 @@ def ensure_standins(say: Callable[[str], None] = print, force: bool = False) -> 
     _ensure_base(say, force)
     _ensure(PYTHON, RECIPES / "python", say, force, extra=_copy_ca_bundle)
     _ensure(KAFKA, RECIPES / "kafka", say, force, extra=_copy_kafka_jars)
+    _ensure(PROMETHEUS, RECIPES / "prometheus", say, force, extra=lambda context: None)
 
 
 def image_exists(name: str) -> bool:

@@ -1,8 +1,10 @@
 """``python -m localkafka start|stop|status|fetch`` — the engine behind ``make kafka``.
 
-``start`` runs the broker in the background and prints exactly one line on
-stdout, ``KAFKA_BOOTSTRAP_SERVERS=<host:port>``, so that ``eval $(make -s kafka)``
-works; everything else goes to stderr.
+``start`` runs the broker in the background and prints exactly one line on stdout,
+``export KAFKA_BOOTSTRAP_SERVERS=<host:port>``, so that ``eval $(make -s kafka)`` sets it for
+the shell *and* for the services started from it; everything else goes to stderr. Starts and
+stops of one state dir take turns (a file lock), and a pid counts as this state dir's broker
+only if that process runs with this state dir's config file.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from localkafka.broker import LocalKafka, is_broker, stop_pid
+from localkafka.broker import LocalKafka, is_broker, locked, stop_pid
 from localkafka.errors import LocalKafkaError
 from localkafka.jars import KAFKA_VERSION, ensure_jars
 
@@ -28,32 +30,49 @@ def main(argv: list[str] | None = None) -> int:
 
 def start(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
-    running = _running_pid(state_dir)
-    if running is not None:
-        print(f"Kafka already running (pid {running}).", file=sys.stderr)
-        print(f"KAFKA_BOOTSTRAP_SERVERS={(state_dir / 'bootstrap').read_text()}")
-        return 0
-    if args.fresh:
-        shutil.rmtree(state_dir / "data", ignore_errors=True)
-    broker = LocalKafka(state_dir, port=args.port, heap=args.heap, detach=True,
-                        startup_timeout=args.timeout)
-    bootstrap = broker.start()
+    with locked(state_dir):
+        running = _running_pid(state_dir)
+        if running is not None:
+            print(f"Kafka already running (pid {running}).", file=sys.stderr)
+            _print_bootstrap((state_dir / "bootstrap").read_text(), state_dir)
+            return 0
+        if args.fresh:
+            shutil.rmtree(state_dir / "data", ignore_errors=True)
+        broker = LocalKafka(state_dir, port=args.port, heap=args.heap, detach=True,
+                            startup_timeout=args.timeout, secure=args.secure)
+        bootstrap = broker.start()
     print(f"Kafka {KAFKA_VERSION} started (pid {broker.process.pid}, log {broker.log_path}).",
           file=sys.stderr)
-    print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+    _print_bootstrap(bootstrap, state_dir)
     return 0
+
+
+def _print_bootstrap(bootstrap: str, state_dir: Path) -> None:
+    """The one line on stdout: `eval $(make -s kafka)` sets and exports it for child processes.
+    A secure broker also exports the sagactl principal's settings, and says where every
+    principal's are (a trailing comment, harmless to eval)."""
+    sagactl = state_dir / "clients" / "sagactl.env"
+    if not sagactl.exists():
+        print(f"export KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+        return
+    variables = [line for line in sagactl.read_text().splitlines()
+                 if line and not line.startswith("KAFKA_BOOTSTRAP_SERVERS=")]
+    print(f"export KAFKA_BOOTSTRAP_SERVERS={bootstrap} {' '.join(variables)}  "
+          f"# secure: CA {state_dir.resolve() / 'secrets' / 'ca.pem'}, every principal's "
+          f"client settings in {state_dir.resolve() / 'clients'}/<principal>.env|.properties")
 
 
 def stop(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
-    pid = _running_pid(state_dir)
-    if pid is None:
-        print("No local Kafka broker is running.", file=sys.stderr)
-    else:
-        stop_pid(pid)
-        print(f"Kafka (pid {pid}) stopped.", file=sys.stderr)
-    for name in ("broker.pid", "bootstrap"):
-        (state_dir / name).unlink(missing_ok=True)
+    with locked(state_dir):
+        pid = _running_pid(state_dir)
+        if pid is None:
+            print("No local Kafka broker is running.", file=sys.stderr)
+        else:
+            stop_pid(pid, state_dir / "server.properties")
+            print(f"Kafka (pid {pid}) stopped.", file=sys.stderr)
+        for name in ("broker.pid", "bootstrap"):
+            (state_dir / name).unlink(missing_ok=True)
     return 0
 
 
@@ -77,7 +96,7 @@ def _running_pid(state_dir: Path) -> int | None:
     if not pid_file.exists() or not bootstrap.exists():
         return None
     pid = int(pid_file.read_text())
-    return pid if is_broker(pid) else None
+    return pid if is_broker(pid, state_dir / "server.properties") else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     start_parser.add_argument("--heap", default="512m")
     start_parser.add_argument("--timeout", type=float, default=90.0, help="startup timeout, s")
     start_parser.add_argument("--fresh", action="store_true", help="discard earlier topics")
+    start_parser.add_argument("--secure", action="store_true",
+                              help="SASL_SSL + SCRAM per principal, ACLs enforced "
+                                   "(docs/security.md)")
     return parser
 
 

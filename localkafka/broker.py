@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import re
 import shutil
@@ -19,11 +20,19 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from localkafka.config import LOG4J2_PROPERTIES, new_cluster_id, server_properties
 from localkafka.errors import LocalKafkaError
 from localkafka.jars import KAFKA_VERSION, ensure_jars
+from localkafka.secrets import (
+    Secrets,
+    ensure_secrets,
+    scram_arguments,
+    server_security_properties,
+    write_client_settings,
+)
 
 READY_LINE = "Kafka Server started"
 _PR_SET_PDEATHSIG = 1
@@ -41,6 +50,7 @@ class LocalKafka:
         version: str = KAFKA_VERSION,
         startup_timeout: float = 90.0,
         detach: bool = False,
+        secure: bool = False,
     ) -> None:
         self._owns_state_dir = state_dir is None
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="localkafka-"))
@@ -48,6 +58,9 @@ class LocalKafka:
         self.heap, self.version = heap, version
         self.startup_timeout = startup_timeout
         self.detach = detach
+        #: SASL_SSL + SCRAM for clients, ACLs enforced (docs/security.md): see ``secrets``.
+        self.secure = secure
+        self.secrets: Secrets | None = None
         self.process: subprocess.Popen | None = None
 
     @property
@@ -64,9 +77,13 @@ class LocalKafka:
         self.port = _claim_port(self.host, self.port, "broker")
         self.controller_port = _claim_port(self.host, self.controller_port, "controller")
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.secure:
+            self.secrets = ensure_secrets(self.state_dir)
         config = self._write_config()
         self._format_storage(java, lib, config)
         self._run(java, lib, config)
+        if self.secrets is not None:
+            write_client_settings(self.secrets, self.bootstrap_servers)
         return self.bootstrap_servers
 
     def restart(self) -> None:
@@ -94,9 +111,13 @@ class LocalKafka:
             self.process = None
 
     def stop(self, timeout: float = 30.0) -> None:
+        pid = self.process.pid if self.process is not None else None
         self._terminate(timeout)
-        for name in ("broker.pid", "bootstrap"):
-            (self.state_dir / name).unlink(missing_ok=True)
+        # Only files this broker wrote: another start may own the state dir by now.
+        pid_file = self.state_dir / "broker.pid"
+        if pid is not None and pid_file.exists() and pid_file.read_text().strip() == str(pid):
+            pid_file.unlink(missing_ok=True)
+            (self.state_dir / "bootstrap").unlink(missing_ok=True)
         if self._owns_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -112,6 +133,7 @@ class LocalKafka:
         config.write_text(server_properties(
             host=self.host, port=self.port, controller_port=self.controller_port,
             data_dir=self.state_dir / "data",
+            security=server_security_properties(self.secrets) if self.secrets else None,
         ))
         (self.state_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         return config
@@ -127,8 +149,10 @@ class LocalKafka:
     def _format_storage(self, java: str, lib: Path, config: Path) -> None:
         if (self.state_dir / "data" / "meta.properties").exists():
             return  # already formatted: keep the topics of an earlier run
+        scram = scram_arguments(self.secrets) if self.secrets else []
         command = self._java_command(java, lib, "kafka.tools.StorageTool", "format",
-                                     "-t", new_cluster_id(), "-c", str(config), heap="256m")
+                                     "-t", new_cluster_id(), "-c", str(config), *scram,
+                                     heap="256m")
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
@@ -137,7 +161,7 @@ class LocalKafka:
     def _launch(self, java: str, lib: Path, config: Path) -> None:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            self._java_command(java, lib, "kafka.Kafka", str(config)),
+            self._java_command(java, lib, "kafka.Kafka", str(config.resolve())),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=self.detach,
             preexec_fn=None if self.detach else _die_with_parent,
@@ -180,16 +204,30 @@ def find_java() -> str:
     return java
 
 
-def stop_pid(pid: int, timeout: float = 30.0) -> bool:
-    """Stop a broker started detached; False when that pid is not a running broker."""
-    if not is_broker(pid):
+def stop_pid(pid: int, config: Path, timeout: float = 30.0) -> bool:
+    """Stop a broker started detached; False when that pid is not the broker of ``config``."""
+    if not is_broker(pid, config):
         return False
-    _terminate(pid, timeout)
+    _terminate(pid, timeout, config)
     return True
+
+
+@contextlib.contextmanager
+def locked(state_dir: Path) -> Iterator[None]:
+    """One start or stop at a time per state dir, across processes."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _claim_port(host: str, port: int, role: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As Kafka binds: a port whose last user just stopped (TIME-WAIT) is free to take.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
@@ -200,7 +238,7 @@ def _claim_port(host: str, port: int, role: str) -> int:
         return probe.getsockname()[1]
 
 
-def _terminate(pid: int, timeout: float) -> None:
+def _terminate(pid: int, timeout: float, config: Path) -> None:
     """SIGTERM a broker that is not our child; SIGKILL if it will not stop in time."""
     try:
         os.kill(pid, signal.SIGTERM)
@@ -208,21 +246,23 @@ def _terminate(pid: int, timeout: float) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not is_broker(pid):
+        if not is_broker(pid, config):
             return
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
 
 
-def is_broker(pid: int) -> bool:
-    """A live (not zombie) Kafka JVM has this pid, not some process that reused it."""
+def is_broker(pid: int, config: Path) -> bool:
+    """A live (not zombie) Kafka JVM runs with exactly this config file under this pid: not
+    some process that reused the pid, and not the broker of another state dir."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except OSError:
         return False
-    return b"kafka.Kafka" in cmdline and state != "Z"
+    return (b"kafka.Kafka" in arguments and str(config.resolve()).encode() in arguments
+            and state != "Z")
 
 
 def _die_with_parent() -> None:

@@ -15,16 +15,20 @@ def new_cluster_id() -> str:
             return candidate
 
 
-def server_properties(*, host: str, port: int, controller_port: int, data_dir: Path) -> str:
+def server_properties(*, host: str, port: int, controller_port: int, data_dir: Path,
+                      security: dict[str, str] | None = None) -> str:
+    """One combined broker+controller; with ``security``, clients and the controller listener
+    speak SASL_SSL instead of PLAINTEXT (see localkafka.secrets)."""
+    client = "SASL_SSL" if security else "PLAINTEXT"
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{host}:{controller_port}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "listeners": f"{client}://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"{client}://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name": client,
+        "listener.security.protocol.map": f"CONTROLLER:{client},{client}:{client}",
         "log.dirs": str(data_dir),
         # One node: every internal topic has exactly one replica.
         "offsets.topic.replication.factor": "1",
@@ -37,6 +41,7 @@ def server_properties(*, host: str, port: int, controller_port: int, data_dir: P
         "group.initial.rebalance.delay.ms": "0",
         # Topics are created explicitly with a chosen partition count, never by accident.
         "auto.create.topics.enable": "false",
+        **(security or {}),
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 

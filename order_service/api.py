@@ -2,47 +2,67 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, model_validator
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from order_service import commands, views
 from order_service.model import CancellationRefused, OrderStatus
-from shared.events import Address, Identifier, LineItem, OrderCreated
-from shared.events.catalog import check_total_fits, order_total
+from order_service.schemas import (
+    CancellationRequest,
+    OrderDetail,
+    OrderPage,
+    PlaceOrder,
+    Problem,
+    Problems,
+)
+from shared.events import OrderCreated
 from shared.runtime.sqlite import SqliteReaders
 
 Execute = Callable[..., Awaitable[Any]]
+#: A page cursor: the creation time and id of the last order of the previous page.
+CURSOR = r"^\d+(\.\d+)?_[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+UNAUTHORIZED = {401: {"model": Problem, "description": "No or a wrong bearer token"}}
+INVALID = {400: {"model": Problem, "description": "A body that is not JSON; nothing changed"},
+           422: {"model": Problems, "description": "Invalid request; nothing changed"}}
 
 
-class PlaceOrder(BaseModel):
-    order_id: Identifier | None = Field(default=None, description="Chosen by the client, or "
-                                        "generated. Placing the same id twice answers 409.")
-    customer_id: Identifier
-    items: list[LineItem] = Field(min_length=1, max_length=50)
-    shipping_address: Address
-
-    @model_validator(mode="after")
-    def _total_fits(self) -> PlaceOrder:
-        check_total_fits(order_total(self.items))
-        return self
+Credentials = Annotated[HTTPAuthorizationCredentials | None,
+                        Depends(HTTPBearer(auto_error=False, description="SAGA_API_TOKEN"))]
 
 
-class CancellationRequest(BaseModel):
-    reason: str = Field(default="requested by customer", min_length=1, max_length=200)
+def bearer_token(expected: str | None) -> Callable[..., Awaitable[None]]:
+    """A dependency: with a token configured, the request must carry it (Authorization:
+    Bearer ...); without one, it lets everything through."""
+
+    async def check(credentials: Credentials) -> None:
+        if expected is None:
+            return
+        if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
+            raise HTTPException(401, "a valid bearer token is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+    return check
 
 
-def router(readers: SqliteReaders, execute: Execute) -> APIRouter:
+def router(readers: SqliteReaders, execute: Execute, *, write_token: str | None = None,
+           read_token: str | None = None) -> APIRouter:
     """``execute`` runs a command as one transaction on the service's writer thread; reads go
-    through read-only connections on reader threads: the event loop never waits for SQLite."""
+    through read-only connections on reader threads: the event loop never waits for SQLite.
+    Writes need ``write_token`` when one is given; reads need ``read_token`` when one is."""
     api = APIRouter(prefix="/orders", tags=["orders"])
+    # A route documents (and demands) the bearer token only where one is configured.
+    may_write = [Depends(bearer_token(write_token))] if write_token else []
+    may_read = [Depends(bearer_token(read_token))] if read_token else []
 
-    @api.post("", status_code=201, summary="Place an order; the saga starts")
+    @api.post("", status_code=201, summary="Place an order; the saga starts",
+              dependencies=may_write, response_model=OrderDetail,
+              responses={409: {"model": Problem}, **UNAUTHORIZED, **INVALID})
     async def place_order(request: PlaceOrder) -> dict:
         order_id = request.order_id or f"ord-{uuid.uuid4().hex[:12]}"
         order = OrderCreated(customer_id=request.customer_id, items=request.items,
@@ -53,18 +73,32 @@ def router(readers: SqliteReaders, execute: Execute) -> APIRouter:
             raise HTTPException(409, str(exists)) from None
         return await readers.run(views.order_detail, order_id)
 
-    @api.get("/{order_id}", summary="An order with its status and event history")
+    @api.get("/{order_id}", summary="An order with its status and event history",
+             dependencies=may_read, response_model=OrderDetail,
+             responses={404: {"model": Problem}, **UNAUTHORIZED, **INVALID})
     async def get_order(order_id: str) -> dict:
         return _found(await readers.run(views.order_detail, order_id), order_id)
 
-    @api.get("", summary="Orders, newest first, optionally filtered")
+    @api.get("", summary="Orders, newest first, optionally filtered, a page at a time",
+             dependencies=may_read, response_model=OrderPage,
+             responses={**UNAUTHORIZED, **INVALID})
     async def list_orders(status: OrderStatus | None = None, customer_id: str | None = None,
-                          limit: int = Query(default=100, ge=1, le=1000)) -> dict:
-        return {"orders": await readers.run(lambda db: views.list_orders(
-            db, status=status, customer_id=customer_id, limit=limit))}
+                          limit: int = Query(default=100, ge=1, le=1000),
+                          before: str | None = Query(default=None, pattern=CURSOR,
+                                                     description="The `next` of the previous "
+                                                                 "page.")) -> dict:
+        cursor = _cursor(before)
+        orders = await readers.run(lambda db: views.list_orders(
+            db, status=status, customer_id=customer_id, limit=limit, before=cursor))
+        last = orders[-1] if len(orders) == limit else None
+        return {"orders": orders,
+                "next": f"{last['created_at']!r}_{last['order_id']}" if last else None}
 
     @api.post("/{order_id}/cancellation", status_code=202,
-              summary="Request a cancellation; 409 once the order has shipped")
+              summary="Request a cancellation; 409 once the order has shipped",
+              dependencies=may_write, response_model=OrderDetail,
+              responses={404: {"model": Problem}, 409: {"model": Problem}, **UNAUTHORIZED,
+                         **INVALID})
     async def cancel_order(order_id: str, request: CancellationRequest | None = None) -> dict:
         reason = (request or CancellationRequest()).reason
         try:
@@ -76,6 +110,13 @@ def router(readers: SqliteReaders, execute: Execute) -> APIRouter:
         return await readers.run(views.order_detail, order_id)
 
     return api
+
+
+def _cursor(before: str | None) -> tuple[float, str] | None:
+    if before is None:
+        return None
+    created_at, _, order_id = before.partition("_")
+    return float(created_at), order_id
 
 
 def _found(order: dict | None, order_id: str) -> dict:

@@ -19,7 +19,10 @@ def create_tables(db: sqlite_utils.Database) -> None:
                                 "cancellation": str, "total": str, "items": str,
                                 "shipping_address": str, "created_at": float,
                                 "updated_at": float}, pk="order_id")
-    db["orders"].create_index(["status", "created_at"], if_not_exists=True)
+    # One index per list query the API offers (GET /orders by status, by customer, or all).
+    db["orders"].create_index(["status", "created_at", "order_id"], if_not_exists=True)
+    db["orders"].create_index(["customer_id", "created_at", "order_id"], if_not_exists=True)
+    db["orders"].create_index(["created_at", "order_id"], if_not_exists=True)
     create_table(db, "order_history", {"seq": int, "order_id": str, "event_id": str,
                                        "event_type": str, "producer": str, "causation_id": str,
                                        "occurred_at": str, "detail": str}, pk="seq")

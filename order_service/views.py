@@ -27,7 +27,9 @@ def history(db: sqlite_utils.Database, order_id: str) -> list[dict]:
 
 
 def list_orders(db: sqlite_utils.Database, *, status: str | None, customer_id: str | None,
-                limit: int) -> list[dict]:
+                limit: int, before: tuple[float, str] | None = None) -> list[dict]:
+    """Newest first, one page; ``before`` is the (created_at, order_id) of the last order of
+    the previous page (keyset paging: every page costs the same, however deep)."""
     where, params = [], []
     if status:
         where.append("status = ?")
@@ -35,8 +37,12 @@ def list_orders(db: sqlite_utils.Database, *, status: str | None, customer_id: s
     if customer_id:
         where.append("customer_id = ?")
         params.append(customer_id)
+    if before:
+        where.append("(created_at, order_id) < (?, ?)")
+        params.extend(before)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = db.execute(f"SELECT {_SUMMARY} FROM orders {clause} ORDER BY created_at DESC LIMIT ?",
+    rows = db.execute(f"SELECT {_SUMMARY} FROM orders {clause} "
+                      "ORDER BY created_at DESC, order_id DESC LIMIT ?",
                       [*params, limit]).fetchall()
     return [_summary(row) for row in rows]
 

@@ -1,16 +1,18 @@
-"""`saga-monitor`: run the faust worker with the project's settings (SAGA_HTTP_PORT: 8005)."""
+"""`saga-monitor`: create the topics it reads, then run the faust worker (SAGA_HTTP_PORT: 8005)."""
 
 import asyncio
 import sys
 
-from saga_monitor.app import create_app, create_internal_topics
-from shared.settings import Settings
+from saga_monitor.app import create_app
+from saga_monitor.topics import create_topics
+from shared.settings import Settings, load
 
 
 def main() -> None:
-    settings = Settings(service_name="saga_monitor")
-    asyncio.run(create_internal_topics(settings))
-    app = create_app(settings)
+    settings = load(Settings, service_name="saga_monitor")
+    # Before the worker subscribes: a topic missing then would be ignored until a rebalance.
+    asyncio.run(create_topics(settings))
+    app, _ = create_app(settings)
     sys.argv = [sys.argv[0], "worker", "--loglevel", settings.log_level.lower().replace(
         "warning", "warn"), "--web-port", str(settings.http_port)]
     app.main()

@@ -1,36 +1,41 @@
-"""The faust app: saga topics in, a table of saga progress keyed by order id, a small web view.
+"""The faust app: saga topics and their dead-letter topics in, a table of sagas keyed by order
+id, timers for readiness, stuck sagas and retention, and the web face.
 
-Every saga event is keyed by order id and every topic has the same partition count, so the
-topics are co-partitioned with the table: each worker owns whole sagas. The table's changelog
-topic (created by faust) rebuilds it after a restart.
+Every saga event is keyed by order id and every topic (``.DLT`` included) has the same
+partition count, so the topics are co-partitioned with the table: each worker owns whole
+sagas. The table's changelog topic (compacted) rebuilds it after a restart.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import time
-from collections import Counter
 
 import faust
+from faust.serializers import codecs
 
-from saga_monitor import progress
-from shared.events import SAGA_EVENTS, RejectedMessage, decode
-from shared.runtime.topics import ensure_topics
+from saga_monitor import progress, reading
+from saga_monitor.state import MonitorState
+from saga_monitor.topics import APP_ID, READ
+from saga_monitor.views import row
+from saga_monitor.web import add_routes
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-APP_ID = "saga_monitor"
+WATCH_INTERVAL, STUCK_INTERVAL = 2.0, 5.0
 
 
-async def create_internal_topics(settings: Settings) -> None:
-    """faust would create these itself, but a worker that races its own topic creation starts
-    without them (and then refuses to write its table): create them explicitly first."""
-    await ensure_topics(settings, [f"{APP_ID}-sagas-changelog"],
-                        config={"cleanup.policy": "compact"})
-    await ensure_topics(settings, [f"{APP_ID}-__assignor-__leader"], partitions=1)
+class RecordCodec(codecs.Codec):
+    """A saga record as compact JSON in the changelog, and back into tuples."""
+
+    def _dumps(self, value) -> bytes:
+        return json.dumps(progress.to_json(value), separators=(",", ":")).encode()
+
+    def _loads(self, data: bytes):
+        return progress.from_json(json.loads(data))
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
     datadir = settings.database_path.parent / "saga_monitor-data"
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -41,49 +46,66 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         web_bind=settings.http_host, web_port=settings.http_port, web_in_thread=False,
-        datadir=str(datadir),
+        datadir=str(datadir), broker_credentials=_credentials(settings),
     )
-    events = app.topic(*(settings.topic(p.event_type()) for p in SAGA_EVENTS),
-                       key_serializer="raw", value_serializer="raw")
-    sagas = app.Table("sagas", partitions=settings.topic_partitions)
+    topics = app.topic(*(settings.topic(name) for name in READ), key_serializer="raw",
+                       value_serializer="raw")
+    table = app.Table("sagas", partitions=settings.topic_partitions,
+                      schema=faust.Schema(value_serializer=RecordCodec()))
+    state = MonitorState(settings, table)
+    prefix = settings.topic_prefix
+
+    @app.agent(topics)
+    async def track_sagas(stream):
+        async for event in stream.events():
+            message = event.message
+            for item in reading.read(
+                    message.topic.removeprefix(prefix), message.partition, message.offset,
+                    message.key, message.value, message.headers, timestamp=message.timestamp,
+                    max_bytes=settings.max_message_bytes):
+                state.fold(item, message.partition)
+
+    @app.task
+    async def keep_the_log_level():
+        # faust's terminal spinner puts the root logger at DEBUG when the level is WARNING or
+        # higher: every debug call in faust (one per message sent) would then build a record.
+        logging.getLogger().setLevel(settings.log_level)
+
+    @app.timer(interval=WATCH_INTERVAL)
+    async def watch_topics():
+        await state.watch.check({tp.topic for tp in app.consumer.assignment()})
+
     reported: set[str] = set()
 
-    @app.agent(events)
-    async def track_sagas(stream):
-        async for value in stream:
-            try:
-                event = decode(value, max_bytes=settings.max_message_bytes)
-            except RejectedMessage:
-                continue  # the services dead-letter it; a monitor only watches
-            # faust's Table.get() raises for a missing key instead of returning the default.
-            known = sagas[event.order_id] if event.order_id in sagas else None  # noqa: SIM401
-            sagas[event.order_id] = progress.record(known, event, time.time())
+    @app.timer(interval=STUCK_INTERVAL)
+    async def report_stuck_sagas():
+        stuck = {row[0]: row for row in state.snapshot().stuck}
+        for order_id in stuck.keys() - reported:
+            waiting = [w for w in _waits(state, order_id) if w["stuck"]]
+            log.warning("saga stuck: %s", "; ".join(w["cause"] or w["text"] for w in waiting),
+                        extra={"order_id": order_id, "status": stuck[order_id][1]})
+        reported.intersection_update(stuck)
+        reported.update(stuck)
 
-    @app.timer(interval=5.0)
-    async def report_stalled_sagas():
-        now = time.time()
-        for order_id, saga in list(sagas.items()):
-            if order_id not in reported and progress.stalled(saga, now,
-                                                             settings.stall_after_seconds):
-                reported.add(order_id)
-                log.warning("saga stalled", extra={"order_id": order_id,
-                                                   "status": saga["status"],
-                                                   "last_event": saga["events"][-1]["type"]})
+    @app.timer(interval=max(1.0, min(30.0, settings.monitor_retention_seconds / 10)))
+    async def expire_finished_sagas():
+        state.expire()
 
-    @app.page("/sagas/{order_id}/")
-    async def saga_view(web, request, order_id: str):
-        if order_id not in sagas:
-            return web.json({"detail": f"no events seen for order {order_id}"}, status=404)
-        return web.json(progress.summary(sagas[order_id]))
+    add_routes(app, state)
+    return app, state
 
-    @app.page("/stats/")
-    async def stats_view(web, request):
-        now, all_sagas = time.time(), list(sagas.values())
-        return web.json({
-            "sagas": len(all_sagas),
-            "by_status": dict(Counter(saga["status"] for saga in all_sagas)),
-            "stalled": sorted(saga["order_id"] for saga in all_sagas
-                              if progress.stalled(saga, now, settings.stall_after_seconds)),
-        })
 
-    return app
+def _credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """Secure mode (docs/security.md): the same principal and CA as every other client."""
+    if settings.kafka_security_protocol != "SASL_SSL":
+        return None
+    options = settings.client_options()
+    return faust.SASLCredentials(username=options["sasl_plain_username"],
+                                 password=options["sasl_plain_password"],
+                                 mechanism=options["sasl_mechanism"],
+                                 ssl_context=options["ssl_context"])
+
+
+def _waits(state: MonitorState, order_id: str) -> list[dict]:
+    record = state.get(order_id)
+    return row(order_id, record, state.clock(), state.deadlines)["waiting_for"] if record else []

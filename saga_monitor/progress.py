@@ -1,42 +1,148 @@
-"""One saga's progress as plain JSON-ready data, folded from its events in any order."""
+"""One saga as a compact record, folded from its events and dead letters in any order.
+
+The monitor holds every unfinished saga and every saga finished within the retention in
+memory, so a record is a tuple of plain values, not a dict of dicts: event types, producers,
+kinds and customers are interned (one string shared by all sagas), and an event's cause is the
+index of that event in the same record once it has been seen. A record survives a round trip
+through JSON (the table's changelog) as lists, and :func:`from_json` turns it back into tuples.
+
+Folding is idempotent: an event already in the record (same ``event_id``) or a dead letter
+already in it (same DLT topic, partition and offset) returns the very same record object, so
+the caller knows nothing changed.
+"""
 
 from __future__ import annotations
 
-from shared.causality import causal_order
+import sys
+from typing import Any, NamedTuple
+
 from shared.events import Event
 from shared.saga import ORDER_SAGA
 
 OUTCOMES = {"OrderCompleted": "completed", "OrderCancelled": "cancelled"}
-COMPENSATIONS = {payload.event_type() for payload in ORDER_SAGA.compensations}
-FAILURES = {payload.event_type() for payload in ORDER_SAGA.failures}
+COMPENSATIONS = frozenset(p.event_type() for p in ORDER_SAGA.compensations)
+FAILURES = frozenset(p.event_type() for p in ORDER_SAGA.failures)
+NOTIFIED = "CustomerNotified"
+PIVOT = ORDER_SAGA.pivot.event_type()
+STATUSES = ("running", "compensating", "completed", "cancelled")
+
+# Record: (status, started_at, updated_at, finished_at, customer_id, partition, events,
+#          letters, replayed). Times are epoch seconds (floats).
+STATUS, STARTED, UPDATED, FINISHED, CUSTOMER, PARTITION, EVENTS, LETTERS, REPLAYED = range(9)
+# Event: (event_id, event_type, occurred_at, cause, producer); cause is the index of the
+# causing event in the record once seen, else its event id (or None).
+E_ID, E_TYPE, E_AT, E_CAUSE, E_PRODUCER = range(5)
 
 
-def record(progress: dict | None, event: Event, now: float) -> dict:
-    """The progress after one more event; a repeated event changes nothing."""
-    progress = progress or {"order_id": event.order_id, "status": "running", "events": [],
-                            "started_at": now}
-    if any(seen["event_id"] == event.event_id for seen in progress["events"]):
-        return progress
-    events = [*progress["events"], {"event_id": event.event_id, "type": event.event_type,
-                                    "causation_id": event.causation_id,
-                                    "producer": event.producer}]
-    status = OUTCOMES.get(event.event_type, progress["status"])
-    if status == "running" and event.event_type in FAILURES:
-        status = "compensating"
-    return {**progress, "status": status, "events": events, "updated_at": now}
+class Letter(NamedTuple):
+    """One dead letter of this order, as the DLT headers describe it."""
+
+    topic: str              # the DLT topic, without prefix, e.g. "PaymentCharged.DLT"
+    partition: int
+    offset: int
+    source_topic: str       # where the message came from, e.g. "PaymentCharged"
+    source_partition: int
+    source_offset: int
+    kind: str               # handler-failed (parked), malformed, schema-invalid, ...
+    reason: str
+    service: str            # who gave up on it
+    attempts: int
+    at: float               # when it was dead-lettered
+
+    @property
+    def ref(self) -> str:
+        """How a replay names it (the ``dlt.replayed-from`` header)."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
 
 
-def summary(progress: dict) -> dict:
-    ordered = causal_order(progress["events"], lambda e: e["event_id"],
-                           lambda e: e["causation_id"])
-    types = [e["type"] for e in ordered]
-    return {"order_id": progress["order_id"], "status": progress["status"], "steps": types,
-            "compensations": [t for t in types if t in COMPENSATIONS],
-            "started_at": progress["started_at"], "updated_at": progress.get("updated_at")}
+def fold_event(record: tuple | None, event: Event, partition: int) -> tuple:
+    """The record after one more event; the same record if the event was seen before."""
+    events = record[EVENTS] if record else ()
+    if any(seen[E_ID] == event.event_id for seen in events):
+        return record  # type: ignore[return-value]
+    index = len(events)
+    cause = event.causation_id
+    cause = next((i for i, seen in enumerate(events) if seen[E_ID] == cause), cause)
+    new = (event.event_id, sys.intern(event.event_type), event.occurred_at.timestamp(), cause,
+           sys.intern(event.producer))
+    # Effects that arrived before this, their cause, now point at it.
+    events = tuple((*seen[:E_CAUSE], index, *seen[E_CAUSE + 1:]) if seen[E_CAUSE] == event.event_id
+                   else seen for seen in events) + (new,)
+    customer = (record[CUSTOMER] if record else None) or _customer(event)
+    letters, replayed = (record[LETTERS], record[REPLAYED]) if record else ((), ())
+    return _derive(events, letters, replayed, customer, partition)
 
 
-def stalled(progress: dict, now: float, after: float) -> bool:
-    """Still unfinished, and nothing happened to it for ``after`` seconds."""
-    final = progress["status"] in OUTCOMES.values()
-    return not final and now - progress.get("updated_at", progress["started_at"]) > after
+def fold_letter(record: tuple | None, letter: Letter, partition: int) -> tuple:
+    letters = record[LETTERS] if record else ()
+    if any(seen[:3] == letter[:3] for seen in letters):
+        return record  # type: ignore[return-value]
+    letter = letter._replace(topic=sys.intern(letter.topic), kind=sys.intern(letter.kind),
+                             source_topic=sys.intern(letter.source_topic),
+                             service=sys.intern(letter.service))
+    if not record:
+        return _derive((), (tuple(letter),), (), None, partition)
+    return _derive(record[EVENTS], (*letters, tuple(letter)), record[REPLAYED], record[CUSTOMER],
+                   partition)
 
+
+def fold_replay(record: tuple | None, ref: str) -> tuple | None:
+    """A dead letter was sent back to its source topic (``sagactl dlq replay``)."""
+    if record is None or ref in record[REPLAYED]:
+        return record
+    return (*record[:REPLAYED], (*record[REPLAYED], ref))
+
+
+def letters(record: tuple) -> list[Letter]:
+    return [Letter(*letter) for letter in record[LETTERS]]
+
+
+def pending_letters(record: tuple) -> list[Letter]:
+    return [letter for letter in letters(record) if letter.ref not in record[REPLAYED]]
+
+
+def finished(record: tuple) -> bool:
+    return record[FINISHED] is not None
+
+
+def _derive(events: tuple, letters: tuple, replayed: tuple, customer: str | None,
+            partition: int) -> tuple:
+    types = {event[E_TYPE] for event in events}
+    outcome = next((OUTCOMES[t] for t in OUTCOMES if t in types), None)
+    status = outcome or ("compensating" if types & (FAILURES | COMPENSATIONS) else "running")
+    times = [event[E_AT] for event in events] + [letter[10] for letter in letters]
+    created = [event[E_AT] for event in events if event[E_TYPE] == "OrderCreated"]
+    started = min(created) if created else min(times)
+    return (sys.intern(status), started, max(times), _finished_at(events), customer, partition,
+            events, letters, replayed)
+
+
+def _finished_at(events: tuple) -> float | None:
+    """When the customer was told the outcome: a CustomerNotified caused by the outcome event
+    (a refund's notification does not count)."""
+    outcomes = {i for i, event in enumerate(events) if event[E_TYPE] in OUTCOMES}
+    told = [event[E_AT] for event in events
+            if event[E_TYPE] == NOTIFIED and event[E_CAUSE] in outcomes]
+    return min(told) if told else None
+
+
+def _customer(event: Event) -> str | None:
+    customer = getattr(event.payload, "customer_id", None)
+    return sys.intern(customer) if customer else None
+
+
+def to_json(record: tuple) -> list:
+    return list(record)
+
+
+def from_json(value: Any) -> tuple:
+    """A record read back from the changelog: lists become tuples, strings are interned."""
+    (status, started, updated, finished_at, customer, partition, events, letters,
+     replayed) = value
+    intern = sys.intern
+    return (intern(status), started, updated, finished_at,
+            intern(customer) if customer else None, partition,
+            tuple((e[0], intern(e[1]), e[2], e[3], intern(e[4])) for e in events),
+            tuple((intern(x[0]), x[1], x[2], intern(x[3]), *x[4:6], intern(x[6]), x[7],
+                   intern(x[8]), *x[9:]) for x in letters),
+            tuple(replayed))

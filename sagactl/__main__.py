@@ -1,4 +1,4 @@
-from sagactl.cli import app
+from sagactl.cli import main
 
 if __name__ == "__main__":
-    app()
+    main()

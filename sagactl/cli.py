@@ -2,45 +2,92 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
+import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import typer
 
-from sagactl import dlq, orders, publishing, seeding, tailing
-from shared.settings import Settings
+from sagactl import acls, dlq, doctor, orders, publishing, seeding, tailing, topics
+from sagactl.errors import EXIT_CODES_HELP, CliError, fail
+from shared.logs import TextFormatter
+from shared.settings import DEFAULT_HTTP_PORTS, ToolSettings, load
 
-app = typer.Typer(help="Publish saga events, place and follow orders, seed data, inspect dead letters.",
+app = typer.Typer(help="Publish saga events, place and follow orders, seed data, inspect dead "
+                  f"letters and the mesh's health.\n\n{EXIT_CODES_HELP}",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(orders.app, name="order", help="Place, follow and cancel orders (order API).")
 app.add_typer(seeding.stock_app, name="stock", help="Add stock to the inventory (StockAdded).")
 app.add_typer(seeding.funds_app, name="funds", help="Add money to balances (FundsDeposited).")
-app.add_typer(dlq.app, name="dlq", help="Dead letters and parked events: list and replay.")
+app.add_typer(dlq.app, name="dlq", help="Dead letters and parked events: list, replay, ack.")
+app.add_typer(topics.app, name="topics", help="Kafka topics of the saga: list and create.")
 app.command("publish")(publishing.publish_command)
 app.command("seed")(seeding.seed_command)
 app.command("tail")(tailing.tail_command)
+app.command("doctor")(doctor.doctor_command)
+app.command("acls")(acls.acls_command)
 
 docs_app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
-topics_app = typer.Typer(help="Kafka topics of the saga.", no_args_is_help=True)
-app.add_typer(topics_app, name="topics")
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        try:
+            typer.echo(f"sagactl {version('saga-choreography')}")
+        except PackageNotFoundError:
+            typer.echo("sagactl (not installed)")
+        raise typer.Exit()
 
 
 @app.callback()
-def main(
+def main_options(
     ctx: typer.Context,
     bootstrap: str = typer.Option(None, "--bootstrap", "-b", envvar="KAFKA_BOOTSTRAP_SERVERS",
-                                  help="Kafka bootstrap servers [default: 127.0.0.1:9092]"),
+                                  show_default="127.0.0.1:9092", help="Kafka bootstrap servers."),
     api: str = typer.Option(None, "--api", envvar="SAGA_ORDER_API_URL",
-                            help="Order service URL [default: http://127.0.0.1:8000]"),
+                            show_default=f"http://127.0.0.1:{DEFAULT_HTTP_PORTS['order_service']}",
+                            help="Order service URL."),
+    monitor: str = typer.Option(None, "--monitor", envvar="SAGA_MONITOR_URL",
+                                show_default=f"http://127.0.0.1:{DEFAULT_HTTP_PORTS['saga_monitor']}",
+                                help="Saga monitor URL."),
     topic_prefix: str = typer.Option(None, "--topic-prefix", envvar="SAGA_TOPIC_PREFIX",
-                                     help="Prefix of every topic name [default: none]"),
+                                     show_default="none", help="Prefix of every topic name."),
+    connect_timeout: float = typer.Option(None, "--connect-timeout",
+                                          envvar="SAGA_CONNECT_TIMEOUT", show_default="10",
+                                          help="Seconds to reach the broker before giving up."),
+    _: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                           help="Print the version and exit."),
 ) -> None:
     """Publish saga events, place and follow orders, seed data, inspect dead letters."""
     overrides = {"kafka_bootstrap_servers": bootstrap, "order_api_url": api,
-                 "topic_prefix": topic_prefix}
-    ctx.obj = Settings(service_name="sagactl",
-                       **{key: value for key, value in overrides.items() if value is not None})
+                 "monitor_url": monitor, "topic_prefix": topic_prefix,
+                 "connect_timeout": connect_timeout}
+    ctx.obj = load(ToolSettings, service_name="sagactl",
+                   **{key: value for key, value in overrides.items() if value is not None})
+    _log_waits_to_stderr()
+
+
+def _log_waits_to_stderr() -> None:
+    """Waits inside shared code ("waiting for Kafka") show up on stderr; aiokafka's own
+    connection errors do not: sagactl reports those itself, once."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TextFormatter("sagactl"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+@docs_app.command("acls")
+def docs_acls(
+    output: Path = typer.Option(Path("docs/acls.md"), help="Where to write the policy."),
+    check: bool = typer.Option(False, "--check", help="Fail if the file is out of date."),
+) -> None:
+    """Generate the broker's ACL policy (docs/acls.md) from the services' declarations."""
+    from sagactl.participants import OPERATOR, SERVICES
+    from shared.acls import policy, render
+
+    _write_or_check(output, render(policy(SERVICES, OPERATOR)), check, "sagactl docs acls")
 
 
 @docs_app.command("events")
@@ -56,24 +103,26 @@ def docs_events(
 
     problems = check_rules(ORDER_SAGA, PARTICIPANTS)
     if problems:
-        raise publishing.fail("the declared choreography breaks the saga:\n" + "\n".join(problems))
-    text = render(ORDER_SAGA, PARTICIPANTS)
+        raise fail("the declared choreography breaks the saga:\n" + "\n".join(problems))
+    _write_or_check(output, render(ORDER_SAGA, PARTICIPANTS), check, "sagactl docs events")
+
+
+def _write_or_check(output: Path, text: str, check: bool, command: str) -> None:
     if check:
         if not output.exists() or output.read_text() != text:
-            raise publishing.fail(f"{output} is out of date: run `sagactl docs events`")
+            raise fail(f"{output} is out of date: run `{command}`")
         typer.echo(f"{output} is up to date")
         return
     output.write_text(text)
     typer.echo(f"wrote {output}")
 
 
-@topics_app.command("create")
-def topics_create(ctx: typer.Context,
-                  wait: float = typer.Option(120.0, help="Seconds to wait for the broker.")) -> None:
-    """Create every event topic and its dead-letter topic (idempotent)."""
-    from shared.runtime.topics import catalog_topics, ensure_topics
-
-    settings: Settings = ctx.obj
-    created = asyncio.run(ensure_topics(settings, wait=wait))
-    typer.echo(f"{len(created)} topics created, {len(catalog_topics()) - len(created)} existed "
-               f"({settings.topic_partitions} partitions each)")
+def main() -> None:
+    """The console script: expected failures are one red line and an exit status."""
+    try:
+        app()
+    except CliError as error:
+        typer.secho(f"error: {error.message}", fg=typer.colors.RED, err=True)
+        raise SystemExit(error.code) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -1,152 +1,125 @@
-"""`sagactl dlq list|replay`: what was set aside, why, and sending it back once fixed.
+"""`sagactl dlq list|replay|ack`: what was set aside, why, and what to do with it.
 
-Dead-letter topics (``<topic>.DLT``) hold both kinds of manual-intervention
-cases: messages no handler can ever read (malformed, unknown type, invalid,
-unsupported version, oversized) and events whose handler kept failing until it
-was parked (``handler-failed``; the service keeps later events of that order
-waiting behind it). Replaying publishes the original message to its source
-topic again: a parked event is then retried from its first attempt, and the
-order's waiting events follow in order. Progress is remembered in the consumer
-group ``sagactl-dlq-replay``, so each entry is replayed once.
+Dead-letter topics (``<topic>.DLT``) hold both kinds of manual-intervention cases: messages
+no handler can ever read (malformed, unknown type, invalid, unsupported version, oversized,
+unreadable) and events whose handler kept failing until they were parked (``handler-failed``;
+the service keeps later events of that order waiting behind them). Replaying publishes the
+original message to its source topic again: a parked event is then retried from its first
+attempt, and the order's waiting events follow in order. By default only ``handler-failed``
+letters are replayed (the others would only fail again); dismiss a letter you have dealt
+with otherwise with ``sagactl dlq ack``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict, dataclass
 
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from sagactl.kafka import publish_raw, read_topics
-from shared.deadletters import DLT_SUFFIX
-from shared.events import CATALOG
-from shared.settings import Settings
+from sagactl.errors import fail
+from sagactl.kafka import describe, publish_each
+from sagactl.letters import (
+    NEVER_REPLAYABLE,
+    REPLAYABLE_BY_DEFAULT,
+    DeadLetter,
+    dead_letters,
+    record_decisions,
+)
+from shared.settings import ToolSettings
 
 app = typer.Typer(no_args_is_help=True)
-REPLAY_GROUP = "sagactl-dlq-replay"
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    headers: dict[str, str]
-    value: bytes
-    replayed: bool
-
-    @property
-    def key_text(self) -> str:
-        return (self.key or b"").decode(errors="replace")
-
-    @property
-    def source(self) -> tuple[str, str, str]:
-        h = self.headers
-        return h.get("dlt.source.topic", ""), h.get("dlt.source.partition", ""), h.get(
-            "dlt.source.offset", "")
+ORDER = typer.Option(None, "--order", "-o", help="Only this order (the letters' key).")
+KINDS = typer.Option(None, "--kind", "-k", help="Only letters of this kind (repeatable); "
+                     "replay defaults to handler-failed.")
 
 
 @app.command("list")
-def list_command(ctx: typer.Context,
-                 order: str = typer.Option(None, "--order", help="Only this order (key)."),
-                 pending: bool = typer.Option(False, "--pending", help="Hide replayed entries."),
+def list_command(ctx: typer.Context, order: str = ORDER, kinds: list[str] = KINDS,
+                 pending: bool = typer.Option(False, "--pending", help="Only pending letters."),
                  as_json: bool = typer.Option(False, "--json", help="One JSON object per line.")
                  ) -> None:
-    """Show dead letters and parked events: where from, which service, and why."""
-    letters = [d for d in asyncio.run(dead_letters(ctx.obj)) if _wanted(d, order, pending)]
+    """Show dead letters and parked events: where from, which service, why, and their status."""
+    letters = [d for d in asyncio.run(dead_letters(ctx.obj))
+               if _wanted(d, order, kinds, pending)]
     for letter in letters:
-        if as_json:
-            record = {**asdict(letter), "key": letter.key_text,
-                      "value": letter.value.decode(errors="replace")}
-            typer.echo(json.dumps(record))
-        else:
-            typer.echo(_describe(letter))
+        typer.echo(json.dumps(letter.as_json()) if as_json else _describe(letter))
     if not as_json:
         typer.echo(f"{len(letters)} dead letter(s)", err=True)
 
 
 @app.command("replay")
-def replay_command(ctx: typer.Context,
-                   order: str = typer.Option(None, "--order", help="Only this order (key)."),
+def replay_command(ctx: typer.Context, order: str = ORDER, kinds: list[str] = KINDS,
                    dry_run: bool = typer.Option(False, "--dry-run", help="Show, send nothing.")
                    ) -> None:
     """Send pending dead letters back to their source topics, in the order they failed."""
-    settings: Settings = ctx.obj
-    letters = asyncio.run(dead_letters(settings))
-    chosen = _unique_sources([d for d in letters if _wanted(d, order, pending=True)])
+    settings: ToolSettings = ctx.obj
+    kinds = kinds or list(REPLAYABLE_BY_DEFAULT)
+    if set(kinds) & set(NEVER_REPLAYABLE):
+        raise fail(f"{', '.join(NEVER_REPLAYABLE)} letters hold nothing to send back; "
+                   "dismiss them with `sagactl dlq ack`")
+    chosen = [d for d in asyncio.run(dead_letters(settings)) if _wanted(d, order, kinds, True)]
     for letter in chosen:
         typer.echo(("would replay " if dry_run else "replaying ") + _describe(letter))
-    if dry_run:
+    if dry_run or not chosen:
+        typer.echo(f"{len(chosen)} letter(s) to replay", err=True)
         return
-    asyncio.run(_replay(settings, chosen, mark_all=order is None))
-    typer.echo(f"replayed {len(chosen)} message(s)", err=True)
+    replayed, skipped = asyncio.run(_replay(settings, chosen))
+    for letter, why in skipped:
+        typer.secho(f"skipped {letter.coordinates} ({letter.key_text}): {why}", fg="yellow",
+                    err=True)
+    typer.echo(f"replayed {len(replayed)} letter(s), skipped {len(skipped)}", err=True)
 
 
-async def dead_letters(settings: Settings) -> list[DeadLetter]:
-    topics = [name + DLT_SUFFIX for name in CATALOG]
-    records = [r async for r in read_topics(settings, topics, follow=False, from_beginning=True)]
-    committed = await _replay_progress(
-        settings, {TopicPartition(r.topic, r.partition) for r in records})
-    letters = [DeadLetter(
-        topic=r.topic.removeprefix(settings.topic_prefix), partition=r.partition,
-        offset=r.offset, timestamp=r.timestamp, key=r.key,
-        headers={k: v.decode(errors="replace") for k, v in r.headers}, value=r.value or b"",
-        replayed=r.offset < committed.get(TopicPartition(r.topic, r.partition), 0))
-        for r in records]
-    return sorted(letters, key=lambda d: (d.timestamp, d.topic, d.partition, d.offset))
+@app.command("ack")
+def ack_command(ctx: typer.Context, order: str = ORDER, kinds: list[str] = KINDS,
+                letters: list[str] = typer.Option(None, "--letter", "-l",
+                                                  metavar="TOPIC:PARTITION:OFFSET",
+                                                  help="This letter (repeatable)."),
+                every: bool = typer.Option(False, "--all", help="Every pending letter."),
+                reason: str = typer.Option(..., "--reason", "-r", help="Why it needs nothing "
+                                           "more (kept with the decision).")) -> None:
+    """Dismiss pending letters you have dealt with another way; they stop showing as pending."""
+    if not (order or kinds or letters or every):
+        raise fail("say which letters: --order, --kind, --letter or --all")
+    settings: ToolSettings = ctx.obj
+    chosen = [d for d in asyncio.run(dead_letters(settings)) if _wanted(d, order, kinds, True)
+              and (not letters or d.coordinates in letters)]
+    unknown = set(letters or ()) - {d.coordinates for d in chosen}
+    if unknown:
+        raise fail(f"no pending letter at {', '.join(sorted(unknown))}")
+    asyncio.run(record_decisions(settings, chosen, "acked", reason))
+    typer.echo(f"acknowledged {len(chosen)} letter(s)", err=True)
 
 
-async def _replay(settings: Settings, letters: list[DeadLetter], mark_all: bool) -> None:
-    await publish_raw(settings, [
-        (letter.source[0], letter.key, letter.value,
-         [("dlt.replayed-from", f"{letter.topic}:{letter.partition}:{letter.offset}".encode())])
-        for letter in letters])
-    if mark_all:
-        ends: dict[tuple[str, int], int] = {}
-        for letter in letters:
-            key = (settings.topic(letter.topic), letter.partition)
-            ends[key] = max(ends.get(key, 0), letter.offset + 1)
-        await _commit_progress(settings, ends)
+async def _replay(settings: ToolSettings, letters: list[DeadLetter]
+                  ) -> tuple[list[DeadLetter], list[tuple[DeadLetter, str]]]:
+    """Send each source message back once; record a decision for every letter of a message
+    the broker acknowledged (several services may have dead-lettered the same message)."""
+    sources = sorted({settings.topic(d.source[0]) for d in letters})
+    existing = {topic["topic"] for topic in await describe(settings, sources)
+                if topic["error_code"] == 0}
+    skipped = [(d, f"its source topic {d.source[0]} does not exist") for d in letters
+               if settings.topic(d.source[0]) not in existing]
+    skipped += [(d, "its value was cut when it was dead-lettered") for d in letters
+                if d.truncated and settings.topic(d.source[0]) in existing]
+    set_aside = {letter.coordinates for letter, _ in skipped}
+    sendable = [d for d in letters if d.coordinates not in set_aside]
+    unique = _one_per_source(sendable)
+    outcomes = await publish_each(settings, [
+        (d.source[0], d.key, d.value, [("dlt.replayed-from", d.coordinates.encode())])
+        for d in unique])
+    failed = {d.source: repr(o) for d, o in zip(unique, outcomes, strict=True)
+              if isinstance(o, Exception)}
+    skipped += [(d, f"the broker refused it: {failed[d.source]}") for d in sendable
+                if d.source in failed]
+    replayed = [d for d in sendable if d.source not in failed]
+    if replayed:
+        await record_decisions(settings, replayed, "replayed", "sagactl dlq replay")
+    return replayed, skipped
 
 
-async def _replay_progress(settings: Settings,
-                           partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
-    if not partitions:
-        return {}
-    consumer = _group_consumer(settings)
-    await consumer.start()
-    try:
-        return {tp: (await consumer.committed(tp)) or 0 for tp in partitions}
-    finally:
-        await consumer.stop()
-
-
-async def _commit_progress(settings: Settings, ends: dict[tuple[str, int], int]) -> None:
-    consumer = _group_consumer(settings)
-    await consumer.start()
-    try:
-        partitions = {TopicPartition(topic, p): offset for (topic, p), offset in ends.items()}
-        consumer.assign(list(partitions))
-        await consumer.commit(partitions)
-    finally:
-        await consumer.stop()
-
-
-def _group_consumer(settings: Settings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                            group_id=settings.topic_prefix + REPLAY_GROUP,
-                            enable_auto_commit=False, client_id="sagactl")
-
-
-def _wanted(letter: DeadLetter, order: str | None, pending: bool) -> bool:
-    return (order is None or letter.key_text == order) and not (pending and letter.replayed)
-
-
-def _unique_sources(letters: list[DeadLetter]) -> list[DeadLetter]:
+def _one_per_source(letters: list[DeadLetter]) -> list[DeadLetter]:
     """Several services may dead-letter the same message; it goes back once."""
     seen, unique = set(), []
     for letter in letters:
@@ -156,11 +129,17 @@ def _unique_sources(letters: list[DeadLetter]) -> list[DeadLetter]:
     return unique
 
 
+def _wanted(letter: DeadLetter, order: str | None, kinds: list[str] | None,
+            pending: bool) -> bool:
+    return ((order is None or letter.key_text == order)
+            and (not kinds or letter.kind in kinds)
+            and not (pending and letter.status != "pending"))
+
+
 def _describe(letter: DeadLetter) -> str:
     h = letter.headers
     topic, partition, offset = letter.source
-    state = "replayed" if letter.replayed else "pending"
     return (f"{h.get('dlt.time', '')[:19]}  {topic}:{partition}:{offset:<6} "
-            f"{h.get('dlt.service', '?'):<21} {h.get('dlt.kind', '?'):<19} "
-            f"key={letter.key_text or '-':<18} tries={h.get('dlt.attempts', '0'):<3} {state:<8} "
-            f"{h.get('dlt.reason', '')}")
+            f"{h.get('dlt.service', '?'):<21} {letter.kind:<19} "
+            f"key={letter.key_text or '-':<18} tries={h.get('dlt.attempts', '0'):<3} "
+            f"{letter.status:<8} {h.get('dlt.reason', '')}")

@@ -27,9 +27,9 @@ file and the code disagree. Do not edit by hand.
 
 | field | type | meaning |
 |---|---|---|
-| `event_id` | string | unique per event; consumers deduplicate on it |
+| `event_id` | string | **required**, unique per event; consumers deduplicate on it |
 | `event_type` | string | the payload type, equal to the topic name |
-| `schema_version` | integer | version of the payload schema (all are 1 today) |
+| `schema_version` | integer | version of the payload schema (all are 1 today); a JSON number, never `"1"` |
 | `occurred_at` | string | ISO 8601 time, UTC |
 | `order_id` | string or null | the saga the event belongs to (null only for reference data) |
 | `causation_id` | string or null | `event_id` of the event that caused this one |
@@ -37,9 +37,11 @@ file and the code disagree. Do not edit by hand.
 | `payload` | object | the fields listed per topic below |
 
 * Readers ignore fields they do not know. **Money is a decimal string** (`"19.90"`), never a
-  JSON number. Identifiers match `^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`.
-* Anything else (invalid JSON, unknown type, invalid fields, a newer `schema_version`, more than
-  64 KiB) is moved to `<topic>.DLT` with the reason in headers and skipped.
+  JSON number; an order's total must fit in one (at most `9999999999.99`). Quantities are JSON
+  whole numbers (not `"2"`, not `true`). Identifiers match `^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`.
+* Anything else (invalid JSON, unknown type, no `event_id`, invalid fields, a newer
+  `schema_version`, more than 64 KiB) is moved to `<topic>.DLT` with the reason in headers and
+  skipped.
 
 ### Taking part with kcat
 
@@ -51,8 +53,8 @@ echo '{"event_id": "e-42", "event_type": "OrderCreated", "order_id": "ord-42", "
 kcat -C -b 127.0.0.1:9092 -t OrderCompleted -o beginning -e -f '%k %s\\n'
 ```
 
-`schema_version`, `occurred_at` and `causation_id` may be left out; `event_id` should be unique
-(a repeated one is treated as a duplicate delivery and ignored).
+`schema_version`, `occurred_at` and `causation_id` may be left out; `event_id` may not, and
+must be unique (a repeated one is treated as a duplicate delivery and ignored).
 """
 
 

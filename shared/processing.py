@@ -27,6 +27,7 @@ from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox, OutgoingMessage
 from shared.retry import PARKED, Backoff, QueuedEvent, RetryQueue
 from shared.runtime.dispatcher import Dispatcher
+from shared.tracing import Tracing, current_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class EventProcessor:
     def __init__(self, db: sqlite_utils.Database, dispatcher: Dispatcher,
                  dead_letters: DeadLetters, *, max_attempts: int, backoff: Backoff,
                  max_message_bytes: int, crash_points: CrashPoints | None = None,
-                 metrics: ServiceMetrics | None = None,
+                 metrics: ServiceMetrics | None = None, tracing: Tracing | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.dispatcher = dispatcher
@@ -52,7 +53,8 @@ class EventProcessor:
         self.max_message_bytes = max_message_bytes
         self.crash_points = crash_points or CrashPoints(None)
         self.metrics = metrics or ServiceMetrics()
-        self._handled: list[tuple[Event, list[Event], int]] = []  # pragma: no mutate (reset per batch)
+        self.tracing = tracing or Tracing("service")
+        self._handled: list[tuple[Event, list[Event], int, str | None]] = []  # pragma: no mutate
 
     def process_batch(self, deliveries: Sequence[Delivery]) -> list[OutgoingMessage]:
         """Decide every delivery in one transaction; returns the outbox rows it committed."""
@@ -83,7 +85,7 @@ class EventProcessor:
         if self.queue.holds(event.key):
             self._wait_behind_earlier_events(event, delivery)
             return []
-        outcome = self._react(event, attempts=1)
+        outcome = self._react(event, delivery, attempts=1)
         if isinstance(outcome, Exception):
             return self._after_failure(event, delivery, outcome)
         return outcome
@@ -100,18 +102,22 @@ class EventProcessor:
         self.metrics.dead_lettered.labels(delivery.topic, kind).inc()
         return self.dead_letters.add(self.db, delivery, kind=kind, reason=reason)
 
-    def _react(self, event: Event, attempts: int) -> list[OutgoingMessage] | Exception:
-        """Apply the event in a savepoint of its own: its outbox rows, or why it failed."""
+    def _react(self, event: Event, delivery: Delivery,
+               attempts: int) -> list[OutgoingMessage] | Exception:
+        """Apply the event in a savepoint of its own, inside its span: its outbox rows, or why
+        it failed."""
         started = time.perf_counter()
-        try:
-            with savepoint(self.db):
-                reacted = self.dispatcher.handle(event)
-        except Exception as error:
-            self.metrics.failed.labels(event.event_type).inc()
-            return error
+        with self.tracing.handling(event, delivery.headers) as headers:
+            trace_id = current_trace_id()
+            try:
+                with savepoint(self.db):
+                    reacted = self.dispatcher.handle(event, headers)
+            except Exception as error:
+                self.metrics.failed.labels(event.event_type).inc()
+                return error
         self.metrics.handler_seconds.labels(event.event_type).observe(
             time.perf_counter() - started)
-        self._handled.append((event, reacted.emitted, attempts))
+        self._handled.append((event, reacted.emitted, attempts, trace_id))
         self.crash_points.reached("inside_group_commit", event.event_type)
         return reacted.messages
 
@@ -143,7 +149,7 @@ class EventProcessor:
             return [self._park_letter(None, queued.delivery, attempts,
                                       f"cannot decode: {rejected.reason}")]
         self.metrics.retried.labels(event.event_type).inc()
-        outcome = self._react(event, attempts)
+        outcome = self._react(event, queued.delivery, attempts)
         if not isinstance(outcome, Exception):
             self.queue.remove(queued.seq)
             return outcome
@@ -167,11 +173,11 @@ class EventProcessor:
     def _after_commit(self, started: float, events: int) -> None:
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_events.observe(events)
-        for event, emitted, attempts in self._handled:
+        for event, emitted, attempts, trace_id in self._handled:
             self.metrics.handled.labels(event.event_type).inc()
-            _log_handled(event, emitted, attempts)
+            _log_handled(event, emitted, attempts, trace_id)
         self.crash_points.reached("after_local_commit",
-                                  *(event.event_type for event, _, _ in self._handled))
+                                  *(event.event_type for event, *_ in self._handled))
 
 
 def _fields(event: Event) -> dict:
@@ -183,6 +189,7 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:500]
 
 
-def _log_handled(event: Event, emitted: list[Event], attempts: int) -> None:
+def _log_handled(event: Event, emitted: list[Event], attempts: int,
+                 trace_id: str | None) -> None:
     log.info("handled", extra={**_fields(event), "attempts": attempts,
-                               "emitted": [e.event_type for e in emitted]})
+                               "emitted": [e.event_type for e in emitted], "trace_id": trace_id})

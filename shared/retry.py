@@ -66,7 +66,7 @@ class RetryQueue:
             "seq": int, "order_key": str, "event_id": str, "event_type": str, "value": bytes,
             "source_topic": str, "source_partition": int, "source_offset": int,
             "attempts": int, "status": str, "next_attempt_at": float, "last_error": str,
-            "created_at": float}, pk="seq")
+            "created_at": float, "traceparent": str}, pk="seq")
         db.execute("CREATE UNIQUE INDEX IF NOT EXISTS retry_queue_event ON retry_queue (event_id)")
         db.execute("CREATE INDEX IF NOT EXISTS retry_queue_order ON retry_queue (order_key, seq)")
 
@@ -77,13 +77,15 @@ class RetryQueue:
     def add(self, event: Event, delivery: Delivery, *, attempts: int, delay: float,
             error: str = "", status: str = WAITING) -> None:
         """Queue an event (once: a redelivery of a queued event changes nothing)."""
+        traceparent = next((value.decode(errors="replace") for name, value in delivery.headers
+                            if name == "traceparent"), None)
         self.db.conn.execute(
             "INSERT OR IGNORE INTO retry_queue (order_key, event_id, event_type, value, "
             "source_topic, source_partition, source_offset, attempts, status, next_attempt_at, "
-            "last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "last_error, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [event.key, event.event_id, event.event_type, encode(event), delivery.topic,
              delivery.partition, delivery.offset, attempts, status, self.clock() + delay,
-             error[:500], self.clock()])
+             error[:500], self.clock(), traceparent])
 
     def due(self, limit: int = 50) -> list[QueuedEvent]:
         """Heads of their order's line whose time has come."""
@@ -126,10 +128,11 @@ class RetryQueue:
     def _select(self, where: str, params: list) -> list[QueuedEvent]:
         rows = self.db.conn.execute(
             "SELECT q.seq, q.order_key, q.event_id, q.value, q.source_topic, q.source_partition, "
-            f"q.source_offset, q.attempts, q.status, q.last_error FROM retry_queue q {where}",
-            params).fetchall()
-        return [QueuedEvent(seq, key, event_id, value, Delivery(topic, partition, offset,
-                                                                 key.encode(), value),
+            "q.source_offset, q.attempts, q.status, q.last_error, q.traceparent "
+            f"FROM retry_queue q {where}", params).fetchall()
+        return [QueuedEvent(seq, key, event_id, value, Delivery(
+                    topic, partition, offset, key.encode(), value,
+                    (("traceparent", traceparent.encode()),) if traceparent else ()),
                             attempts, status, error)
-                for seq, key, event_id, value, topic, partition, offset, attempts, status, error
-                in rows]
+                for seq, key, event_id, value, topic, partition, offset, attempts, status, error,
+                traceparent in rows]

@@ -1,17 +1,29 @@
-"""One settings object, built once from the environment, with laptop-friendly defaults.
+"""One settings object per process, built once from the environment, with laptop-friendly
+defaults: :class:`Settings` for a service (and the monitor), :class:`ToolSettings` for sagactl.
+Both share :class:`KafkaSettings`, what every Kafka client of the saga needs.
 
-Every variable is ``SAGA_<FIELD>`` (e.g. ``SAGA_HTTP_PORT``), except the broker
-address, which is the conventional ``KAFKA_BOOTSTRAP_SERVERS``. Nothing else in the
-services, sagactl or the monitor reads ``os.environ`` (only the stdlib-only broker
+Every variable is ``SAGA_<FIELD>`` (e.g. ``SAGA_HTTP_PORT``), except the broker address, which
+is the conventional ``KAFKA_BOOTSTRAP_SERVERS``. Every value is bounded and checked once, at
+start: :func:`load` turns a bad one into one clear line per problem and exit status 2. A tool
+reads only its own fields, so a variable meant for the services never stops sagactl. Nothing
+else in the services, sagactl or the monitor reads ``os.environ`` (only the stdlib-only broker
 launcher, ``localkafka``, looks at ``JAVA_HOME`` and ``LOCALKAFKA_CACHE``).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HTTP_PORTS = {
@@ -24,29 +36,120 @@ DEFAULT_HTTP_PORTS = {
 }
 
 
-class Settings(BaseSettings):
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"],
+                     BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value)]
+#: Topic names Kafka accepts (a prefix must keep every name valid).
+TOPIC_PREFIX_PATTERN = r"^[A-Za-z0-9._-]{0,100}$"
+
+
+class KafkaSettings(BaseSettings):
+    """What every Kafka client of the saga needs, and nothing else."""
+
     model_config = SettingsConfigDict(env_prefix="SAGA_", frozen=True, extra="ignore",
                                       populate_by_name=True)
 
-    service_name: str = Field(default="sagactl", description="Consumer group and producer name.")
+    service_name: str = Field(default="sagactl", description="Client id; a service's consumer "
+                              "group and producer name.")
     kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:9092",
+        default="127.0.0.1:9092", min_length=1,
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "SAGA_KAFKA_BOOTSTRAP_SERVERS"))
-    topic_prefix: str = Field(default="", description="Prepended to every topic and group name.")
+    topic_prefix: str = Field(default="", pattern=TOPIC_PREFIX_PATTERN,
+                              description="Prepended to every topic and group name.")
     topic_partitions: int = Field(default=3, ge=1, le=256)
-    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1, le=16)
+    connect_timeout: float = Field(default=10.0, gt=0, le=300,
+                                   description="Seconds to reach the broker before giving up.")
+    send_timeout: float = Field(default=15.0, gt=0, le=600,
+                                description="Bound on one publish (and one client stop).")
+    log_level: LogLevel = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # Secure mode (docs/security.md): TLS to the broker, and a SCRAM principal per process.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = Field(default=None, description="Default: the service name.")
+    kafka_password: SecretStr | None = None
+    kafka_password_file: Path | None = Field(default=None, description="A secret file holding "
+                                             "the password (preferred over the variable).")
+    kafka_ca_file: Path | None = Field(default=None, description="The CA that signed the broker.")
+
+    @model_validator(mode="after")
+    def _secure_needs_credentials(self) -> KafkaSettings:
+        if self.kafka_security_protocol == "SASL_SSL":
+            if self.kafka_password is None and self.kafka_password_file is None:
+                raise ValueError("SASL_SSL needs SAGA_KAFKA_PASSWORD or SAGA_KAFKA_PASSWORD_FILE")
+            if self.kafka_ca_file is None or not self.kafka_ca_file.is_file():
+                raise ValueError("SASL_SSL needs SAGA_KAFKA_CA_FILE, the broker's CA (a file)")
+        return self
+
+    def topic(self, event_type: str) -> str:
+        return f"{self.topic_prefix}{event_type}"
+
+    def dead_letter_topic(self, event_type: str) -> str:
+        return f"{self.topic(event_type)}.DLT"
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments every aiokafka client of the saga is built with: where the broker
+        is and, in secure mode, who we are and whom we trust."""
+        options: dict[str, Any] = {"bootstrap_servers": self.kafka_bootstrap_servers}
+        if self.kafka_security_protocol == "SASL_SSL":
+            from aiokafka.helpers import create_ssl_context
+
+            options.update(security_protocol="SASL_SSL", sasl_mechanism=self.kafka_sasl_mechanism,
+                           sasl_plain_username=self.principal,
+                           sasl_plain_password=self.password(),
+                           ssl_context=create_ssl_context(cafile=str(self.kafka_ca_file)))
+        return options
+
+    @property
+    def principal(self) -> str:
+        return self.kafka_username or self.service_name
+
+    def password(self) -> str | None:
+        if self.kafka_password_file is not None:
+            return self.kafka_password_file.read_text().strip()
+        return self.kafka_password.get_secret_value() if self.kafka_password else None
+
+
+class ApiTokenSettings(BaseSettings):
+    """The order API's bearer token: required for its writes when set (always in secure mode)."""
+
+    model_config = SettingsConfigDict(env_prefix="SAGA_", frozen=True, extra="ignore")
+
+    api_token: SecretStr | None = None
+    api_token_file: Path | None = Field(default=None, description="A secret file holding it.")
+
+    def api_token_value(self) -> str | None:
+        if self.api_token_file is not None:
+            return self.api_token_file.read_text().strip()
+        return self.api_token.get_secret_value() if self.api_token else None
+
+
+class ToolSettings(KafkaSettings, ApiTokenSettings):
+    """sagactl's settings: where the broker, the order API, the monitor and the services are."""
+
+    order_api_url: str = "http://127.0.0.1:8000"
+    monitor_url: str = "http://127.0.0.1:8005"
+    service_urls: dict[str, str] = Field(
+        default_factory=lambda: {name: f"http://127.0.0.1:{port}"
+                                 for name, port in DEFAULT_HTTP_PORTS.items()
+                                 if name != "saga_monitor"},
+        description='JSON, e.g. {"payment_service": "http://10.0.0.5:8002"}; for sagactl doctor.')
+
+
+class Settings(KafkaSettings, ApiTokenSettings):
+    """A service's settings (the monitor's too)."""
+
+    api_reads_need_token: bool = Field(default=False, description="order_service: GETs too.")
     database_path: Path | None = Field(default=None, description="Default .run/<service>.db")
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, ge=0, le=65535)
-    order_api_url: str = "http://127.0.0.1:8000"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
 
-    max_message_bytes: int = Field(default=64 * 1024, ge=1024)
-    retry_max_attempts: int = Field(default=5, ge=1, description="Tries before an event is parked.")
-    retry_base_delay: float = Field(default=0.2, gt=0, description="Seconds; doubles per try.")
-    retry_max_delay: float = Field(default=30.0, gt=0)
-    send_timeout: float = Field(default=15.0, gt=0, description="Bound on one outbox publish.")
+    max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=900 * 1024)
+    retry_max_attempts: int = Field(default=5, ge=1, le=1000,
+                                    description="Tries before an event is parked.")
+    retry_base_delay: float = Field(default=0.2, gt=0, le=60, description="Seconds; doubles per try.")
+    retry_max_delay: float = Field(default=30.0, gt=0, le=3600)
     relay_poll_interval: float = Field(default=1.0, gt=0, description="Fallback when not woken.")
     batch_max_events: int = Field(default=500, ge=1, le=10_000,
                                   description="Events decided in one group commit, at most.")
@@ -62,32 +165,69 @@ class Settings(BaseSettings):
     unreadable_max_tries: int = Field(default=3, ge=1, le=100,
                                       description="Reads of an unreadable batch before it is "
                                                   "dead-lettered and skipped.")
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3_000
-    max_poll_interval_ms: int = 60_000
-    watchdog_timeout: float = Field(default=90.0, gt=0, description="Restart a stalled consumer.")
-    inbox_retention_days: float = Field(default=8.0, gt=0, description="Keep >= topic retention.")
+    # The broker refuses sessions outside group.min/max.session.timeout.ms (6 s .. 30 min).
+    session_timeout_ms: int = Field(default=10_000, ge=6_000, le=1_800_000)
+    heartbeat_interval_ms: int = Field(default=3_000, ge=100, le=600_000,
+                                       description="At most a third of the session timeout.")
+    max_poll_interval_ms: int = Field(default=60_000, ge=1_000, le=3_600_000)
+    watchdog_timeout: float = Field(default=90.0, gt=0, le=3600,
+                                    description="Restart a stalled consumer.")
+    inbox_retention_days: float = Field(default=8.0, gt=0, le=3650,
+                                        description="Keep >= topic retention.")
 
-    stall_after_seconds: float = Field(default=30.0, gt=0,
-                                       description="saga_monitor: unfinished and idle this long.")
+    stall_after_seconds: float = Field(
+        default=30.0, gt=0, description="saga_monitor: the default deadline of every step; a "
+        "saga whose awaited step is this late is stuck.")
+    monitor_step_deadlines: dict[str, float] = Field(
+        default_factory=dict, description="saga_monitor: per-step deadlines in seconds, keyed by "
+        'the awaited event, as JSON (SAGA_MONITOR_STEP_DEADLINES=\'{"OrderShipped": 120}\').')
+    monitor_retention_seconds: float = Field(
+        default=3600.0, gt=0, description="saga_monitor: a finished saga leaves the in-memory "
+        "table (a tombstone on its changelog) this long after it finished.")
+    monitor_window_seconds: float = Field(
+        default=300.0, gt=0, description="saga_monitor: throughput and duration percentiles "
+        "cover the sagas finished this recently (at most the retention).")
+
+    otlp_endpoint: str | None = Field(default=None, description="Export trace spans to this "
+                                      "OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318/v1/traces).")
 
     fault_rate: float = Field(default=0.0, ge=0, le=1, description="Injected transient failures.")
     crash_point: str | None = Field(default=None, description="Test hook: exit abruptly here.")
 
     @model_validator(mode="after")
     def _per_service_defaults(self) -> Settings:
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise ValueError(f"heartbeat_interval_ms ({self.heartbeat_interval_ms}) must be at "
+                             f"most a third of session_timeout_ms ({self.session_timeout_ms})")
+        if self.retry_base_delay > self.retry_max_delay:
+            raise ValueError("retry_base_delay must not exceed retry_max_delay")
         if self.database_path is None:
             object.__setattr__(self, "database_path", Path(".run") / f"{self.service_name}.db")
         if self.http_port is None:
             object.__setattr__(self, "http_port", DEFAULT_HTTP_PORTS.get(self.service_name, 0))
         return self
 
-    def topic(self, event_type: str) -> str:
-        return f"{self.topic_prefix}{event_type}"
-
-    def dead_letter_topic(self, event_type: str) -> str:
-        return f"{self.topic(event_type)}.DLT"
-
     @property
     def consumer_group(self) -> str:
         return f"{self.topic_prefix}{self.service_name}"
+
+
+S = TypeVar("S", bound=KafkaSettings)
+
+
+def load(settings_class: type[S], **overrides: Any) -> S:
+    """The settings from the environment (and overrides), or one line per bad value on stderr
+    and exit status 2: a process with a bad setting never starts half-configured."""
+    try:
+        return settings_class(**overrides)
+    except ValidationError as error:
+        for problem in error.errors(include_url=False):
+            print(f"invalid setting {_variable(problem['loc'])}: {problem['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _variable(location: tuple) -> str:
+    if not location:
+        return "(combination)"
+    name = str(location[0])
+    return "KAFKA_BOOTSTRAP_SERVERS" if name == "kafka_bootstrap_servers" else f"SAGA_{name.upper()}"

@@ -37,6 +37,8 @@ class UnitOfWork:
         self.crash_points = crash_points or CrashPoints(None)
         #: Set by the dispatcher: what the running reaction may emit (None: anything).
         self.declared: tuple[type[Payload], ...] | None = None
+        #: Headers every message this unit adds carries: the trace context.
+        self.headers: list[tuple[str, str]] = []
         self._emitted: list[Event] = []
         self._messages: list[OutgoingMessage] = []
         self._savepoint: str | None = None  # pragma: no mutate (set by __enter__ before use)
@@ -66,7 +68,7 @@ class UnitOfWork:
         return self._add(Event.new(payload, order_id=order_id, producer=self.producer))
 
     def _add(self, event: Event) -> Event:
-        self._messages.append(self.outbox.add(event))
+        self._messages.append(self.outbox.add(event, self.headers))
         self._emitted.append(event)
         return event
 

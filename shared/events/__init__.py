@@ -1,6 +1,6 @@
 """Event contracts: the envelope, the catalog of payloads, and the wire codec."""
 
-from shared.events.base import Event, Identifier, Money, Payload
+from shared.events.base import Count, Event, Identifier, Money, Payload
 from shared.events.catalog import (
     CATALOG,
     REFERENCE_EVENTS,
@@ -30,7 +30,7 @@ from shared.events.catalog import (
 from shared.events.codec import RejectedMessage, decode, encode
 
 __all__ = [
-    "CATALOG", "REFERENCE_EVENTS", "SAGA_EVENTS", "Address", "CustomerNotified", "Event",
+    "CATALOG", "REFERENCE_EVENTS", "SAGA_EVENTS", "Address", "Count", "CustomerNotified", "Event",
     "FundsDeposited", "Identifier", "LineItem", "Money", "OrderCancellationAccepted",
     "OrderCancellationRejected", "OrderCancellationRequested", "OrderCancelled", "OrderCompleted",
     "OrderCreated", "OrderShipped", "Payload", "PaymentCharged", "PaymentFailed", "PaymentRefunded",

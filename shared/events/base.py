@@ -17,14 +17,22 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    WithJsonSchema,
+    model_validator,
+)
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 def _money_must_be_text(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, str | Decimal | int):
-        raise ValueError('money must be a decimal string such as "19.90", never a float')
+    if not isinstance(value, str | Decimal):
+        raise ValueError('money must be a decimal string such as "19.90", never a JSON number')
     return value
 
 
@@ -35,8 +43,13 @@ Money = Annotated[
     Decimal,
     BeforeValidator(_money_must_be_text),
     Field(ge=0, max_digits=12, decimal_places=2, examples=["19.90"]),
+    # What the wire format promises (OpenAPI, docs): a decimal string, never a JSON number.
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$",
+                    "examples": ["19.90"]}),
 ]
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+#: A whole number that must arrive as one: not "2", not true.
+Count = Annotated[int, Field(strict=True)]
 
 
 class Contract(BaseModel):
@@ -73,7 +86,8 @@ class Event(Contract):
     event_id: str = Field(default_factory=_new_event_id, min_length=1, max_length=64,
                           description="Unique per event; consumers deduplicate on it.")
     event_type: str = Field(description="Payload type; equals the topic name.")
-    schema_version: int = Field(default=1, ge=1, description="Version of the payload schema.")
+    schema_version: Count = Field(default=1, ge=1, description="Version of the payload schema "
+                                  "(an integer).")
     occurred_at: datetime = Field(default_factory=_now, description="When it happened (UTC).")
     order_id: Identifier | None = Field(
         default=None, description="The saga this event belongs to; the message key.")

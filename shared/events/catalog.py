@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, computed_field, field_validator, model_validator
 
-from shared.events.base import MAX_MONEY, Contract, Identifier, Money, Payload
+from shared.events.base import MAX_MONEY, Contract, Count, Identifier, Money, Payload
 
 Sku = str
 
@@ -19,7 +19,7 @@ Sku = str
 class LineItem(Contract):
     sku: Sku = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", description="Stock keeping unit.",
                      examples=["WIDGET-1"])
-    quantity: int = Field(gt=0, le=1000, examples=[2])
+    quantity: Count = Field(gt=0, le=1000, examples=[2])
     unit_price: Money = Field(description="Price of one unit.")
 
 
@@ -42,9 +42,7 @@ class OrderLines(Payload):
     @field_validator("items")
     @classmethod
     def _each_sku_once(cls, items: tuple[LineItem, ...]) -> tuple[LineItem, ...]:
-        skus = [item.sku for item in items]
-        if len(skus) != len(set(skus)):
-            raise ValueError("each SKU may appear only once per order")
+        check_each_sku_once(items)
         return items
 
     @computed_field(description="Sum of quantity × unit_price; at most 9999999999.99, like "
@@ -57,6 +55,12 @@ class OrderLines(Payload):
     def _total_fits(self) -> OrderLines:
         check_total_fits(self.total)
         return self
+
+
+def check_each_sku_once(items) -> None:
+    skus = [item.sku for item in items]
+    if len(skus) != len(set(skus)):
+        raise ValueError("each SKU may appear only once per order")
 
 
 def order_total(items) -> Decimal:
@@ -83,8 +87,8 @@ class StockReserved(OrderLines):
 
 class Shortage(Contract):
     sku: Sku
-    requested: int
-    available: int
+    requested: Count
+    available: Count
 
 
 class StockReservationFailed(Payload):
@@ -137,7 +141,7 @@ class PaymentRefunded(Payload):
 
 class ReleasedLine(Contract):
     sku: Sku
-    quantity: int
+    quantity: Count
 
 
 class StockReleased(Payload):
@@ -194,7 +198,7 @@ class StockAdded(Payload):
     key_field: ClassVar[str | None] = "sku"
 
     sku: Sku = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")
-    quantity: int = Field(gt=0, le=1_000_000)
+    quantity: Count = Field(gt=0, le=1_000_000)
 
 
 class FundsDeposited(Payload):

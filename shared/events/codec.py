@@ -1,7 +1,9 @@
 """Bytes on the wire <-> typed events, with one clear reason for every rejection.
 
 Validation happens here, once, at the edge; everything inside receives typed
-``Event`` objects. Rejection reasons are short and never echo payload data.
+``Event`` objects. Every producer must give each event its own ``event_id`` (consumers
+deduplicate on it), and envelope fields have strict types. Rejection reasons are short and
+never echo payload data.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ def decode(value: bytes | None, *, expected_type: str | None = None,
 
 def validate(raw: dict[str, Any], payload_type: type[Payload]) -> Event:
     name = payload_type.event_type()
+    if not isinstance(raw.get("event_id"), str):
+        # Without its own id a redelivery could not be told from a new event.
+        raise InvalidEvent(f"{name}: event_id is required (a string, unique per event)")
     try:
         payload = payload_type.model_validate(raw.get("payload"))
     except ValidationError as error:

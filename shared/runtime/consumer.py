@@ -62,7 +62,7 @@ class EventConsumer:
     async def run(self, stopping: asyncio.Event) -> None:
         s = self.settings
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap_servers, group_id=s.consumer_group,
+            **s.client_options(), group_id=s.consumer_group,
             client_id=s.service_name, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=s.heartbeat_interval_ms,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from shared.choreography import ServiceSpec
@@ -31,13 +31,15 @@ class Dispatcher:
         self.new_uow = new_uow
         self.faults = faults or FaultInjector()
 
-    def handle(self, event: Event) -> Reacted:
-        """Run the reaction in its own unit of work."""
+    def handle(self, event: Event, headers: Sequence[tuple[str, str]] = ()) -> Reacted:
+        """Run the reaction in its own unit of work; every event it emits carries ``headers``
+        (the trace context)."""
         reaction = self.spec.reactions.get(type(event.payload))
         if reaction is None:
             raise NoReaction(f"{self.spec.name} does not react to {event.event_type}")
         self.faults.maybe_fail(f"{self.spec.name} handling {event.event_type}")
         uow = self.new_uow()
         uow.declared = reaction.emits
+        uow.headers = list(headers)
         reaction.handler(event, uow)
         return Reacted(uow.emitted, uow.messages)

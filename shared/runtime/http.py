@@ -7,9 +7,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.routing import Match
 
 from shared.metrics import ServiceMetrics
 
@@ -53,9 +55,22 @@ class HttpServer:
 
 def operational_app(name: str, status: Callable[[], Awaitable[dict]],
                     parked: Callable[[], Awaitable[list[dict]]],
+                    retry_parked: Callable[[str], Awaitable[bool]],
                     metrics: ServiceMetrics) -> FastAPI:
     """Health, metrics and manual-intervention endpoints every service shares; add routers."""
     app = FastAPI(title=name, description=f"{name} of the order saga")
+
+    @app.middleware("http")
+    async def allow_every_method_of_the_path(request: Request, call_next):
+        """Starlette's 405 names only the methods of the first route that matched the path;
+        HTTP says Allow lists all of them."""
+        response = await call_next(request)
+        if response.status_code == 405:
+            methods = {method for route in app.routes if isinstance(route, APIRoute)
+                       and route.matches(request.scope)[0] is not Match.NONE
+                       for method in route.methods}
+            response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
 
     @app.get("/health", summary="200 while the service consumes and publishes; 503 otherwise")
     async def health() -> JSONResponse:
@@ -65,6 +80,13 @@ def operational_app(name: str, status: Callable[[], Awaitable[dict]],
     @app.get("/parked", summary="Events parked for manual intervention, and why")
     async def parked_events() -> dict:
         return {"parked": await parked()}
+
+    @app.post("/parked/{event_id}/retry", summary="Retry a parked event where it is parked "
+              "(from its first attempt), without its dead letter")
+    async def retry_parked_event(event_id: str) -> dict:
+        if not await retry_parked(event_id):
+            raise HTTPException(404, f"no parked event {event_id}")
+        return {"event_id": event_id, "status": "WAITING"}
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus_metrics() -> Response:

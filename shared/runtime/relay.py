@@ -217,9 +217,8 @@ class OutboxRelay:
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                client_id=self.settings.service_name, enable_idempotence=True, acks="all",
-                linger_ms=self.settings.producer_linger_ms,
+                **self.settings.client_options(), client_id=self.settings.service_name,
+                enable_idempotence=True, acks="all", linger_ms=self.settings.producer_linger_ms,
                 max_batch_size=self.settings.producer_batch_bytes,
                 request_timeout_ms=int(self.settings.send_timeout * 1000))
             self._producer = producer  # closed by _close_producer() even if start() fails

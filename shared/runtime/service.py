@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.choreography import ServiceSpec
 from shared.db import write_transaction
-from shared.deadletters import DeadLetters
+from shared.deadletters import DLT_SUFFIX, DeadLetters
 from shared.faults import CrashPoints, FaultInjector
 from shared.inbox import Inbox
 from shared.logs import configure_logging
@@ -31,9 +31,10 @@ from shared.runtime.dispatcher import Dispatcher
 from shared.runtime.http import HttpServer, operational_app
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.sqlite import SqliteReaders, SqliteWriter
-from shared.runtime.topics import ensure_topics
+from shared.runtime.topics import BrokerUnreachable, TopicsRefused, ensure_topics
 from shared.runtime.waiting import sleep_or_stop
-from shared.settings import Settings
+from shared.settings import Settings, load
+from shared.tracing import Tracing
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class ServiceRuntime:
         self.readers = SqliteReaders(settings.database_path)
         self.metrics = ServiceMetrics()
         self.crash_points = CrashPoints(settings.crash_point)
+        self.tracing = Tracing(spec.name, settings.otlp_endpoint)
         self.relay = OutboxRelay(settings, self.writer, self.metrics, self.crash_points)
         self.dispatcher = Dispatcher(spec, self.new_uow, FaultInjector(settings.fault_rate))
         self.processor = EventProcessor(
@@ -58,8 +60,9 @@ class ServiceRuntime:
             max_attempts=settings.retry_max_attempts,
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             max_message_bytes=settings.max_message_bytes, crash_points=self.crash_points,
-            metrics=self.metrics)
-        self.app = operational_app(spec.name, self.status, self.parked, self.metrics)
+            metrics=self.metrics, tracing=self.tracing)
+        self.app = operational_app(spec.name, self.status, self.parked, self.retry_parked,
+                                   self.metrics)
         self.http = HttpServer(self.app, settings.http_host, settings.http_port)
         self.consumer: EventConsumer | None = None
         self.started = asyncio.Event()
@@ -68,11 +71,13 @@ class ServiceRuntime:
     def new_uow(self) -> UnitOfWork:
         return self.uow_class(self.writer.db, crash_points=self.crash_points)
 
-    async def execute(self, command: Callable[..., Any], *args: Any) -> Any:
-        """``command(*args, uow)`` as one transaction on the writer thread (an API call);
-        the events it added go straight to the relay."""
+    async def execute(self, command: Callable[..., Any], order_id: str, *args: Any) -> Any:
+        """``command(order_id, *args, uow)`` as one transaction on the writer thread (an API
+        call), in a span of the order's trace; the events it added go straight to the relay."""
         uow = self.new_uow()
-        result = await self.writer.call(command, *args, uow)
+        with self.tracing.originating(command.__name__.replace("_", " "), order_id) as headers:
+            uow.headers = headers
+            result = await self.writer.call(command, order_id, *args, uow)
         self.relay.hand_over(uow.messages)
         return result
 
@@ -94,13 +99,17 @@ class ServiceRuntime:
     async def parked(self) -> list[dict]:
         return await self.readers.run(_parked)
 
+    async def retry_parked(self, event_id: str) -> bool:
+        """Revive a parked event in place; the retry worker takes it from there."""
+        return await self.writer.run(_revive, event_id)
+
     async def run(self, *, handle_signals: bool = True) -> None:
         if handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
         try:
-            await ensure_topics(self.settings)
+            await ensure_topics(self.settings, self._own_topics())
             relay_stopping = asyncio.Event()
             relay = asyncio.create_task(self.relay.run(relay_stopping))
             workers = [asyncio.create_task(coroutine) for coroutine in (
@@ -117,7 +126,15 @@ class ServiceRuntime:
         finally:
             self.readers.close()
             self.writer.close()
+            self.tracing.shutdown()
             log.info("stopped", extra={"service": self.spec.name})
+
+    def _own_topics(self) -> list[str]:
+        """What this service reads, writes and dead-letters to: the topics it creates if
+        missing (in secure mode it may only make sure they exist; the setup creates them)."""
+        consumed = [payload.event_type() for payload in self.spec.consumes]
+        emitted = [payload.event_type() for payload in self.spec.emits]
+        return list(dict.fromkeys([*consumed, *emitted, *(t + DLT_SUFFIX for t in consumed)]))
 
     async def _mark_started(self, workers: list[asyncio.Task]) -> None:
         while self.http.port is None or self.consumer is None or not self.consumer.started:
@@ -199,6 +216,11 @@ def _parked(db) -> list[dict]:
             for q in RetryQueue(db).parked()]
 
 
+def _revive(db, event_id: str) -> bool:
+    with write_transaction(db):
+        return RetryQueue(db).revive(event_id)
+
+
 def _prune(db, inbox_retention_days: float) -> None:
     with write_transaction(db):
         Inbox(db).prune(inbox_retention_days)
@@ -207,6 +229,10 @@ def _prune(db, inbox_retention_days: float) -> None:
 
 def run_service(name: str, bootstrap: Callable[[Settings], ServiceRuntime]) -> None:
     """The console-script entry point shared by all five services."""
-    settings = Settings(service_name=name)
+    settings = load(Settings, service_name=name)
     configure_logging(settings)
-    asyncio.run(bootstrap(settings).run())
+    try:
+        asyncio.run(bootstrap(settings).run())
+    except (BrokerUnreachable, TopicsRefused) as error:
+        log.error("cannot start: %s", error)
+        raise SystemExit(1) from None

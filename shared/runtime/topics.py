@@ -1,7 +1,11 @@
 """Explicit topic creation: every event type gets its topic and its dead-letter topic.
 
-Brokers here run with ``auto.create.topics.enable=false``; nothing relies on
-a topic appearing by accident with the broker's default partition count.
+Brokers here run with ``auto.create.topics.enable=false``; nothing relies on a topic appearing
+by accident with the broker's default partition count. Dead-letter topics keep their messages
+until someone deals with them (``retention.ms=-1``): a parked event must never outlive the
+dead letter that lets a person replay it. Waiting for an unreachable broker is bounded and
+said; a refusal that waiting cannot fix (an invalid name, more replicas than brokers, no
+permission) fails at once with the broker's own reason.
 """
 
 from __future__ import annotations
@@ -15,10 +19,24 @@ from aiokafka.errors import KafkaError
 
 from shared.deadletters import DLT_SUFFIX
 from shared.events import CATALOG
-from shared.settings import Settings
+from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 TOPIC_ALREADY_EXISTS = 36
+#: Error codes of CreateTopics that no retry can fix.
+REFUSALS = {17: "invalid topic name", 29: "not authorized for this topic",
+            31: "not authorized on the cluster", 37: "invalid number of partitions",
+            38: "invalid replication factor (more replicas than brokers?)",
+            40: "invalid topic configuration", 44: "rejected by the broker's policy"}
+DEAD_LETTER_CONFIG = {"retention.ms": "-1"}
+
+
+class TopicsRefused(RuntimeError):
+    """The broker answered, and said no in a way waiting cannot change."""
+
+
+class BrokerUnreachable(RuntimeError):
+    """No answer from the broker within the time we were willing to wait."""
 
 
 def catalog_topics() -> list[str]:
@@ -26,12 +44,14 @@ def catalog_topics() -> list[str]:
     return [name for event_type in CATALOG for name in (event_type, event_type + DLT_SUFFIX)]
 
 
-async def ensure_topics(settings: Settings, names: Iterable[str] | None = None,
+async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None,
                         *, wait: float = 120.0, partitions: int | None = None,
                         config: dict[str, str] | None = None) -> list[str]:
     """Create missing topics; waits for the broker up to ``wait`` seconds. Returns created."""
     wanted = [NewTopic(settings.topic(name), partitions or settings.topic_partitions,
-                       settings.topic_replication_factor, topic_configs=config or {})
+                       settings.topic_replication_factor,
+                       topic_configs=config or (DEAD_LETTER_CONFIG if name.endswith(DLT_SUFFIX)
+                                                else {}))
               for name in (names or catalog_topics())]
     deadline = asyncio.get_running_loop().time() + wait
     attempt = 0
@@ -39,19 +59,22 @@ async def ensure_topics(settings: Settings, names: Iterable[str] | None = None,
         attempt += 1
         try:
             return await _create_missing(settings, wanted)
-        except (KafkaError, OSError) as error:
+        except (KafkaError, OSError, TimeoutError) as error:
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"Kafka at {settings.kafka_bootstrap_servers} unreachable "
-                                   f"for {wait:.0f}s: {error}") from error
-            log.info("waiting for Kafka", extra={"bootstrap": settings.kafka_bootstrap_servers,
-                                                 "attempt": attempt, "error": str(error)})
+                raise BrokerUnreachable(f"Kafka at {settings.kafka_bootstrap_servers} unreachable "
+                                        f"for {wait:.0f}s: {error or type(error).__name__}"
+                                        ) from error
+            log.warning("waiting for Kafka", extra={
+                "bootstrap": settings.kafka_bootstrap_servers, "attempt": attempt,
+                "error": str(error) or type(error).__name__})
             await asyncio.sleep(min(5.0, 0.5 * attempt))
 
 
-async def _create_missing(settings: Settings, wanted: list[NewTopic]) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
+async def _create_missing(settings: KafkaSettings, wanted: list[NewTopic]) -> list[str]:
+    admin = AIOKafkaAdminClient(**settings.client_options(),
                                 client_id=f"{settings.service_name}-admin")
-    await admin.start()
+    async with asyncio.timeout(settings.connect_timeout):
+        await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [topic for topic in wanted if topic.name not in existing]
@@ -76,6 +99,12 @@ async def _until_led(admin: AIOKafkaAdminClient, topics: list[str], timeout: flo
 
 
 def _raise_on_errors(topic_errors: list) -> None:
+    refused = [(topic, code, message) for topic, code, message, *_ in topic_errors
+               if code in REFUSALS]
+    if refused:
+        topic, code, message = refused[0]
+        raise TopicsRefused(f"the broker refused to create {topic}: {REFUSALS[code]}"
+                            f"{f' ({message})' if message else ''}")
     for topic, code, message, *_ in topic_errors:
         if code not in (0, TOPIC_ALREADY_EXISTS):
             raise KafkaError(f"creating topic {topic} failed: error {code} {message}")

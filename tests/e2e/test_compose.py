@@ -106,7 +106,7 @@ def mesh():
             mesh.until(lambda: _healthy(mesh), timeout=240, what="every container healthy")
             yield mesh
         finally:
-            mesh.run("--profile", "monitor", "down", "-v", "--remove-orphans")
+            mesh.run("down", "-v", "--remove-orphans")
 
 
 def _healthy(mesh: ComposeMesh) -> bool:
@@ -142,7 +142,7 @@ def test_every_saga_path_through_the_containerised_mesh(mesh):
     shipped = mesh.place("-c", "alice", "-i", "WIDGET-1:1:9.95")
     mesh.final(shipped)
     refused = mesh.sagactl("order", "cancel", shipped, check=False)
-    assert refused.returncode == 1 and "already shipped" in refused.stderr
+    assert refused.returncode == 2 and "already shipped" in refused.stderr
 
     payment = mesh.container("payment_service")
     subprocess.run(["docker", "pause", payment], check=True)  # hold the saga mid-flight
@@ -157,19 +157,20 @@ def test_every_saga_path_through_the_containerised_mesh(mesh):
     assert (order["status"], order["cancellation"]) == ("CANCELLED", "ACCEPTED")
 
 
-def test_the_optional_monitor_profile_follows_every_saga(mesh):
-    started = mesh.run("--profile", "monitor", "up", "-d", "saga-monitor")
-    assert started.returncode == 0, started.stderr
+def test_the_monitor_runs_by_default_and_follows_every_saga(mesh):
+    monitor = f"http://127.0.0.1:{mesh.monitor_port}"
     placed = len(httpx.get(f"{mesh.api}/orders", timeout=10).json()["orders"])
 
     def settled():
         with contextlib.suppress(httpx.HTTPError):
-            stats = httpx.get(f"http://127.0.0.1:{mesh.monitor_port}/stats/", timeout=5).json()
-            return stats if stats["by_status"].get("running", 0) == 0 and stats[
-                "sagas"] >= placed else None
+            stats = httpx.get(f"{monitor}/api/stats", timeout=5).json()
+            return stats if stats["finished"] >= placed else None
 
     stats = mesh.until(settled, timeout=180, what="monitor caught up")
-    assert set(stats["by_status"]) <= {"completed", "cancelled"}
+    assert stats["by_status"]["running"] == stats["by_status"]["compensating"] == 0
+    assert httpx.get(f"{monitor}/health", timeout=5).json()["ready"]
+    assert "Saga monitor" in httpx.get(f"{monitor}/", timeout=5).text
+    assert "saga_monitor_saga_duration_seconds" in httpx.get(f"{monitor}/metrics", timeout=5).text
 
 
 def test_a_killed_service_container_restarts_and_nothing_is_lost(mesh, tmp_path):
@@ -189,7 +190,7 @@ def test_a_killed_service_container_restarts_and_nothing_is_lost(mesh, tmp_path)
 
 
 def test_down_removes_every_container_network_and_volume(mesh):
-    down = mesh.run("--profile", "monitor", "down", "-v", "--remove-orphans")
+    down = mesh.run("down", "-v", "--remove-orphans")
     assert down.returncode == 0, down.stderr
     assert mesh.leftovers() == {"container": "", "network": "", "volume": ""}
 

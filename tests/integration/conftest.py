@@ -1,6 +1,7 @@
 import pytest
 
 from tests.support.mesh import InProcessMesh
+from tests.support.monitor import MonitorProcess
 
 
 @pytest.fixture
@@ -9,3 +10,19 @@ async def mesh(kafka_bootstrap, topic_prefix, tmp_path):
     mesh = InProcessMesh(kafka_bootstrap, topic_prefix, tmp_path)
     yield mesh
     await mesh.stop()
+
+
+@pytest.fixture
+def saga_monitor(mesh, tmp_path):
+    """``saga_monitor(**env)`` starts the real monitor process on the mesh's topics."""
+    started: list[MonitorProcess] = []
+
+    def start(**env: str) -> MonitorProcess:
+        monitor = MonitorProcess(mesh.tool.kafka_bootstrap_servers, mesh.prefix,
+                                 tmp_path / f"monitor-{len(started)}", **env)
+        started.append(monitor)
+        return monitor
+
+    yield start
+    for monitor in started:
+        monitor.stop()

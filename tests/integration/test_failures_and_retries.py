@@ -3,9 +3,6 @@ A consumer that stops making progress is restarted."""
 
 import asyncio
 import logging
-import os
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -14,18 +11,15 @@ from aiokafka import AIOKafkaConsumer
 from devtools.invariants import violations
 from devtools.orders import BALANCES, STOCK, order_body
 from shared.events import StockAdded
+from tests.support.cli import sagactl
 
 pytestmark = pytest.mark.integration
 
 
 async def _sagactl(mesh, *args: str) -> str:
-    """The real command line, in its own process, as an operator would run it."""
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": mesh.tool.kafka_bootstrap_servers,
-           "SAGA_TOPIC_PREFIX": mesh.prefix, "SAGA_ORDER_API_URL": mesh.api}
-    result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "sagactl", *args],
-                                     env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
+    ran = await sagactl(mesh, *args)
+    assert ran.code == 0, ran.output
+    return ran.output
 
 
 async def test_flaky_payment_and_mail_server_are_retried_until_every_saga_finishes(mesh, caplog):

@@ -1,74 +1,208 @@
-"""The faust saga monitor folds the real topics into per-order progress and spots stalls."""
+"""The faust saga monitor, as its own process, on the real topics: whatever the start order, it
+counts every saga, draws each one's timeline, names who a stuck saga waits for and the command
+that frees it, reads events as their topic's type, forgets finished sagas after the retention,
+and says so loudly when it cannot see a topic it reads."""
 
+import asyncio
 import os
 import subprocess
 import sys
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
-from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
-from devtools.processes import free_port
+from devtools.orders import UNSERVED, order_body
+from devtools.synthetic_sagas import HAPPY, saga
+from saga_monitor.topics import READ
+from sagactl.kafka import partitions_of, publish_raw, read_topics
+from shared.events import Event, OrderCompleted, encode
+from shared.events.examples import EXAMPLES
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def monitor(mesh, tmp_path):
-    port = free_port()
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": mesh.tool.kafka_bootstrap_servers,
-           "SAGA_TOPIC_PREFIX": mesh.prefix, "SAGA_HTTP_PORT": str(port),
-           "SAGA_DATABASE_PATH": str(tmp_path / "monitor" / "saga_monitor.db"),
-           "SAGA_STALL_AFTER_SECONDS": "3", "SAGA_LOG_LEVEL": "WARNING"}
-    log = (tmp_path / "saga_monitor.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "saga_monitor"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
-    yield f"http://127.0.0.1:{port}"
-    worker.terminate()
-    worker.wait(30)
-    log.close()
+async def _ready(mesh, monitor, timeout: float = 90):
+    return await mesh.wait_for_async(lambda: monitor.json("/health"), timeout=timeout)
 
 
-async def _get(url: str) -> dict | None:
-    try:
-        async with httpx.AsyncClient() as client:
-            response = await client.get(url, timeout=5)
-    except httpx.HTTPError:
-        return None
-    return response.json() if response.status_code == 200 else None
+async def test_a_monitor_started_before_any_topic_exists_counts_every_saga(mesh, saga_monitor):
+    monitor = saga_monitor()  # first, on a broker that has none of this mesh's topics
+    await _ready(mesh, monitor)
+    created = await partitions_of(mesh.tool, [mesh.tool.topic(name) for name in READ])
+    assert {tp.topic for tp in created} == {mesh.tool.topic(name) for name in READ}
+
+    await mesh.start()  # the services come second
+    await mesh.seed({"WIDGET-1": 100}, {"alice": "1000.00"})
+    order_ids = [await mesh.place_order(order_body(quantity=1, price="1.00",
+                                                   address=UNSERVED if i % 2 else None))
+                 for i in range(40)]
+    await mesh.wait_until_final(*order_ids)
+
+    async def all_counted():
+        stats = await monitor.json("/api/stats")
+        return stats if stats and stats["finished"] == 40 else None
+
+    stats = await mesh.wait_for_async(all_counted, timeout=60)
+    assert stats["by_status"] == {"running": 0, "compensating": 0, "completed": 20,
+                                  "cancelled": 20}
+    assert stats["sagas"] == 40 and stats["stuck"] == 0
+    assert stats["duration_seconds"]["count"] == 40
+    metrics = (await asyncio.to_thread(_text, f"{monitor.url}/metrics"))
+    assert 'saga_monitor_sagas{status="completed"} 20.0' in metrics
+    assert 'saga_monitor_saga_duration_seconds_count{outcome="cancelled"} 20.0' in metrics
 
 
-async def test_the_monitor_shows_each_sagas_steps_and_compensations_in_causal_order(
-        mesh, monitor):
+async def test_each_sagas_timeline_shows_lanes_causes_the_pivot_and_compensations(
+        mesh, saga_monitor):
+    monitor = saga_monitor()
     await mesh.start()
-    await mesh.seed(STOCK, BALANCES)
+    await mesh.seed({"WIDGET-1": 10}, {"alice": "100.00"})
     happy = await mesh.place_order(order_body(quantity=1))
     no_carrier = await mesh.place_order(order_body(quantity=1, address=UNSERVED))
     await mesh.wait_until_final(happy, no_carrier)
 
-    async def seen(order_id: str, last: str):
-        saga = await _get(f"{monitor}/sagas/{order_id}/")
-        return saga if saga and saga["steps"].count("CustomerNotified") and last in saga[
-            "steps"] and saga["status"] != "running" else None
+    async def finished(order_id: str):
+        saga = await monitor.json(f"/api/sagas/{order_id}")
+        return saga if saga and saga["finished"] else None
 
-    completed = await mesh.wait_for_async(lambda: seen(happy, "OrderCompleted"), timeout=90)
-    cancelled = await mesh.wait_for_async(lambda: seen(no_carrier, "OrderCancelled"), timeout=90)
+    completed = await mesh.wait_for_async(lambda: finished(happy), timeout=90)
+    cancelled = await mesh.wait_for_async(lambda: finished(no_carrier), timeout=90)
 
-    assert completed["status"] == "completed" and completed["compensations"] == []
-    assert completed["steps"][:5] == ["OrderCreated", "StockReserved", "PaymentCharged",
-                                      "OrderShipped", "OrderCompleted"]
+    assert (completed["status"], completed["compensations"]) == ("completed", [])
+    assert completed["steps"] == ["OrderCreated", "StockReserved", "PaymentCharged",
+                                  "OrderShipped", "OrderCompleted", "CustomerNotified"]
+    timeline = completed["timeline"]
+    assert [e["producer"] for e in timeline] == ["order_service", "inventory_service",
+                                                 "payment_service", "shipping_service",
+                                                 "order_service", "notification_service"]
+    assert [e["pivot"] for e in timeline] == [False, False, False, True, False, False]
+    assert [e["caused_by"] for e in timeline[1:]] == [e["event_id"] for e in timeline[:-1]]
+    assert all(e["after_cause_seconds"] >= 0 for e in timeline[1:])
+    assert completed["waiting_for"] == [] and completed["duration_seconds"] > 0
     assert cancelled["status"] == "cancelled"
     assert cancelled["compensations"] == ["PaymentRefunded", "StockReleased", "OrderCancelled"]
+    assert {e["event_type"] for e in cancelled["timeline"] if e["compensation"]} == {
+        "PaymentRefunded", "StockReleased", "OrderCancelled"}
 
 
-async def test_the_monitor_reports_a_saga_that_stopped_moving(mesh, monitor):
-    await mesh.start("order_service", "inventory_service")  # nobody will take the payment
-    await mesh.seed({"WIDGET-1": 5}, {})
-    stuck = await mesh.place_order(order_body(quantity=1))
+async def test_a_stuck_saga_names_who_it_waits_for_its_parked_event_and_the_command_to_replay(
+        mesh, saga_monitor):
+    monitor = saga_monitor(SAGA_STALL_AFTER_SECONDS="2")
+    await mesh.start()
+    await mesh.seed({"WIDGET-1": 10}, {"alice": "100.00"})
+    await mesh.restart("payment_service", fault_rate=1.0, retry_max_attempts=3,
+                       retry_base_delay=0.02)  # every charge fails: the event is parked
+    order_id = await mesh.place_order(order_body(quantity=1))
 
-    async def stalled():
-        stats = await _get(f"{monitor}/stats/")
-        return stats if stats and stuck in stats["stalled"] else None
+    async def stuck_with_its_cause():
+        stuck = await monitor.json("/api/stuck")
+        found = [s for s in (stuck or {}).get("sagas", []) if s["order_id"] == order_id]
+        return found[0] if found and found[0]["waiting_for"][0]["cause"] else None
 
-    stats = await mesh.wait_for_async(stalled, timeout=90)
-    assert stats["by_status"] == {"running": 1}
+    saga = await mesh.wait_for_async(stuck_with_its_cause, timeout=60)
+    [wait] = saga["waiting_for"]
+    assert (wait["event_type"], wait["step"], wait["services"]) == (
+        "StockReserved", "PaymentCharged", ["payment_service"])
+    assert "waiting for payment_service, which consumes it" in wait["text"]
+    assert "parked by payment_service after 3 attempt(s)" in wait["cause"]
+    assert saga["replay_command"] == f"sagactl dlq replay --order {order_id}"
+    [letter] = (await monitor.json(f"/api/sagas/{order_id}"))["dead_letters"]
+    assert (letter["kind"], letter["source"]["topic"], letter["pending"]) == (
+        "handler-failed", "StockReserved", True)
+    await mesh.wait_for(lambda: "saga stuck: StockReserved parked by payment_service"
+                        in monitor.log, timeout=15)
+
+    await mesh.restart("payment_service", fault_rate=0.0)  # the cause is fixed
+    await _run(mesh, saga["replay_command"])  # exactly what the monitor said to run
+
+    async def finished():
+        saga = await monitor.json(f"/api/sagas/{order_id}")
+        return saga if saga and saga["finished"] else None
+
+    done = await mesh.wait_for_async(finished, timeout=60)
+    assert (done["status"], done["stuck"], done["replay_command"]) == ("completed", False, None)
+    assert [d["pending"] for d in done["dead_letters"]] == [False]
+
+
+async def test_an_outcome_published_on_another_types_topic_does_not_finish_the_order(
+        mesh, saga_monitor):
+    monitor = saga_monitor()
+    await mesh.start("order_service", "inventory_service")
+    misrouted = Event.new(EXAMPLES[OrderCompleted], order_id="ord-misrouted", producer="tests")
+    proper = Event.new(EXAMPLES[OrderCompleted], order_id="ord-proper", producer="tests")
+    await publish_raw(mesh.tool, [("OrderCreated", b"ord-misrouted", encode(misrouted), []),
+                                  ("OrderCompleted", b"ord-proper", encode(proper), [])])
+
+    async def dead_lettered():
+        saga = await monitor.json("/api/sagas/ord-misrouted")
+        return saga if saga and saga["dead_letters"] else None
+
+    saga = await mesh.wait_for_async(dead_lettered, timeout=60)
+    assert (saga["status"], saga["events"], saga["finished"]) == ("running", 0, False)
+    assert {d["kind"] for d in saga["dead_letters"]} == {"schema-invalid"}
+    assert "published on the 'OrderCreated' topic" in saga["dead_letters"][0]["reason"]
+    assert (await monitor.json("/api/sagas/ord-proper"))["status"] == "completed"
+
+
+async def test_finished_sagas_are_forgotten_after_the_retention_even_across_a_restart(
+        mesh, saga_monitor):
+    env = {"SAGA_MONITOR_RETENTION_SECONDS": "3"}
+    monitor = saga_monitor(**env)
+    await _ready(mesh, monitor)
+    await mesh.publish(*saga("ord-done", HAPPY), *saga("ord-open", HAPPY[:3]))
+
+    gone = await mesh.wait_for_async(lambda: _absent(monitor, "ord-done"), timeout=60)
+    assert gone and await monitor.json("/api/sagas/ord-open")
+    changelog = [r async for r in read_topics(mesh.tool, ["saga_monitor-sagas-changelog"],
+                                              follow=False, from_beginning=True)]
+    # faust writes table keys as JSON; the last word on the finished saga is a tombstone.
+    assert [r.value for r in changelog if r.key == b'"ord-done"'][-1] is None
+
+    monitor.stop()
+    restarted = saga_monitor(**env)  # rebuilds its table from the changelog
+    await _ready(mesh, restarted)
+    assert await mesh.wait_for_async(lambda: restarted.json("/api/sagas/ord-open"), timeout=30)
+    assert await _absent(restarted, "ord-done")
+
+
+async def test_the_monitor_says_loudly_and_is_not_ready_when_a_topic_it_reads_disappears(
+        mesh, saga_monitor):
+    monitor = saga_monitor()
+    await _ready(mesh, monitor)
+    admin = AIOKafkaAdminClient(bootstrap_servers=mesh.tool.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([mesh.tool.topic("PaymentCharged.DLT")])
+    finally:
+        await admin.close()
+
+    async def not_ready():
+        status, body = await monitor.get("/health")
+        return body if status == 503 and body["topics"]["missing"] else None
+
+    health = await mesh.wait_for_async(not_ready, timeout=30)
+    assert health["topics"]["missing"] == ["PaymentCharged.DLT"] and not health["ready"]
+    await mesh.wait_for(lambda: "NOT ready" in monitor.log, timeout=10)
+    assert "PaymentCharged.DLT" in monitor.log
+
+
+async def _absent(monitor, order_id: str) -> bool:
+    status, _ = await monitor.get(f"/api/sagas/{order_id}")
+    return status == 404
+
+
+async def _run(mesh, command: str) -> str:
+    """A sagactl command line, as printed, in its own process."""
+    program, *args = command.split()
+    assert program == "sagactl"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": mesh.tool.kafka_bootstrap_servers,
+           "SAGA_TOPIC_PREFIX": mesh.prefix}
+    result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "sagactl", *args],
+                                     env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def _text(url: str) -> str:
+    return httpx.get(url, timeout=5).text

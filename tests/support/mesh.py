@@ -34,17 +34,25 @@ BOOTSTRAPS = {"order_service": order, "inventory_service": inventory,
 
 
 class InProcessMesh:
-    def __init__(self, bootstrap_servers: str, prefix: str, data_dir: Path,
-                 **overrides: Any) -> None:
+    def __init__(self, bootstrap_servers: str, prefix: str, data_dir: Path, *,
+                 credentials: Callable[[str], dict] | None = None, **overrides: Any) -> None:
+        """``credentials(principal)`` gives a principal's secure-mode settings: each service
+        then runs as itself, and the tests' own client as the admin."""
         self.prefix, self.data_dir = prefix, data_dir
         common = {"kafka_bootstrap_servers": bootstrap_servers, "topic_prefix": prefix,
                   "http_port": 0, "log_format": "text", **overrides}
+        as_ = credentials or (lambda principal: {})
         self.settings = {name: Settings(service_name=name, database_path=data_dir / f"{name}.db",
-                                        **common) for name in BOOTSTRAPS}
-        self.tool = Settings(service_name="tests", **common)
+                                        **{**common, **as_(name)}) for name in BOOTSTRAPS}
+        self.tool = Settings(service_name="tests", **{**common, **as_("admin")})
         self.runtimes: dict[str, ServiceRuntime] = {}
+        self._span_exporters: list = []
         self._tasks: dict[str, asyncio.Task] = {}
         self._readers: dict[str, Any] = {}
+
+    def trace_into(self, exporter) -> None:
+        """Every service started from now on also exports its spans to ``exporter``."""
+        self._span_exporters.append(exporter)
 
     def configure(self, service: str, **fields: Any) -> None:
         """Change a service's settings for its next start (e.g. ``fault_rate=1.0``)."""
@@ -55,6 +63,8 @@ class InProcessMesh:
         await ensure_topics(self.tool)
         for name in names or BOOTSTRAPS:
             runtime = BOOTSTRAPS[name](self.settings[name])
+            for exporter in self._span_exporters:
+                runtime.tracing.add_exporter(exporter)
             self.runtimes[name] = runtime
             self._tasks[name] = asyncio.create_task(runtime.run(handle_signals=False), name=name)
         async with asyncio.timeout(60):
@@ -105,7 +115,9 @@ class InProcessMesh:
             if service in self.runtimes))
 
     async def place_order(self, body: dict) -> str:
-        async with httpx.AsyncClient(base_url=self.api) as client:
+        token = self.settings["order_service"].api_token_value()
+        async with httpx.AsyncClient(base_url=self.api, headers={
+                "Authorization": f"Bearer {token}"} if token else {}) as client:
             response = await client.post("/orders", json=body)
         assert response.status_code == 201, response.text
         return response.json()["order_id"]

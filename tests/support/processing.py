@@ -32,11 +32,11 @@ class FlakyHandlers:
     def __init__(self, dispatcher, errors: Sequence[Exception]) -> None:
         self.dispatcher, self.errors, self.calls = dispatcher, list(errors), 0
 
-    def handle(self, evt: Event):
+    def handle(self, evt: Event, headers=()):
         self.calls += 1
         if self.calls <= len(self.errors):
             raise self.errors[self.calls - 1]
-        return self.dispatcher.handle(evt)
+        return self.dispatcher.handle(evt, headers)
 
 
 class FakeBackoff:

@@ -106,3 +106,29 @@ def test_a_handler_cannot_emit_what_its_service_does_not_declare(service_under_t
     with pytest.raises(UndeclaredEvent, match="^order_service may not emit OrderCancelled "
                                                "in reaction to OrderCreated$"):
         service.deliver(event(order_created()))
+
+
+def test_docs_acls_md_is_generated_from_the_code():
+    from sagactl.participants import OPERATOR, SERVICES
+    from shared.acls import policy
+    from shared.acls import render as render_acls
+
+    assert (CATALOG_DOC.parent / "acls.md").read_text() == render_acls(
+        policy(SERVICES, OPERATOR)), "docs/acls.md is out of date: run `sagactl docs acls`"
+
+
+def test_each_service_may_write_only_what_it_declares_it_emits():
+    from sagactl.participants import OPERATOR, SERVICES
+    from shared.acls import policy
+
+    acls = policy(SERVICES, OPERATOR)
+    for spec in SERVICES:
+        written = {a.name for a in acls if a.principal == spec.name and a.operation == "WRITE"}
+        declared = {p.event_type() for p in spec.emits} | {p.event_type() + ".DLT"
+                                                           for p in spec.consumes}
+        assert written == declared, spec.name
+    sagactl_writes = {a.name for a in acls if a.principal == "sagactl" and a.operation == "WRITE"}
+    assert sagactl_writes == {"OrderCreated", "StockAdded", "FundsDeposited",
+                              "sagactl.dlq-decisions"}
+    assert not any(a.operation == "WRITE" for a in acls if a.principal == "saga_monitor"
+                   and a.pattern == "LITERAL")

@@ -61,7 +61,7 @@ def test_the_plumbing_tables_keep_the_columns_existing_databases_have():
     assert list(db["retry_queue"].columns_dict) == [
         "seq", "order_key", "event_id", "event_type", "value", "source_topic",
         "source_partition", "source_offset", "attempts", "status", "next_attempt_at",
-        "last_error", "created_at"]
+        "last_error", "created_at", "traceparent"]
     assert [db[table].pks for table in ("inbox", "outbox", "retry_queue")] == [
         ["event_id"], ["seq"], ["seq"]]
 

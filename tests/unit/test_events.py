@@ -82,9 +82,11 @@ def test_a_follow_up_event_records_what_caused_it():
     (None, MalformedMessage, "empty message (tombstone)"),
     (b'{"event_type": "OrderTeleported", "payload": {}}', UnknownEventType,
      "unknown event_type 'OrderTeleported'"),
-    (b'{"event_type": "OrderCreated", "payload": {}}', InvalidEvent,
+    (b'{"event_id": "e-1", "event_type": "OrderCreated", "payload": {}}', InvalidEvent,
      "OrderCreated: payload.customer_id: Field required; payload.items: Field required; "
      "payload.shipping_address: Field required"),
+    (b'{"event_type": "OrderCreated", "payload": {}}', InvalidEvent,
+     "OrderCreated: event_id is required (a string, unique per event)"),
 ])
 def test_undecodable_messages_are_rejected_with_a_reason(value, rejection, reason):
     with pytest.raises(rejection) as rejected:
@@ -109,7 +111,7 @@ def test_an_unknown_event_type_of_up_to_64_characters_is_named():
 
 
 def test_beyond_three_problems_the_reason_says_how_many_more():
-    raw = {"event_type": "OrderCreated", "payload": {"shipping_address": {}}}
+    raw = {"event_id": "e-1", "event_type": "OrderCreated", "payload": {"shipping_address": {}}}
     with pytest.raises(InvalidEvent) as rejected:
         decode(json.dumps(raw).encode())
     assert rejected.value.reason == (
@@ -163,3 +165,32 @@ def test_every_event_type_has_a_valid_example():
     for payload_type in CATALOG.values():
         example = example_event(payload_type)
         assert decode(encode(example), expected_type=payload_type.event_type()) == example
+
+
+def test_an_event_without_its_own_id_is_rejected_so_redeliveries_stay_recognisable():
+    raw = json.loads(encode(event(order_created())))
+    del raw["event_id"]
+    with pytest.raises(InvalidEvent, match="event_id is required"):
+        decode(json.dumps(raw).encode())
+
+
+@pytest.mark.parametrize(("field", "value"), [("schema_version", "2"), ("schema_version", True)])
+def test_envelope_fields_have_strict_types(field, value):
+    raw = {**json.loads(encode(event(order_created()))), field: value}
+    with pytest.raises(InvalidEvent, match=field):
+        decode(json.dumps(raw).encode())
+
+
+def test_a_quantity_must_arrive_as_a_whole_number_not_a_string_or_a_boolean():
+    for quantity in ("2", True):
+        raw = json.loads(encode(event(StockAdded(sku="A-1", quantity=2))))
+        raw["payload"]["quantity"] = quantity
+        with pytest.raises(InvalidEvent, match="quantity"):
+            decode(json.dumps(raw).encode())
+
+
+def test_an_order_whose_total_no_amount_can_hold_is_rejected():
+    raw = json.loads(encode(event(order_created())))
+    raw["payload"]["items"] = [{"sku": "A-1", "quantity": 1000, "unit_price": "99999999.99"}]
+    with pytest.raises(InvalidEvent, match="exceeds the largest amount"):
+        decode(json.dumps(raw).encode())

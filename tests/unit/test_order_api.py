@@ -103,3 +103,63 @@ async def test_an_order_whose_saga_already_runs_answers_409_and_emits_nothing(ap
     response = await api.post("/orders", json={**ORDER, "order_id": "ord-7"})
     assert response.status_code == 409 and "already has saga events" in response.json()["detail"]
     assert _count(api, "orders") == 0 and _count(api, "outbox") == 0
+
+
+async def test_orders_are_listed_newest_first_a_page_at_a_time(api):
+    placed = [(await api.post("/orders", json={**ORDER, "order_id": f"ord-{n}"})).json()
+              for n in range(5)]
+    first = (await api.get("/orders", params={"limit": 2})).json()
+    second = (await api.get("/orders", params={"limit": 2, "before": first["next"]})).json()
+    third = (await api.get("/orders", params={"limit": 2, "before": second["next"]})).json()
+    seen = [o["order_id"] for page in (first, second, third) for o in page["orders"]]
+    assert seen == [o["order_id"] for o in reversed(placed)]
+    assert third["next"] is None
+
+
+async def test_listing_by_customer_uses_an_index_not_a_scan(api):
+    plan = api.runtime.writer.db.execute(
+        "EXPLAIN QUERY PLAN SELECT order_id FROM orders WHERE customer_id = ? "
+        "ORDER BY created_at DESC, order_id DESC LIMIT 10", ["alice"]).fetchall()
+    assert "SEARCH orders USING" in " ".join(str(row) for row in plan)
+    assert "TEMP B-TREE" not in " ".join(str(row) for row in plan)
+    plan_all = api.runtime.writer.db.execute(
+        "EXPLAIN QUERY PLAN SELECT order_id FROM orders "
+        "ORDER BY created_at DESC, order_id DESC LIMIT 10").fetchall()
+    assert "TEMP B-TREE" not in " ".join(str(row) for row in plan_all)
+
+
+@pytest.fixture
+async def guarded(tmp_path):
+    runtime = bootstrap(Settings(service_name="order_service", api_token="s3cret",
+                                 database_path=tmp_path / "order.db"))
+    transport = httpx.ASGITransport(app=runtime.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+        yield client
+    runtime.readers.close()
+    runtime.writer.close()
+
+
+async def test_with_a_token_configured_writes_without_it_are_refused_and_change_nothing(guarded):
+    for headers in ({}, {"Authorization": "Bearer guess"}):
+        response = await guarded.post("/orders", json=ORDER, headers=headers)
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    listed = (await guarded.get("/orders")).json()["orders"]
+    assert listed == []  # reads stay open unless SAGA_API_READS_NEED_TOKEN
+    allowed = await guarded.post("/orders", json=ORDER, headers={"Authorization": "Bearer s3cret"})
+    assert allowed.status_code == 201
+
+
+def test_secure_mode_without_an_api_token_refuses_to_start(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not checked here")
+    with pytest.raises(SystemExit, match="API token"):
+        bootstrap(Settings(service_name="order_service", database_path=tmp_path / "order.db",
+                           kafka_security_protocol="SASL_SSL", kafka_password="p",
+                           kafka_ca_file=ca))
+
+
+async def test_an_order_naming_a_sku_twice_answers_422_not_a_server_error(api):
+    line = {"sku": "WIDGET-1", "quantity": 1, "unit_price": "1.00"}
+    response = await api.post("/orders", json={**ORDER, "items": [line, line]})
+    assert response.status_code == 422
+    assert any("each SKU may appear only once" in p for p in response.json()["problems"])

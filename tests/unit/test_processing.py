@@ -3,6 +3,7 @@ or dead-lettered — always exactly one of them, durably, in one group commit pe
 
 import pytest
 
+from inventory_service import model
 from inventory_service.handlers import SERVICE
 from inventory_service.repository import InventoryUnitOfWork, create_tables
 from shared.db import open_database
@@ -196,3 +197,25 @@ class _RaisingCrashPoints(CrashPoints):
     def reached(self, point, *event_types):
         if point == self.point:
             raise _Crashed(point)
+
+
+def test_a_handler_that_raises_after_emitting_leaves_no_inbox_state_or_outbox_row(
+        service_under_test):
+    from shared.choreography import Reaction, ServiceSpec
+    from shared.events import StockReserved
+
+    def reserve_then_fail(evt, uow):
+        with uow:
+            uow.inbox.claim(evt)
+            uow.reservations.save(model.Reservation(evt.order_id, (), model.ReservationStatus.RESERVED))
+            uow.emit(StockReserved(customer_id="alice", items=evt.payload.items,
+                                   shipping_address=evt.payload.shipping_address), caused_by=evt)
+            raise RuntimeError("the disk is full")
+
+    spec = ServiceSpec("inventory_service", {type(order_created()): Reaction(
+        reserve_then_fail, emits=(StockReserved,))})
+    inventory = service_under_test(spec, InventoryUnitOfWork, create_tables)
+    with pytest.raises(RuntimeError):
+        inventory.deliver(event(order_created()))
+    assert (inventory.db["inbox"].count, inventory.db["reservations"].count,
+            inventory.db["outbox"].count) == (0, 0, 0)

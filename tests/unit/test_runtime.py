@@ -77,10 +77,10 @@ async def test_the_retry_worker_survives_an_error_and_tries_again(runtime, monke
 
 
 async def test_an_api_command_hands_its_events_to_the_relay_without_a_query(runtime):
-    def add_stock(uow):
+    def add_stock(sku, uow):
         with uow:
-            uow.originate(StockAdded(sku="WIDGET-1", quantity=1), order_id=None)
+            uow.originate(StockAdded(sku=sku, quantity=1), order_id=None)
             uow.commit()
 
-    await runtime.execute(add_stock)
+    await runtime.execute(add_stock, "WIDGET-1")
     assert runtime.relay.backlog == 1

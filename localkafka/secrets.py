@@ -1,0 +1,152 @@
+"""Secure mode's material, made once per state dir: a CA, the broker's certificate, a password
+per principal, and each principal's client settings.
+
+Stdlib and the `openssl` command only, like the rest of the launcher. Everything lands in
+``<state-dir>/secrets`` (mode 0700) and ``<state-dir>/clients``, never in the repository; a
+restart reuses it, so credentials and the CA stay valid across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from localkafka.errors import LocalKafkaError
+
+ADMIN, CONTROLLER = "admin", "controller"
+#: One principal per service, one for sagactl, one for the monitor (shared/acls.py grants them).
+PRINCIPALS = ("order_service", "inventory_service", "payment_service", "shipping_service",
+              "notification_service", "sagactl", "saga_monitor")
+BROKER_NAMES = ("127.0.0.1", "localhost", "kafka")
+
+
+@dataclass(frozen=True)
+class Secrets:
+    root: Path
+
+    @property
+    def ca(self) -> Path:
+        return self.root / "secrets" / "ca.pem"
+
+    @property
+    def broker_pem(self) -> Path:
+        return self.root / "secrets" / "broker.pem"
+
+    @property
+    def clients(self) -> Path:
+        return self.root / "clients"
+
+    def passwords(self) -> dict[str, str]:
+        return json.loads((self.root / "secrets" / "passwords.json").read_text())
+
+    def password_file(self, principal: str) -> Path:
+        return self.clients / f"{principal}.password"
+
+    @property
+    def api_token(self) -> Path:
+        """The order API's bearer token (not a Kafka credential; secure mode requires one)."""
+        return self.root / "secrets" / "api_token"
+
+
+def ensure_secrets(state_dir: Path, names: tuple[str, ...] = BROKER_NAMES) -> Secrets:
+    found = Secrets(state_dir)
+    secret_dir = state_dir / "secrets"
+    if (secret_dir / "passwords.json").exists():
+        return found
+    secret_dir.mkdir(parents=True, exist_ok=True)
+    secret_dir.chmod(0o700)
+    _certificates(secret_dir, names)
+    passwords = {name: secrets.token_urlsafe(24) for name in (ADMIN, CONTROLLER, *PRINCIPALS)}
+    path = secret_dir / "passwords.json"
+    path.write_text(json.dumps(passwords, indent=2))
+    path.chmod(0o600)
+    found.api_token.write_text(secrets.token_urlsafe(24))
+    found.api_token.chmod(0o600)
+    return found
+
+
+def write_client_settings(found: Secrets, bootstrap: str) -> None:
+    """Per principal: a librdkafka/kcat properties file (``kcat -F``) and an env file with the
+    project's own settings (``SAGA_KAFKA_*``), both pointing at the CA and a password file."""
+    found.clients.mkdir(parents=True, exist_ok=True)
+    found.clients.chmod(0o700)
+    for principal, password in found.passwords().items():
+        if principal == CONTROLLER:
+            continue
+        password_file = found.password_file(principal)
+        password_file.write_text(password)
+        password_file.chmod(0o600)
+        properties = found.clients / f"{principal}.properties"
+        properties.write_text(
+            f"bootstrap.servers={bootstrap}\nsecurity.protocol=SASL_SSL\n"
+            f"sasl.mechanisms=SCRAM-SHA-512\nsasl.username={principal}\n"
+            f"sasl.password={password}\nssl.ca.location={found.ca.resolve()}\n")
+        properties.chmod(0o600)
+        # The order service checks the API token; sagactl sends it.
+        token = (f"SAGA_API_TOKEN_FILE={found.api_token.resolve()}\n"
+                 if principal in ("order_service", "sagactl") else "")
+        (found.clients / f"{principal}.env").write_text(
+            f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}\nSAGA_KAFKA_SECURITY_PROTOCOL=SASL_SSL\n"
+            f"SAGA_KAFKA_USERNAME={principal}\nSAGA_KAFKA_PASSWORD_FILE={password_file.resolve()}\n"
+            f"SAGA_KAFKA_CA_FILE={found.ca.resolve()}\n{token}")
+
+
+def _certificates(secret_dir: Path, names: tuple[str, ...]) -> None:
+    """A CA, and a broker key and certificate it signed, valid for ``names``."""
+    alt = ",".join(f"IP:{n}" if n.replace(".", "").isdigit() else f"DNS:{n}" for n in names)
+    run = [
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
+         "-subj", "/CN=saga-choreography local CA", "-keyout", "ca.key", "-out", "ca.pem"],
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kafka",
+         "-keyout", "broker.key", "-out", "broker.csr"],
+        ["openssl", "x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+         "-CAcreateserial", "-days", "825", "-out", "broker.crt",
+         "-extfile", "broker.ext"],
+    ]
+    (secret_dir / "broker.ext").write_text(f"subjectAltName={alt}\n")
+    for command in run:
+        result = subprocess.run(command, cwd=secret_dir, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise LocalKafkaError(f"making certificates failed ({' '.join(command[:2])}): "
+                                  f"{result.stderr.strip()[-300:]}")
+    # Kafka reads a PEM key store: the private key, then the certificate chain.
+    key, cert = (secret_dir / "broker.key").read_text(), (secret_dir / "broker.crt").read_text()
+    (secret_dir / "broker.pem").write_text(key + cert)
+    for name in ("ca.key", "broker.key", "broker.pem"):
+        (secret_dir / name).chmod(0o600)
+
+
+def server_security_properties(found: Secrets) -> dict[str, str]:
+    """SASL_SSL with SCRAM-SHA-512 for clients and between brokers; the controller listener
+    uses PLAIN over TLS (KRaft cannot check SCRAM between controllers: those credentials live in
+    the metadata the controllers serve); deny by default, admin and controller super users."""
+    passwords = found.passwords()
+    admin, controller = passwords[ADMIN], passwords[CONTROLLER]
+    return {
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{ADMIN}" password="{admin}";',
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config":
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{CONTROLLER}" password="{controller}" user_{CONTROLLER}="{controller}";',
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(found.broker_pem.resolve()),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(found.ca.resolve()),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{ADMIN};User:{CONTROLLER}",
+    }
+
+
+def scram_arguments(found: Secrets) -> list[str]:
+    """StorageTool's --add-scram for every SCRAM principal: credentials exist from the start."""
+    return [argument for name, password in found.passwords().items() if name != CONTROLLER
+            for argument in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")]

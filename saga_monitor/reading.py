@@ -1,0 +1,97 @@
+"""What one Kafka message means to the monitor: a saga event, a dead letter, or nothing.
+
+An event is read as the type its topic says, exactly as the services read it
+(``decode(value, expected_type=topic)``): a valid ``OrderCompleted`` published on the
+``OrderCreated`` topic is dead-lettered by the services, so it must not complete the order here
+either. A dead letter is read from its headers (``shared.deadletters``); its key is the key of
+the original message, the order id for saga events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import NamedTuple
+
+from saga_monitor.progress import Letter
+from shared.deadletters import DLT_SUFFIX
+from shared.events import SAGA_EVENTS, Event, RejectedMessage, decode
+from shared.events.base import IDENTIFIER_PATTERN
+
+SAGA_TOPICS = tuple(payload.event_type() for payload in SAGA_EVENTS)
+DLT_TOPICS = tuple(topic + DLT_SUFFIX for topic in SAGA_TOPICS)
+ORDER_ID = re.compile(IDENTIFIER_PATTERN)
+REPLAYED_FROM = "dlt.replayed-from"
+
+
+class Unreadable(NamedTuple):
+    """A message the monitor skips (the services dead-letter it): why, for the log and metrics."""
+
+    topic: str
+    reason: str
+
+
+class Replay(NamedTuple):
+    """A message sent back from a dead-letter topic; ``ref`` names the letter."""
+
+    order_id: str
+    ref: str
+
+
+def read(topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
+         headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None, *,
+         timestamp: float, max_bytes: int) -> list[Event | tuple[str, Letter] | Replay | Unreadable]:
+    """``topic`` is without the deployment prefix. Returns what to fold (usually one thing)."""
+    header = _headers(headers)
+    if topic.endswith(DLT_SUFFIX):
+        letter = _letter(topic, partition, offset, key, header, timestamp)
+        return [letter] if letter else []
+    found: list = []
+    try:
+        found.append(decode(value, expected_type=topic, max_bytes=max_bytes))
+    except RejectedMessage as rejected:
+        found.append(Unreadable(topic, rejected.reason))
+    if REPLAYED_FROM in header and _order_id(key):
+        found.append(Replay(_order_id(key), header[REPLAYED_FROM]))  # type: ignore[arg-type]
+    return found
+
+
+def _letter(topic: str, partition: int, offset: int, key: bytes | None,
+            header: dict[str, str], timestamp: float) -> tuple[str, Letter] | None:
+    order_id = _order_id(key)
+    if order_id is None:
+        return None  # not an order's message: no saga to show it on
+    return order_id, Letter(
+        topic=topic, partition=partition, offset=offset,
+        source_topic=header.get("dlt.source.topic", topic.removesuffix(DLT_SUFFIX)),
+        source_partition=_int(header.get("dlt.source.partition")),
+        source_offset=_int(header.get("dlt.source.offset")),
+        kind=header.get("dlt.kind", "unknown")[:40], reason=header.get("dlt.reason", "")[:500],
+        service=header.get("dlt.service", "?")[:64], attempts=_int(header.get("dlt.attempts")),
+        at=_time(header.get("dlt.time")) or timestamp)
+
+
+def _headers(headers) -> dict[str, str]:
+    items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    return {name: (raw or b"").decode(errors="replace") if isinstance(raw, bytes | bytearray)
+            else str(raw) for name, raw in items}
+
+
+def _order_id(key: bytes | None) -> str | None:
+    text = (key or b"").decode(errors="replace")
+    return text if ORDER_ID.match(text) else None
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return -1
+
+
+def _time(text: str | None) -> float:
+    try:
+        return datetime.fromisoformat(text or "").timestamp()
+    except ValueError:
+        return 0.0

@@ -1,0 +1,106 @@
+"""The topics the monitor reads, and whether it can really read them.
+
+Every saga topic and its ``.DLT`` are created before the worker subscribes (as every service
+does, ``shared.runtime.topics.ensure_topics``), so the monitor does not depend on start order.
+While it runs, :class:`TopicWatch` checks every few seconds that each of those topics exists
+and that this worker is assigned partitions of it; until both hold, ``/health`` answers 503 and
+the log says which topics are missing, loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from saga_monitor.reading import DLT_TOPICS, SAGA_TOPICS
+from shared.runtime.topics import TopicsRefused, catalog_topics, ensure_topics
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+APP_ID = "saga_monitor"
+READ = SAGA_TOPICS + DLT_TOPICS
+REPEAT_WARNING_SECONDS = 30.0
+
+
+async def create_topics(settings: Settings, retry_after: float = 10.0) -> None:
+    """Every catalog topic and dead-letter topic (as ``sagactl topics create`` does), then
+    faust's own: a worker that races its own topic creation starts without them. Where the
+    monitor may not create topics (secure mode: the setup creates them), it waits for them,
+    saying so loudly, and its worker does not start until they exist."""
+    while True:
+        try:
+            created = await ensure_topics(settings, catalog_topics())
+            break
+        except TopicsRefused as refused:
+            log.error("the saga monitor cannot create the topics it must read (%s); it waits "
+                      "for them (sagactl topics create) and is NOT ready until then", refused)
+            await asyncio.sleep(retry_after)
+    if created:
+        log.info("created topics", extra={"topics": created})
+    await ensure_topics(settings, [f"{APP_ID}-sagas-changelog"],
+                        config={"cleanup.policy": "compact"})
+    await ensure_topics(settings, [f"{APP_ID}-__assignor-__leader"], partitions=1)
+
+
+class TopicWatch:
+    def __init__(self, settings: Settings, clock=time.monotonic) -> None:
+        self.settings, self.clock = settings, clock
+        self.missing: list[str] = []
+        self.unassigned: list[str] = []
+        self.error: str | None = "topics not checked yet"
+        self._said: tuple = ()
+        self._said_at = 0.0
+
+    @property
+    def ready(self) -> bool:
+        return not (self.error or self.missing or self.unassigned)
+
+    def problems(self) -> list[str]:
+        problems = [self.error] if self.error else []
+        if self.missing:
+            problems.append(f"topics missing from the cluster: {', '.join(self.missing)}")
+        if self.unassigned:
+            problems.append("topics this worker is assigned no partition of: "
+                            + ", ".join(self.unassigned))
+        return problems
+
+    async def check(self, assigned: set[str]) -> None:
+        """``assigned``: full names of the topics this worker has partitions of."""
+        try:
+            existing = await self._existing()
+        except (KafkaError, OSError, TimeoutError) as error:
+            self.error = f"cannot list the cluster's topics: {error!r}"
+        else:
+            self.error = None
+            full = {self.settings.topic(name): name for name in READ}
+            self.missing = sorted(name for topic, name in full.items() if topic not in existing)
+            self.unassigned = sorted(name for topic, name in full.items()
+                                     if topic in existing and topic not in assigned)
+        self._say()
+
+    async def _existing(self) -> set[str]:
+        admin = AIOKafkaAdminClient(**self.settings.client_options(),
+                                    client_id=f"{APP_ID}-topic-watch")
+        async with asyncio.timeout(10):
+            await admin.start()
+            try:
+                return set(await admin.list_topics())
+            finally:
+                await admin.close()
+
+    def _say(self) -> None:
+        """Loud when something is wrong (again every 30 s while it lasts), once when it is
+        fixed."""
+        said = tuple(self.problems())
+        now = self.clock()
+        if said and (said != self._said or now - self._said_at > REPEAT_WARNING_SECONDS):
+            log.error("the saga monitor cannot see every topic it must read; it is NOT ready "
+                      "and its counts are incomplete: %s", "; ".join(said))
+            self._said_at = now
+        elif not said and self._said:
+            log.warning("the saga monitor sees every topic it reads again; ready")
+        self._said = said

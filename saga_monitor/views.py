@@ -1,0 +1,151 @@
+"""The JSON the API returns for one saga (``/api/sagas/<id>``) and for a line of a list.
+
+The shapes are documented in ``docs/monitoring.md``; ``sagactl saga show|stuck`` reads them.
+Times are ISO 8601 in UTC with milliseconds (``2026-11-25T10:00:03.120Z``), durations are
+seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from saga_monitor import progress
+from saga_monitor.progress import (
+    COMPENSATIONS,
+    CUSTOMER,
+    E_AT,
+    E_CAUSE,
+    E_ID,
+    E_PRODUCER,
+    E_TYPE,
+    EVENTS,
+    FAILURES,
+    FINISHED,
+    NOTIFIED,
+    PIVOT,
+    STARTED,
+    STATUS,
+    UPDATED,
+)
+from saga_monitor.waiting import Deadlines, Wait, waits
+from shared.causality import causal_order
+from shared.saga import ORDER_SAGA
+
+LANES = tuple(dict.fromkeys(step.service for step in ORDER_SAGA.steps))
+CANCELLATION = frozenset({"OrderCancellationRequested", "OrderCancellationAccepted",
+                          "OrderCancellationRejected"})
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def replay_command(order_id: str) -> str:
+    return f"sagactl dlq replay --order {order_id}"
+
+
+def row(order_id: str, record: tuple, now: float, deadlines: Deadlines) -> dict:
+    """One saga in a list: enough to decide whether to open it."""
+    events = record[EVENTS]
+    last = max(events, key=lambda e: e[E_AT]) if events else None
+    waiting = [_wait(order_id, record, wait, now, deadlines) for wait in waits(record)]
+    pending = progress.pending_letters(record)
+    return {
+        "order_id": order_id, "customer_id": record[CUSTOMER], "status": record[STATUS],
+        "finished": record[FINISHED] is not None,
+        "stuck": any(wait["stuck"] for wait in waiting),
+        "started_at": iso(record[STARTED]), "updated_at": iso(record[UPDATED]),
+        "finished_at": iso(record[FINISHED]),
+        "duration_seconds": _seconds(record[FINISHED], record[STARTED]),
+        "age_seconds": round(now - record[STARTED], 3),
+        "events": len(events),
+        "last_event": {"event_type": last[E_TYPE], "occurred_at": iso(last[E_AT])} if last
+        else None,
+        "waiting_for": waiting,
+        "dead_letters_pending": len(pending),
+        "replay_command": replay_command(order_id) if pending else None,
+    }
+
+
+def detail(order_id: str, record: tuple, now: float, deadlines: Deadlines) -> dict:
+    """One saga with every event (in causal order), its lanes, and its dead letters."""
+    events = record[EVENTS]
+    # Siblings (two reactions to one event) in the order they happened, not as they arrived.
+    by_time = sorted(range(len(events)), key=lambda i: events[i][E_AT])
+    ordered = causal_order(by_time, lambda i: i, lambda i: _cause(events, i))
+    types = [events[i][E_TYPE] for i in ordered]
+    lanes = list(LANES) + sorted({e[E_PRODUCER] for e in events} - set(LANES))
+    return {
+        **row(order_id, record, now, deadlines),
+        "steps": types, "compensations": [t for t in types if t in COMPENSATIONS],
+        "lanes": lanes, "pivot": PIVOT,
+        "timeline": [_event(events, i) for i in ordered],
+        "dead_letters": [_letter(letter, letter.ref not in record[progress.REPLAYED])
+                         for letter in progress.letters(record)],
+    }
+
+
+def _event(events: tuple, index: int) -> dict:
+    event = events[index]
+    cause = _cause(events, index)
+    kind = ("compensation" if event[E_TYPE] in COMPENSATIONS else
+            "failure" if event[E_TYPE] in FAILURES else
+            "notification" if event[E_TYPE] == NOTIFIED else
+            "cancellation" if event[E_TYPE] in CANCELLATION else "step")
+    return {
+        "index": index, "event_id": event[E_ID], "event_type": event[E_TYPE],
+        "producer": event[E_PRODUCER], "occurred_at": iso(event[E_AT]),
+        "caused_by": events[cause][E_ID] if cause is not None else
+        (event[E_CAUSE] if isinstance(event[E_CAUSE], str) else None),
+        "cause_index": cause,
+        "after_cause_seconds": _seconds(event[E_AT], events[cause][E_AT]) if cause is not None
+        else None,
+        "kind": kind, "compensation": kind == "compensation", "pivot": event[E_TYPE] == PIVOT,
+    }
+
+
+def _wait(order_id: str, record: tuple, wait: Wait, now: float, deadlines: Deadlines) -> dict:
+    overdue = deadlines.overdue(wait, now)
+    trigger = record[EVENTS][wait.trigger_index] if wait.trigger_index is not None else None
+    services = ", ".join(wait.services)
+    text = (f"{wait.trigger} at {_clock(wait.since)}; waiting for {services}, which consumes it"
+            if wait.trigger else f"waiting for {wait.step} (from {services})")
+    parked = [letter for letter in progress.pending_letters(record)
+              if letter.source_topic == wait.trigger]
+    cause = None
+    if parked:
+        letter = parked[-1]
+        verb = "parked" if letter.kind == "handler-failed" else "dead-lettered"
+        cause = (f"{wait.trigger} {verb} by {letter.service} after {letter.attempts} attempt(s) "
+                 f"({letter.kind}): {letter.reason}; once the cause is fixed run "
+                 f"`{replay_command(order_id)}`")
+    return {"step": wait.step, "event_type": wait.trigger,
+            "event_id": trigger[E_ID] if trigger else None, "since": iso(wait.since),
+            "services": list(wait.services), "deadline_seconds": deadlines.of(wait),
+            "overdue_seconds": round(overdue, 3), "stuck": overdue > 0, "text": text,
+            "cause": cause}
+
+
+def _letter(letter: progress.Letter, pending: bool) -> dict:
+    return {"topic": letter.topic, "partition": letter.partition, "offset": letter.offset,
+            "source": {"topic": letter.source_topic, "partition": letter.source_partition,
+                       "offset": letter.source_offset},
+            "kind": letter.kind, "parked": letter.kind == "handler-failed",
+            "reason": letter.reason, "service": letter.service, "attempts": letter.attempts,
+            "at": iso(letter.at), "pending": pending}
+
+
+def _cause(events: tuple, index: int) -> int | None:
+    cause = events[index][E_CAUSE]
+    return cause if isinstance(cause, int) else None
+
+
+def _seconds(later: float | None, earlier: float | None) -> float | None:
+    return None if later is None or earlier is None else round(later - earlier, 3)
+
+
+def _clock(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S")

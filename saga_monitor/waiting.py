@@ -1,0 +1,114 @@
+"""What an unfinished saga waits for, and who must react — from the declarations, not guesses.
+
+The saga's next step comes from ``shared.saga.ORDER_SAGA``: forward, the step after the last
+one seen; after a failure, the next compensation of its chain
+(:func:`shared.saga.compensation_chain`); after the outcome, the customer's notification; and a
+cancellation request waits for the pivot's decision. Who must react comes from the services'
+``ServiceSpec`` declarations: the services that consume the last event *and* may emit the
+awaited one ("PaymentCharged at 12:00:03; waiting for shipping_service, which consumes it").
+
+A step is overdue when its trigger happened longer ago than the step's deadline
+(``SAGA_STALL_AFTER_SECONDS``, or ``SAGA_MONITOR_STEP_DEADLINES`` for that step); a saga with an
+overdue step is *stuck*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from saga_monitor.progress import E_AT, E_TYPE, EVENTS, LETTERS, OUTCOMES, finished
+from sagactl.participants import SERVICES
+from shared.choreography import reactions_to
+from shared.events import CATALOG
+from shared.saga import ORDER_SAGA, compensation_chain
+
+NOTIFIED = "CustomerNotified"
+REQUESTED, DECISIONS = "OrderCancellationRequested", ("OrderCancellationAccepted",
+                                                     "OrderCancellationRejected")
+#: Every name a per-step deadline may use: what a wait is named after (its ``step``).
+STEP_NAMES = frozenset([step.action.event_type() for step in ORDER_SAGA.steps]
+                       + [p.event_type() for p in ORDER_SAGA.compensations] + [DECISIONS[0]])
+
+
+class Wait(NamedTuple):
+    step: str                    # the event awaited (the step's name), e.g. "OrderShipped"
+    trigger: str | None          # the event someone must react to, e.g. "PaymentCharged"
+    trigger_index: int | None    # that event's index in the record
+    services: tuple[str, ...]    # who consumes the trigger and may emit the step
+    since: float                 # when the trigger happened (epoch seconds)
+
+
+class Deadlines(NamedTuple):
+    default: float
+    steps: Mapping[str, float]
+
+    def of(self, wait: Wait) -> float:
+        return self.steps.get(wait.step, self.default)
+
+    def overdue(self, wait: Wait, now: float) -> float:
+        """Seconds past the deadline (negative while there is still time)."""
+        return now - wait.since - self.of(wait)
+
+
+def check_step_names(steps: Mapping[str, float]) -> None:
+    unknown = sorted(set(steps) - STEP_NAMES)
+    if unknown:
+        raise ValueError(f"SAGA_MONITOR_STEP_DEADLINES names no step: {', '.join(unknown)}; "
+                         f"steps are {', '.join(sorted(STEP_NAMES))}")
+
+
+def waits(record: tuple) -> list[Wait]:
+    """Everything this saga still waits for; empty once it is finished."""
+    if finished(record):
+        return []
+    events = record[EVENTS]
+    seen: dict[str, int] = {}
+    for index, event in enumerate(events):
+        seen.setdefault(event[E_TYPE], index)
+    found = [_next_step(record, seen)]
+    if REQUESTED in seen and not any(decision in seen for decision in DECISIONS):
+        found.append(_wait(record, seen, REQUESTED, DECISIONS[0], DECISIONS))
+    return found
+
+
+def stuck(record: tuple, now: float, deadlines: Deadlines) -> list[tuple[Wait, float]]:
+    """The overdue waits, each with how far past its deadline it is."""
+    return [(wait, late) for wait in waits(record)
+            if (late := deadlines.overdue(wait, now)) > 0]
+
+
+def _next_step(record: tuple, seen: dict[str, int]) -> Wait:
+    outcome = next((t for t in OUTCOMES if t in seen), None)
+    if outcome:
+        return _wait(record, seen, outcome, NOTIFIED, (NOTIFIED,))
+    failure = next((p for p in ORDER_SAGA.failures if p.event_type() in seen), None)
+    if failure:
+        previous = failure
+        for compensation in compensation_chain(failure, ORDER_SAGA, SERVICES):
+            name = compensation.event_type()
+            if name not in seen:
+                return _wait(record, seen, previous.event_type(), name, (name,))
+            previous = compensation
+    steps = ORDER_SAGA.steps
+    last = max((i for i, step in enumerate(steps) if step.action.event_type() in seen),
+               default=-1)
+    step = steps[min(last + 1, len(steps) - 1)]
+    awaited = tuple(p.event_type() for p in (step.action, step.failure) if p)
+    if last < 0:  # nothing of the saga's start seen yet (only later events, or dead letters)
+        return Wait(awaited[0], None, None, (step.service,), _first_activity(record))
+    return _wait(record, seen, steps[last].action.event_type(), awaited[0], awaited)
+
+
+def _wait(record: tuple, seen: dict[str, int], trigger: str, step: str,
+          awaited: tuple[str, ...]) -> Wait:
+    index = seen[trigger]
+    wanted = {CATALOG[name] for name in awaited}
+    services = tuple(name for name, reaction in reactions_to(CATALOG[trigger], SERVICES)
+                     if wanted & set(reaction.emits))
+    return Wait(step, trigger, index, services, record[EVENTS][index][E_AT])
+
+
+def _first_activity(record: tuple) -> float:
+    times = [e[E_AT] for e in record[EVENTS]] + [letter[10] for letter in record[LETTERS]]
+    return min(times)

@@ -1,0 +1,131 @@
+"""Secure mode, tried the way an attacker on the same network would: refused without
+credentials, refused outside what the choreography grants — and every saga path still ends."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import GroupAuthorizationFailedError, KafkaError
+from pydantic import SecretStr
+
+from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
+from devtools.secure import prepare, principal_env, principal_settings
+from localkafka import LocalKafka
+from sagactl.errors import CliError
+from sagactl.kafka import publish_raw
+from shared.settings import ToolSettings
+from tests.support.mesh import InProcessMesh
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")),
+                       reason="these tests start a secure broker of their own"),
+]
+
+
+@pytest.fixture(scope="module")
+def secure_kafka(tmp_path_factory):
+    with LocalKafka(tmp_path_factory.mktemp("secure-kafka"), secure=True) as broker:
+        yield broker
+
+
+@pytest.fixture
+def secured(secure_kafka):
+    """A fresh prefix with its topics and ACLs; principal name → ToolSettings."""
+    prefix = f"s{uuid.uuid4().hex[:8]}."
+    asyncio.run(prepare(secure_kafka.state_dir, prefix))
+
+    def as_(principal: str) -> ToolSettings:
+        return ToolSettings(**principal_settings(secure_kafka.state_dir, principal,
+                                                 topic_prefix=prefix, connect_timeout=15))
+    as_.prefix = prefix
+    return as_
+
+
+async def _publish(settings: ToolSettings, topic: str) -> str:
+    try:
+        await publish_raw(settings, [(topic, b"ord-1", b"{}", [])])
+    except CliError as refused:
+        return refused.message
+    return "allowed"
+
+
+async def test_a_client_without_credentials_is_refused(secure_kafka):
+    producer = AIOKafkaProducer(bootstrap_servers=secure_kafka.bootstrap_servers,
+                                request_timeout_ms=3000)
+    with pytest.raises((KafkaError, OSError, TimeoutError)):
+        async with asyncio.timeout(8):
+            await producer.start()
+            await producer.send_and_wait("OrderCreated", b"{}")
+    await producer.stop()
+
+
+async def test_a_wrong_password_is_refused(secured, caplog):
+    intruder = secured("payment_service").model_copy(
+        update={"kafka_password_file": None, "kafka_password": SecretStr("guess")})
+    assert "refused these credentials" in await _publish(intruder, "PaymentCharged")
+    assert "SaslAuthenticationFailed" in caplog.text  # the broker's own answer
+
+
+async def test_the_payment_principal_writes_only_what_payment_emits(secured):
+    payment = secured("payment_service")
+    assert await _publish(payment, "PaymentCharged") == "allowed"
+    for forged in ("OrderShipped", "StockReserved"):
+        assert "TopicAuthorizationFailed" in await _publish(payment, forged), forged
+
+
+async def test_the_sagactl_principal_places_orders_but_cannot_move_money(secured,
+                                                                         secure_kafka):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SAGA_")},
+           **principal_env(secure_kafka.state_dir, "sagactl"), "SAGA_TOPIC_PREFIX": secured.prefix}
+    placed = subprocess.run([sys.executable, "-m", "sagactl", "order", "place", "--direct",
+                             "-c", "alice", "-i", "WIDGET-1:1:1.00"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    forged = subprocess.run([sys.executable, "-m", "sagactl", "publish", "PaymentCharged", "-o",
+                             "ord-1", "--set", "payment_id=p-1", "--set", "customer_id=alice",
+                             "--set", "amount=60.00", "--set", 'shipping_address={"name": "A", '
+                             '"street": "1 Main St", "city": "Berlin", "country": "DE"}'],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert placed.returncode == 0, placed.stderr
+    assert forged.returncode == 3 and "refused sagactl" in forged.stderr
+
+
+async def test_a_service_cannot_join_another_services_consumer_group(secured):
+    payment = secured("payment_service")
+    consumer = AIOKafkaConsumer(f"{secured.prefix}StockReserved",
+                                group_id=f"{secured.prefix}inventory_service",
+                                **payment.client_options())
+    try:
+        with pytest.raises(GroupAuthorizationFailedError):
+            async with asyncio.timeout(20):
+                await consumer.start()
+                await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+
+
+async def test_every_saga_path_completes_in_secure_mode(secured, secure_kafka, tmp_path):
+    credentials = {name: principal_settings(secure_kafka.state_dir, name)
+                   for name in ("order_service", "inventory_service", "payment_service",
+                                "shipping_service", "notification_service", "admin")}
+    credentials["order_service"]["api_token_file"] = secure_kafka.secrets.api_token
+    mesh = InProcessMesh(secure_kafka.bootstrap_servers, secured.prefix, tmp_path,
+                         credentials=credentials.get)
+    try:
+        await mesh.start()
+        await mesh.seed(STOCK, BALANCES)
+        orders = {"happy": order_body(quantity=1), "out of stock": order_body(sku="GADGET-2",
+                                                                              quantity=5),
+                  "declined": order_body(customer="bob", quantity=1),
+                  "no carrier": order_body(quantity=1, address=UNSERVED)}
+        placed = {path: await mesh.place_order(body) for path, body in orders.items()}
+        final = await mesh.wait_until_final(*placed.values())
+        assert {path: final[order_id]["status"] for path, order_id in placed.items()} == {
+            "happy": "COMPLETED", "out of stock": "CANCELLED", "declined": "CANCELLED",
+            "no carrier": "CANCELLED"}
+    finally:
+        await mesh.stop()

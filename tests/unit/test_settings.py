@@ -1,0 +1,46 @@
+"""Settings are checked once, at start: a bad value is one clear line and exit status 2, and a
+tool never trips over a variable meant for the services."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shared.settings import Settings, ToolSettings, load
+
+
+def _run(module: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
+    return subprocess.run([sys.executable, "-m", module, *args], env={**clean, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_service_with_a_bad_setting_says_so_in_one_line_and_exits_2():
+    ran = _run("inventory_service", SAGA_SESSION_TIMEOUT_MS="1000", SAGA_LOG_LEVEL="loud")
+    assert ran.returncode == 2
+    assert sorted(ran.stderr.splitlines()) == [
+        "invalid setting SAGA_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
+        "invalid setting SAGA_SESSION_TIMEOUT_MS: Input should be greater than or equal to 6000"]
+
+
+def test_sagactl_is_not_stopped_by_a_variable_only_the_services_use():
+    ran = _run("sagactl", "docs", "events", "--check", SAGA_SESSION_TIMEOUT_MS="abc")
+    assert ran.returncode == 0, ran.stderr
+
+
+def test_the_log_level_may_be_written_in_lower_case():
+    assert Settings(log_level="debug").log_level == "DEBUG"
+
+
+def test_a_heartbeat_slower_than_a_third_of_the_session_is_refused(capsys):
+    with pytest.raises(SystemExit) as exited:
+        load(Settings, session_timeout_ms=6000, heartbeat_interval_ms=3000)
+    assert exited.value.code == 2
+    assert "at most a third of session_timeout_ms" in capsys.readouterr().err
+
+
+def test_a_topic_prefix_kafka_could_not_name_a_topic_with_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        load(ToolSettings, topic_prefix="bad/")
+    assert "SAGA_TOPIC_PREFIX" in capsys.readouterr().err
