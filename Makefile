@@ -53,7 +53,7 @@ lint: install  ## ruff
 	$(BIN)/ruff check .
 
 MUTATION_ARGS ?=
-mutation: install  ## how many small breakages of rules and plumbing the unit tests catch (~5 min; a report, not a gate)
+mutation: install  ## how many small breakages of rules and plumbing the unit tests catch (~7 min; a report, not a gate)
 	$(BIN)/python -m devtools.mutation $(MUTATION_ARGS)
 
 SECURE ?=

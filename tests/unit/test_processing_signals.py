@@ -3,6 +3,7 @@ one structured log line per decision; crash points that name the events involved
 
 import logging
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -74,6 +75,20 @@ def test_rejected_messages_are_counted_by_topic_and_kind(stocked_inventory, cloc
 
 def _about(evt) -> dict:
     return {"event_type": evt.event_type, "order_id": evt.order_id, "event_id": evt.event_id}
+
+
+def test_what_an_event_causes_carries_its_trace_and_the_log_says_which(stocked_inventory,
+                                                                        clock, caplog):
+    caplog.set_level(logging.INFO, logger="shared.processing")
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    created = event(order_created())
+    delivery = replace(delivery_of(created),
+                       headers=(("traceparent", f"00-{trace_id}-b7ad6b7169203331-01".encode()),))
+    [reserved] = processor_for(stocked_inventory, clock).process_batch([delivery])
+    [(name, traceparent)] = reserved.headers
+    assert name == "traceparent" and traceparent.decode().split("-")[1] == trace_id
+    assert [line.trace_id for line in caplog.records if line.getMessage() == "handled"] == [
+        trace_id]
 
 
 def test_each_decision_is_logged_with_the_event_it_concerns(stocked_inventory, clock, logged):

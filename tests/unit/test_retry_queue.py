@@ -80,6 +80,21 @@ def test_a_queued_event_reads_back_with_its_origin_and_its_bytes(queue):
                                        1, WAITING, "")]
 
 
+def test_a_queued_event_keeps_its_trace_context_for_the_retry(queue):
+    evt, traceparent = event(order_created()), b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    queue.add(evt, Delivery("OrderCreated", 0, 1, b"ord-1", encode(evt),
+                            (("baggage", b"k=v"), ("traceparent", traceparent))),
+              attempts=1, delay=0)
+    assert queue.due()[0].delivery.headers == (("traceparent", traceparent),)
+
+
+def test_a_garbled_trace_header_does_not_keep_an_event_out_of_the_queue(queue):
+    evt = event(order_created())
+    queue.add(evt, Delivery("OrderCreated", 0, 1, b"ord-1", encode(evt),
+                            (("traceparent", b"00-\xff-01"),)), attempts=1, delay=0)
+    assert queue.due()[0].delivery.headers == (("traceparent", "00-\ufffd-01".encode()),)
+
+
 def test_replaying_revives_only_the_parked_event_it_names(queue):
     a1 = enqueue(queue, "ord-a", attempts=3, status=PARKED)
     b1 = enqueue(queue, "ord-b", attempts=3, status=PARKED)
