@@ -21,8 +21,8 @@ export ORDER_API_PORT KAFKA_HOST_PORT MONITOR_PORT COMPOSE_PROJECT_NAME PROMETHE
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install lock test test-unit lint kafka kafka-stop kafka-status services services-stop \
-	services-status clean demo chaos bench up down logs standins
+.PHONY: help install lock test test-unit lint mutation kafka kafka-stop kafka-status services \
+	services-stop services-status clean demo chaos bench up down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ test-unit: install  ## the tests that need no broker: rules, handlers, plumbing,
 
 lint: install  ## ruff
 	$(BIN)/ruff check .
+
+MUTATION_ARGS ?=
+mutation: install  ## how many small breakages of rules and plumbing the unit tests catch (~7 min; a report, not a gate)
+	$(BIN)/python -m devtools.mutation $(MUTATION_ARGS)
 
 SECURE ?=
 kafka: $(if $(SECURE),install)  ## local broker in the background; `eval $(make -s kafka)` exports its address; SECURE=1: TLS, SCRAM, ACLs

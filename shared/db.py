@@ -45,7 +45,7 @@ def open_reader(path: Path | str) -> sqlite_utils.Database:
     """A read-only connection to a file database that a writer has created."""
     connection = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True,
                                  timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
-    connection.isolation_level = None
+    connection.isolation_level = None  # pragma: no mutate (it never writes: no transactions)
     return sqlite_utils.Database(connection)
 
 
@@ -75,11 +75,11 @@ def savepoint(db: sqlite_utils.Database) -> Iterator[None]:
     db.conn.execute(f"RELEASE {name}")
 
 
-def create_table(db: sqlite_utils.Database, name: str, columns: dict, pk: str | tuple[str, ...],
-                 **options: object) -> None:
+def create_table(db: sqlite_utils.Database, name: str, columns: dict,
+                 pk: str | tuple[str, ...]) -> None:
     """Create a table once, and add columns a newer version declares to an existing one."""
     if name not in db.table_names():
-        db[name].create(columns, pk=pk, **options)
+        db[name].create(columns, pk=pk)
         return
     existing = db[name].columns_dict
     for column, kind in columns.items():

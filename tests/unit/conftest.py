@@ -6,11 +6,16 @@ from collections.abc import Callable
 
 import pytest
 
+from inventory_service.handlers import SERVICE as INVENTORY
+from inventory_service.repository import InventoryUnitOfWork
+from inventory_service.repository import create_tables as inventory_tables
 from shared.choreography import ServiceSpec
 from shared.db import open_database
-from shared.events import Event
+from shared.events import Event, StockAdded
 from shared.processing import create_all_tables
 from shared.runtime.dispatcher import Dispatcher
+from tests.support.builders import event
+from tests.support.processing import FakeClock
 
 
 class ServiceUnderTest:
@@ -28,8 +33,8 @@ class ServiceUnderTest:
 
     def deliver(self, *events: Event) -> list[Event]:
         emitted = []
-        for event in events:
-            emitted += self.dispatcher.handle(event).emitted
+        for evt in events:
+            emitted += self.dispatcher.handle(evt).emitted
         return emitted
 
     def outbox_types(self) -> list[str]:
@@ -42,3 +47,16 @@ class ServiceUnderTest:
 @pytest.fixture
 def service_under_test() -> Callable[..., ServiceUnderTest]:
     return ServiceUnderTest
+
+
+@pytest.fixture
+def stocked_inventory() -> ServiceUnderTest:
+    """The inventory service with ten WIDGET-1 in stock: the subject of the processor tests."""
+    inventory = ServiceUnderTest(INVENTORY, InventoryUnitOfWork, inventory_tables)
+    inventory.deliver(event(StockAdded(sku="WIDGET-1", quantity=10)))
+    return inventory
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()

@@ -1,5 +1,6 @@
 """The choreography is data: the rules hold, and the generated catalog matches the code."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from sagactl.participants import PARTICIPANTS
 from shared.choreography import Reaction, ServiceSpec
 from shared.eventdocs import render
 from shared.events import (
+    OrderCancellationAccepted,
     OrderCancelled,
     OrderCreated,
     OrderShipped,
@@ -17,7 +19,7 @@ from shared.events import (
     ShipmentFailed,
     StockReleased,
 )
-from shared.saga import ORDER_SAGA, check, compensation_chain
+from shared.saga import ORDER_SAGA, SagaDefinition, check, compensation_chain
 from shared.uow import UndeclaredEvent
 from tests.support.builders import event, order_created
 
@@ -31,6 +33,12 @@ def _noop(event, uow):
 def _replace(name: str, reactions: dict) -> list[ServiceSpec]:
     return [ServiceSpec(spec.name, {**spec.reactions, **reactions}, spec.originates)
             if spec.name == name else spec for spec in PARTICIPANTS]
+
+
+def _saga_changing(step: int, **changes) -> SagaDefinition:
+    steps = list(ORDER_SAGA.steps)
+    steps[step] = replace(steps[step], **changes)
+    return replace(ORDER_SAGA, steps=tuple(steps))
 
 
 def test_the_declared_choreography_keeps_every_saga_rule():
@@ -62,7 +70,23 @@ def test_compensating_after_the_pivot_is_reported():
 def test_compensating_in_the_wrong_order_is_reported():
     # The order is cancelled straight after a declined payment, before the stock is released.
     broken = _replace("order_service", {PaymentFailed: Reaction(_noop, emits=(OrderCancelled,))})
-    assert any("after PaymentFailed" in p for p in check(ORDER_SAGA, broken))
+    assert ("after PaymentFailed the compensations run as [], "
+            "expected ['StockReleased', 'OrderCancelled']") in check(ORDER_SAGA, broken)
+
+
+def test_a_step_before_the_pivot_without_a_compensation_is_reported():
+    problems = check(_saga_changing(1, compensation=None), PARTICIPANTS)
+    assert "step StockReserved comes before the pivot but has no compensation" in problems
+
+
+def test_a_compensation_declared_on_the_pivot_itself_is_reported():
+    problems = check(_saga_changing(3, compensation=OrderCancellationAccepted), PARTICIPANTS)
+    assert problems == ["step OrderShipped is at or after the pivot but declares a compensation"]
+
+
+def test_a_compensation_its_own_service_does_not_emit_is_reported():
+    problems = check(_saga_changing(1, service="payment_service"), PARTICIPANTS)
+    assert problems == ["payment_service must emit StockReleased to compensate StockReserved"]
 
 
 def test_an_event_nobody_emits_is_reported():
@@ -79,7 +103,8 @@ def test_a_handler_cannot_emit_what_its_service_does_not_declare(service_under_t
 
     spec = ServiceSpec("order_service", {OrderCreated: Reaction(emit_undeclared)})
     service = service_under_test(spec, OrderUnitOfWork, create_tables)
-    with pytest.raises(UndeclaredEvent):
+    with pytest.raises(UndeclaredEvent, match="^order_service may not emit OrderCancelled "
+                                               "in reaction to OrderCreated$"):
         service.deliver(event(order_created()))
 
 

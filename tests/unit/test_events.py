@@ -75,18 +75,64 @@ def test_a_follow_up_event_records_what_caused_it():
 
 
 @pytest.mark.parametrize(("value", "rejection", "reason"), [
-    (b"{not json", MalformedMessage, "not valid UTF-8 JSON"),
-    (b"\xff\xfe", MalformedMessage, "not valid UTF-8 JSON"),
-    (b"[1, 2]", MalformedMessage, "JSON object"),
-    (None, MalformedMessage, "tombstone"),
-    (b'{"event_type": "OrderTeleported", "payload": {}}', UnknownEventType, "OrderTeleported"),
+    (b"{not json", MalformedMessage, "not valid UTF-8 JSON (JSONDecodeError)"),
+    (b"\xff\xfe", MalformedMessage, "not valid UTF-8 JSON (JSONDecodeError)"),
+    (b'{"a": "\x80"}', MalformedMessage, "not valid UTF-8 JSON (UnicodeDecodeError)"),
+    (b"[1, 2]", MalformedMessage, "expected a JSON object, got list"),
+    (None, MalformedMessage, "empty message (tombstone)"),
+    (b'{"event_type": "OrderTeleported", "payload": {}}', UnknownEventType,
+     "unknown event_type 'OrderTeleported'"),
     (b'{"event_id": "e-1", "event_type": "OrderCreated", "payload": {}}', InvalidEvent,
-     "payload.customer_id"),
-    (b'{"event_type": "OrderCreated", "payload": {}}', InvalidEvent, "event_id is required"),
+     "OrderCreated: payload.customer_id: Field required; payload.items: Field required; "
+     "payload.shipping_address: Field required"),
+    (b'{"event_type": "OrderCreated", "payload": {}}', InvalidEvent,
+     "OrderCreated: event_id is required (a string, unique per event)"),
 ])
 def test_undecodable_messages_are_rejected_with_a_reason(value, rejection, reason):
-    with pytest.raises(rejection, match=reason):
+    with pytest.raises(rejection) as rejected:
         decode(value)
+    assert rejected.value.reason == reason
+
+
+@pytest.mark.parametrize("event_type", [None, 42, ["OrderCreated"], "X" * 65])
+def test_a_missing_or_odd_event_type_is_unknown_and_not_echoed(event_type):
+    raw = json.dumps({"event_type": event_type, "payload": {}}).encode()
+    if event_type is None:
+        raw = b'{"payload": {}}'
+    with pytest.raises(UnknownEventType) as rejected:
+        decode(raw)
+    assert rejected.value.reason == "unknown event_type '?'"
+
+
+def test_an_unknown_event_type_of_up_to_64_characters_is_named():
+    with pytest.raises(UnknownEventType) as rejected:
+        decode(json.dumps({"event_type": "X" * 64}).encode())
+    assert rejected.value.reason == f"unknown event_type '{'X' * 64}'"
+
+
+def test_beyond_three_problems_the_reason_says_how_many_more():
+    raw = {"event_id": "e-1", "event_type": "OrderCreated", "payload": {"shipping_address": {}}}
+    with pytest.raises(InvalidEvent) as rejected:
+        decode(json.dumps(raw).encode())
+    assert rejected.value.reason == (
+        "OrderCreated: payload.customer_id: Field required; payload.items: Field required; "
+        "payload.shipping_address.name: Field required (+3 more)")
+
+
+def test_a_valid_payload_in_an_invalid_envelope_is_rejected_naming_the_envelope_field():
+    raw = _raw(event(order_created()))
+    raw["occurred_at"] = "yesterday"
+    with pytest.raises(InvalidEvent) as rejected:
+        decode(json.dumps(raw).encode())
+    assert rejected.value.reason.startswith("OrderCreated: occurred_at: ")
+
+
+def test_an_order_event_without_its_order_is_rejected_as_a_whole_message():
+    raw = _raw(event(order_created()))
+    raw["order_id"] = None
+    with pytest.raises(InvalidEvent) as rejected:
+        decode(json.dumps(raw).encode())
+    assert rejected.value.reason == "OrderCreated: message: Value error, OrderCreated needs an order_id"
 
 
 def test_a_newer_schema_version_is_rejected_not_misread():

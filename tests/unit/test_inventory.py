@@ -16,6 +16,8 @@ from shared.events import (
 )
 from tests.support.builders import event, order_created
 
+SHIPPED = OrderShipped(shipment_id="s1", carrier="c", tracking_number="t")
+
 
 @pytest.fixture
 def inventory(service_under_test):
@@ -74,7 +76,7 @@ def test_a_second_compensation_releases_nothing_more(inventory):
 
 def test_shipping_moves_reserved_stock_to_shipped(inventory):
     inventory.deliver(event(order_created()))
-    inventory.deliver(event(OrderShipped(shipment_id="s1", carrier="c", tracking_number="t")))
+    inventory.deliver(event(SHIPPED))
     level = _levels(inventory)["WIDGET-1"]
     assert (level.available, level.reserved, level.shipped) == (3, 0, 2)
     assert level.conserved
@@ -101,5 +103,27 @@ def test_a_rejected_order_stays_rejected_when_stock_arrives_later(inventory):
 
 def test_stock_cannot_return_after_it_shipped():
     reservation = model.Reservation("o", (model.Line("A", 1),), model.ReservationStatus.SHIPPED)
-    with pytest.raises(model.InvariantViolation):
+    with pytest.raises(model.InvariantViolation, match="^order o shipped; its stock cannot return$"):
         model.release(reservation, {"A": model.StockLevel("A", 0, 0, 1, 1)})
+
+
+def test_a_second_shipment_notice_under_a_new_event_id_changes_nothing(inventory):
+    inventory.deliver(event(order_created()), event(SHIPPED), event(SHIPPED))
+    level = _levels(inventory)["WIDGET-1"]
+    assert (level.available, level.reserved, level.shipped) == (3, 0, 2)
+    assert inventory.rows("reservations")[0]["status"] == "SHIPPED"
+
+
+def test_a_released_reservation_never_ships(inventory):
+    inventory.deliver(event(order_created()),
+                      event(PaymentFailed(customer_id="alice", amount="19.90", reason="x")))
+    with pytest.raises(model.InvariantViolation,
+                       match="^order ord-1 shipped while its reservation is RELEASED$"):
+        inventory.deliver(event(SHIPPED))
+    assert _levels(inventory)["WIDGET-1"] == model.StockLevel("WIDGET-1", 5, 0, 0, 5)
+
+
+def test_the_same_stock_delivery_twice_is_received_once(inventory):
+    delivery = event(StockAdded(sku="WIDGET-1", quantity=3))
+    inventory.deliver(delivery, delivery)
+    assert _levels(inventory)["WIDGET-1"] == model.StockLevel("WIDGET-1", 8, 0, 0, 8)

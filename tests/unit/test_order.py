@@ -137,3 +137,37 @@ def test_a_rejected_cancellation_is_refused_when_asked_again(orders):
 def test_cancelling_an_unknown_order_says_so(orders):
     with pytest.raises(commands.OrderNotFound):
         commands.request_cancellation("nope", "x", orders.new_uow())
+
+
+def test_a_requested_then_accepted_cancellation_says_accepted(orders):
+    commands.place_order("ord-1", order_created(), orders.new_uow())
+    commands.request_cancellation("ord-1", "changed my mind", orders.new_uow())
+    orders.deliver(event(OrderCancellationAccepted(reason="the order will not ship")))
+    assert _order(orders).cancellation is model.Cancellation.ACCEPTED
+
+
+@pytest.mark.parametrize(("seen", "decision"), [
+    ([], None),
+    (["OrderCancellationRequested"], model.Cancellation.REQUESTED),
+    (["OrderCancellationRequested", "OrderCancellationAccepted"], model.Cancellation.ACCEPTED),
+    (["OrderCancellationAccepted", "OrderCancellationRequested"], model.Cancellation.ACCEPTED),
+    (["OrderCancellationRequested", "OrderCancellationRejected"], model.Cancellation.REJECTED),
+])
+def test_the_cancellation_is_the_furthest_decision_seen(seen, decision):
+    assert model.cancellation_after([model.Fact(name) for name in seen]) is decision
+
+
+def test_a_cancelled_order_stays_cancelled_when_a_late_shipment_arrives():
+    cancelled = model.Order("ord-1", "alice", Decimal("19.90"), model.OrderStatus.CANCELLED)
+    facts = [model.Fact("StockReservationFailed"), model.Fact("OrderShipped")]
+    assert model.advance(cancelled, facts).status is model.OrderStatus.CANCELLED
+
+
+@pytest.mark.parametrize(("facts", "reason"), [
+    ([model.Fact("OrderCreated"), model.Fact("ShipmentFailed")], "ShipmentFailed"),
+    ([model.Fact("PaymentFailed", "declined"), model.Fact("StockReleased", "compensating")],
+     "PaymentFailed: declined"),
+    ([model.Fact("OrderCreated")], "cancelled"),
+])
+def test_the_cancellation_reason_is_the_first_failure_seen(facts, reason):
+    assert model.cancellation_reason(facts) == reason

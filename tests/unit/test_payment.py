@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from payment_service import model
 from payment_service.handlers import SERVICE
 from payment_service.repository import PaymentRepository, PaymentUnitOfWork, create_tables
 from shared.events import (
@@ -86,3 +87,38 @@ def test_the_same_order_is_charged_once_whatever_arrives_twice(payment):
     payment.deliver(first, first, event(reserved()))
     assert _balance(payment) == Decimal("30.10")
     assert payment.outbox_types() == ["PaymentCharged"]
+
+
+def test_an_order_costing_exactly_the_balance_is_charged(payment):
+    [charged] = payment.deliver(event(reserved(price="25.00")))
+    assert isinstance(charged.payload, PaymentCharged)
+    assert _balance(payment) == Decimal("0.00")
+
+
+def test_the_same_deposit_delivered_twice_credits_once(payment):
+    deposit = event(FundsDeposited(customer_id="bob", amount="20.00"))
+    payment.deliver(deposit, deposit)
+    assert PaymentRepository(payment.db).account("bob") == model.Account(
+        "bob", Decimal("20.00"), Decimal("20.00"))
+
+
+def test_deposits_add_to_the_balance_and_to_what_was_deposited():
+    account = model.Account("bob").deposit(Decimal("20.00")).deposit(Decimal("5.00"))
+    assert account == model.Account("bob", Decimal("25.00"), Decimal("25.00"))
+
+
+def test_a_declined_charge_records_whose_order_and_why_and_costs_nothing():
+    account = model.Account("alice", Decimal("50.00"), Decimal("50.00"))
+    payment, after = model.charge("pay-1", "ord-1", "alice", Decimal("50.01"), account)
+    assert payment == model.Payment("pay-1", "ord-1", "alice", Decimal("50.01"),
+                                    model.PaymentStatus.DECLINED,
+                                    "insufficient funds: balance 50.00, order total 50.01")
+    assert after is account
+
+
+def test_a_refund_gives_back_the_charge_it_belongs_to():
+    charged = model.Payment("pay-1", "ord-1", "alice", Decimal("19.90"),
+                            model.PaymentStatus.CHARGED)
+    refund, account = model.refund("ref-1", charged, None, model.Account("alice"), "no carrier")
+    assert refund == model.Refund("ref-1", "pay-1", "ord-1", Decimal("19.90"), "no carrier")
+    assert account.balance == Decimal("19.90")

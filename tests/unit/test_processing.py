@@ -1,103 +1,38 @@
 """What happens to delivered messages: applied, queued behind their order, retried, parked,
 or dead-lettered — always exactly one of them, durably, in one group commit per batch."""
 
-import json
-
 import pytest
 
 from inventory_service import model
 from inventory_service.handlers import SERVICE
 from inventory_service.repository import InventoryUnitOfWork, create_tables
 from shared.db import open_database
-from shared.deadletters import MAX_DEAD_LETTER_BYTES, DeadLetters, Delivery
+from shared.deadletters import MAX_DEAD_LETTER_BYTES, Delivery
 from shared.errors import PermanentError
-from shared.events import OrderShipped, StockAdded, encode
+from shared.events import OrderShipped, StockAdded
 from shared.faults import CrashPoints
-from shared.processing import EventProcessor
-from shared.retry import Backoff, RetryQueue
+from shared.retry import RetryQueue
 from tests.support.builders import event, order_created
+from tests.support.processing import dead_letters, delivery_of, drain, processor_for
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class FlakyHandlers:
-    """Wraps the dispatcher: the first ``failures`` calls raise, as a broken dependency would."""
-
-    def __init__(self, dispatcher, failures: int, error: Exception | None = None) -> None:
-        self.dispatcher, self.failures, self.calls = dispatcher, failures, 0
-        self.error = error or TimeoutError("gateway timeout")
-
-    def handle(self, evt, headers=()):
-        self.calls += 1
-        if self.calls <= self.failures:
-            raise self.error
-        return self.dispatcher.handle(evt, headers)
-
-
-@pytest.fixture
-def inventory(service_under_test):
-    inventory = service_under_test(SERVICE, InventoryUnitOfWork, create_tables)
-    inventory.deliver(event(StockAdded(sku="WIDGET-1", quantity=10)))
-    return inventory
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-def processor_for(inventory, clock, failures=0, max_attempts=3, error=None) -> EventProcessor:
-    handlers = FlakyHandlers(inventory.dispatcher, failures, error)
-    return EventProcessor(inventory.db, handlers,
-                          DeadLetters("inventory_service", "inventory_service"),
-                          max_attempts=max_attempts, backoff=Backoff(base=1.0, cap=8.0),
-                          max_message_bytes=64 * 1024, clock=clock)
-
-
-def delivery_of(evt, topic=None, offset=7) -> Delivery:
-    return Delivery(topic or evt.event_type, 0, offset, evt.key.encode(), encode(evt))
-
-
-def _dead_letters(inventory) -> list[dict]:
-    rows = inventory.db.execute("SELECT topic, key, value, headers FROM outbox WHERE topic LIKE "
-                                "'%.DLT' ORDER BY seq").fetchall()
-    return [{"topic": t, "key": k, "value": v, "headers": dict(json.loads(h))}
-            for t, k, v, h in rows]
-
-
-def _drain(processor, clock, rounds=20):
-    """Let every backoff pass, trying what is due each time: no real sleeping."""
-    for _ in range(rounds):
-        clock.advance(60)
-        processor.retry_due()
-
-
-def test_a_valid_event_is_applied_and_its_outbox_rows_are_returned(inventory, clock):
-    [message] = processor_for(inventory, clock).process_batch([delivery_of(event(order_created()))])
-    assert message.topic == "StockReserved" and inventory.outbox_types()[-1] == "StockReserved"
+def test_a_valid_event_is_applied_and_its_outbox_rows_are_returned(stocked_inventory, clock):
+    [message] = processor_for(stocked_inventory, clock).process_batch([delivery_of(event(order_created()))])
+    assert message.topic == "StockReserved" and stocked_inventory.outbox_types()[-1] == "StockReserved"
 
 
 def test_a_batch_is_applied_in_one_transaction_with_each_event_in_its_own_savepoint(
-        inventory, clock):
-    processor = processor_for(inventory, clock, failures=1)
+        stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=1)
     first, second = event(order_created(), order_id="ord-a"), event(order_created(),
                                                                    order_id="ord-b")
     messages = processor.process_batch([delivery_of(first, offset=1),
                                         delivery_of(second, offset=2)])
     # The first handler failed: its effects are gone and it waits; the second was applied.
     assert [m.topic for m in messages] == ["StockReserved"]
-    assert [r["order_id"] for r in inventory.rows("reservations")] == ["ord-b"]
-    assert [r["order_id"] for r in inventory.rows("inbox") if r["order_id"]] == ["ord-b"]
-    assert RetryQueue(inventory.db).counts()["WAITING"] == 1
+    assert [r["order_id"] for r in stocked_inventory.rows("reservations")] == ["ord-b"]
+    assert [r["order_id"] for r in stocked_inventory.rows("inbox") if r["order_id"]] == ["ord-b"]
+    assert RetryQueue(stocked_inventory.db).counts()["WAITING"] == 1
 
 
 def test_a_crash_inside_the_group_commit_leaves_nothing_of_the_batch(tmp_path, clock,
@@ -113,10 +48,10 @@ def test_a_crash_inside_the_group_commit_leaves_nothing_of_the_batch(tmp_path, c
     assert fresh["inbox"].count == 0 and fresh["outbox"].count == 0 and fresh["stock"].count == 0
 
 
-def test_garbage_goes_to_the_dead_letter_topic_with_its_origin_and_reason(inventory, clock):
-    processor_for(inventory, clock).process_batch(
+def test_garbage_goes_to_the_dead_letter_topic_with_its_origin_and_reason(stocked_inventory, clock):
+    processor_for(stocked_inventory, clock).process_batch(
         [Delivery("OrderCreated", 2, 41, b"ord-x", b"{oops")])
-    [letter] = _dead_letters(inventory)
+    [letter] = dead_letters(stocked_inventory)
     assert letter["topic"] == "OrderCreated.DLT" and letter["value"] == b"{oops"
     headers = letter["headers"]
     assert headers["dlt.kind"] == "malformed"
@@ -125,17 +60,30 @@ def test_garbage_goes_to_the_dead_letter_topic_with_its_origin_and_reason(invent
     assert headers["dlt.service"] == "inventory_service" and headers["dlt.time"]
 
 
-def test_a_failing_handler_is_retried_until_it_succeeds(inventory, clock):
-    processor = processor_for(inventory, clock, failures=2)
+def test_a_record_that_cannot_be_read_is_set_aside_in_a_transaction_of_its_own(
+        stocked_inventory, clock):
+    [letter] = processor_for(stocked_inventory, clock).set_aside(
+        Delivery("OrderCreated", 1, 9, b"ord-1", b"\x00garbled"), "unreadable",
+        "CorruptRecordError: bad crc")
+    assert (letter.topic, letter.key, letter.value) == ("OrderCreated.DLT", b"ord-1",
+                                                        b"\x00garbled")
+    [stored] = dead_letters(stocked_inventory)
+    assert (stored["headers"]["dlt.kind"], stored["headers"]["dlt.reason"]) == (
+        "unreadable", "CorruptRecordError: bad crc")
+    assert not stocked_inventory.db.conn.in_transaction
+
+
+def test_a_failing_handler_is_retried_until_it_succeeds(stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=2)
     processor.process_batch([delivery_of(event(order_created()))])
-    assert RetryQueue(inventory.db).counts()["WAITING"] == 1
-    _drain(processor, clock)
-    assert RetryQueue(inventory.db).counts() == {"WAITING": 0, "PARKED": 0}
-    assert inventory.outbox_types()[-1] == "StockReserved"
+    assert RetryQueue(stocked_inventory.db).counts()["WAITING"] == 1
+    drain(processor, clock)
+    assert RetryQueue(stocked_inventory.db).counts() == {"WAITING": 0, "PARKED": 0}
+    assert stocked_inventory.outbox_types()[-1] == "StockReserved"
 
 
-def test_a_retry_waits_for_its_backoff(inventory, clock):
-    processor = processor_for(inventory, clock, failures=1)
+def test_a_retry_waits_for_its_backoff(stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=1)
     processor.process_batch([delivery_of(event(order_created()))])
     clock.advance(0.49)  # Backoff(base=1.0): the first delay is between 0.5 and 1.0 s
     assert processor.retry_due() == [] and processor.dispatcher.calls == 1
@@ -143,82 +91,84 @@ def test_a_retry_waits_for_its_backoff(inventory, clock):
     assert [m.topic for m in processor.retry_due()] == ["StockReserved"]
 
 
-def test_later_events_of_a_waiting_order_queue_behind_it_and_keep_their_order(inventory, clock):
-    processor = processor_for(inventory, clock, failures=1)
+def test_later_events_of_a_waiting_order_queue_behind_it_and_keep_their_order(stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=1)
     created, shipped = event(order_created()), event(OrderShipped(
         shipment_id="s", carrier="c", tracking_number="t"))
     processor.process_batch([delivery_of(created), delivery_of(shipped)])
-    assert RetryQueue(inventory.db).counts()["WAITING"] == 2
-    _drain(processor, clock)
-    assert inventory.rows("reservations")[0]["status"] == "SHIPPED"
+    assert RetryQueue(stocked_inventory.db).counts()["WAITING"] == 2
+    drain(processor, clock)
+    assert stocked_inventory.rows("reservations")[0]["status"] == "SHIPPED"
 
 
-def test_other_orders_are_not_held_up_by_a_waiting_one(inventory, clock):
-    processor = processor_for(inventory, clock, failures=1)
+def test_other_orders_are_not_held_up_by_a_waiting_one(stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=1)
     processor.process_batch([delivery_of(event(order_created(), order_id="ord-stuck")),
                              delivery_of(event(order_created(), order_id="ord-free"))])
-    assert [r["order_id"] for r in inventory.rows("reservations")] == ["ord-free"]
+    assert [r["order_id"] for r in stocked_inventory.rows("reservations")] == ["ord-free"]
 
 
-def test_an_event_that_keeps_failing_is_parked_and_dead_lettered(inventory, clock):
-    processor = processor_for(inventory, clock, failures=99, max_attempts=3)
+def test_an_event_that_keeps_failing_is_parked_and_dead_lettered(stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=99, max_attempts=3)
     processor.process_batch([delivery_of(event(order_created()))])
-    _drain(processor, clock)
-    [parked] = RetryQueue(inventory.db).parked()
+    drain(processor, clock)
+    [parked] = RetryQueue(stocked_inventory.db).parked()
     assert parked.attempts == 3 and "gateway timeout" in parked.last_error
-    [letter] = _dead_letters(inventory)
+    [letter] = dead_letters(stocked_inventory)
     assert letter["headers"]["dlt.kind"] == "handler-failed"
     assert letter["headers"]["dlt.attempts"] == "3"
 
 
-def test_a_permanent_error_is_parked_at_once_without_retries(inventory, clock):
-    processor = processor_for(inventory, clock, failures=99,
+def test_a_permanent_error_is_parked_at_once_without_retries(stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=99,
                               error=PermanentError("invariant broken"))
     processor.process_batch([delivery_of(event(order_created()))])
-    [parked] = RetryQueue(inventory.db).parked()
+    [parked] = RetryQueue(stocked_inventory.db).parked()
     assert parked.attempts == 1 and "invariant broken" in parked.last_error
-    _drain(processor, clock)
+    drain(processor, clock)
     assert processor.dispatcher.calls == 1
-    assert _dead_letters(inventory)[0]["headers"]["dlt.kind"] == "handler-failed"
+    assert dead_letters(stocked_inventory)[0]["headers"]["dlt.kind"] == "handler-failed"
 
 
-def test_replaying_a_parked_event_retries_it_from_the_start(inventory, clock):
-    processor = processor_for(inventory, clock, failures=3, max_attempts=3)
+def test_replaying_a_parked_event_retries_it_from_the_start(stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=3, max_attempts=3)
     created = event(order_created())
     processor.process_batch([delivery_of(created)])
-    _drain(processor, clock)
-    assert len(RetryQueue(inventory.db).parked()) == 1
+    drain(processor, clock)
+    assert len(RetryQueue(stocked_inventory.db).parked()) == 1
     processor.process_batch([delivery_of(created, offset=99)])  # what `sagactl dlq replay` sends
-    _drain(processor, clock)
-    assert RetryQueue(inventory.db).counts() == {"WAITING": 0, "PARKED": 0}
-    assert inventory.rows("reservations")[0]["status"] == "RESERVED"
+    drain(processor, clock)
+    assert RetryQueue(stocked_inventory.db).counts() == {"WAITING": 0, "PARKED": 0}
+    assert stocked_inventory.rows("reservations")[0]["status"] == "RESERVED"
 
 
-def test_a_queued_event_that_no_longer_decodes_is_parked_with_its_reason(inventory, clock):
-    processor = processor_for(inventory, clock, failures=1)
+def test_a_queued_event_that_no_longer_decodes_is_parked_with_its_reason(stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=1)
     processor.process_batch([delivery_of(event(order_created()))])
-    inventory.db.execute("UPDATE retry_queue SET value = ?", [b'{"event_type": "Gone"}'])
-    _drain(processor, clock)
-    [parked] = RetryQueue(inventory.db).parked()
-    assert "cannot decode" in parked.last_error
-    assert _dead_letters(inventory)[0]["headers"]["dlt.kind"] == "handler-failed"
+    stocked_inventory.db.execute("UPDATE retry_queue SET value = ?", [b'{"event_type": "Gone"}'])
+    drain(processor, clock)
+    [parked] = RetryQueue(stocked_inventory.db).parked()
+    assert parked.last_error == "cannot decode: unknown event_type 'Gone'"
+    assert parked.attempts == 2
+    headers = dead_letters(stocked_inventory)[0]["headers"]
+    assert (headers["dlt.kind"], headers["dlt.attempts"]) == ("handler-failed", "2")
 
 
-def test_the_next_wake_up_counts_only_heads_of_their_order(inventory, clock):
-    processor = processor_for(inventory, clock, failures=99, max_attempts=1)
+def test_the_next_wake_up_counts_only_heads_of_their_order(stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock, failures=99, max_attempts=1)
     created, shipped = event(order_created()), event(OrderShipped(
         shipment_id="s", carrier="c", tracking_number="t"))
     processor.process_batch([delivery_of(created)])
-    _drain(processor, clock)  # parked now, at the head of its order
+    drain(processor, clock)  # parked now, at the head of its order
     processor.process_batch([delivery_of(shipped)])  # waits behind it with no delay
-    assert RetryQueue(inventory.db, clock).seconds_until_next() is None
+    assert RetryQueue(stocked_inventory.db, clock).seconds_until_next() is None
 
 
-def test_a_dead_letter_always_fits_in_one_kafka_message(inventory, clock):
+def test_a_dead_letter_always_fits_in_one_kafka_message(stocked_inventory, clock):
     huge_key = b"k" * 560_000
-    processor_for(inventory, clock).process_batch(
+    processor_for(stocked_inventory, clock).process_batch(
         [Delivery("StockAdded", 0, 3, huge_key, b"x" * 488_400)])
-    [letter] = _dead_letters(inventory)
+    [letter] = dead_letters(stocked_inventory)
     headers = letter["headers"]
     assert headers["dlt.kind"] == "oversized"
     assert headers["dlt.key-truncated-from"] == "560000"
@@ -228,10 +178,10 @@ def test_a_dead_letter_always_fits_in_one_kafka_message(inventory, clock):
     assert size <= MAX_DEAD_LETTER_BYTES
 
 
-def test_a_value_too_big_to_republish_is_cut_and_the_letter_says_so(inventory, clock):
-    processor_for(inventory, clock).process_batch(
+def test_a_value_too_big_to_republish_is_cut_and_the_letter_says_so(stocked_inventory, clock):
+    processor_for(stocked_inventory, clock).process_batch(
         [Delivery("OrderCreated", 0, 3, None, b"x" * 900_000)])
-    [letter] = _dead_letters(inventory)
+    [letter] = dead_letters(stocked_inventory)
     assert letter["headers"]["dlt.truncated-from"] == "900000"
     assert len(letter["value"]) + sum(len(k) + len(v) for k, v in letter["headers"].items()) \
         <= MAX_DEAD_LETTER_BYTES

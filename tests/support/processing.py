@@ -1,0 +1,88 @@
+"""Fakes and helpers for driving the event processor and the retry queue without Kafka or
+real time: a clock the test advances, handlers that fail on cue, a predictable backoff."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from shared.deadletters import DeadLetters, Delivery
+from shared.events import Event, encode
+from shared.faults import CrashPoints
+from shared.metrics import ServiceMetrics
+from shared.processing import EventProcessor
+from shared.retry import Backoff
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FlakyHandlers:
+    """Wraps the dispatcher: the first calls raise ``errors`` one after another, as a broken
+    dependency would; the calls after them are handled."""
+
+    def __init__(self, dispatcher, errors: Sequence[Exception]) -> None:
+        self.dispatcher, self.errors, self.calls = dispatcher, list(errors), 0
+
+    def handle(self, evt: Event, headers=()):
+        self.calls += 1
+        if self.calls <= len(self.errors):
+            raise self.errors[self.calls - 1]
+        return self.dispatcher.handle(evt, headers)
+
+
+class FakeBackoff:
+    """Waits ten seconds per attempt: a schedule a test can predict, without jitter."""
+
+    def delay(self, attempt: int) -> float:
+        return 10.0 * attempt
+
+
+class RecordingCrashPoints(CrashPoints):
+    """Records every crash point reached, with the event types involved; never crashes."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.reached_points: list[tuple[str, tuple[str, ...]]] = []
+
+    def reached(self, point: str, *event_types: str) -> None:
+        self.reached_points.append((point, event_types))
+
+
+def processor_for(service, clock, failures=0, max_attempts=3, error=None, *, errors=(),
+                  backoff=None, max_message_bytes=64 * 1024, metrics: ServiceMetrics | None = None,
+                  crash_points: CrashPoints | None = None) -> EventProcessor:
+    """An inventory-service processor whose handlers fail ``failures`` times with ``error``
+    (a gateway timeout unless told), or with each of ``errors`` in turn."""
+    errors = list(errors) or [error or TimeoutError("gateway timeout")] * failures
+    return EventProcessor(service.db, FlakyHandlers(service.dispatcher, errors),
+                          DeadLetters("inventory_service", "inventory_service"),
+                          max_attempts=max_attempts, backoff=backoff or Backoff(base=1.0, cap=8.0),
+                          max_message_bytes=max_message_bytes, crash_points=crash_points,
+                          metrics=metrics, clock=clock)
+
+
+def delivery_of(evt: Event, topic: str | None = None, offset: int = 7) -> Delivery:
+    return Delivery(topic or evt.event_type, 0, offset, evt.key.encode(), encode(evt))
+
+
+def dead_letters(service) -> list[dict]:
+    rows = service.db.execute("SELECT topic, key, value, headers FROM outbox WHERE topic LIKE "
+                              "'%.DLT' ORDER BY seq").fetchall()
+    return [{"topic": t, "key": k, "value": v, "headers": dict(json.loads(h))}
+            for t, k, v, h in rows]
+
+
+def drain(processor: EventProcessor, clock: FakeClock, rounds: int = 20) -> None:
+    """Let every backoff pass, trying what is due each time: no real sleeping."""
+    for _ in range(rounds):
+        clock.advance(60)
+        processor.retry_due()
