@@ -120,5 +120,5 @@ down:  ## stop the mesh (every profile); `make down VOLUMES=1` also deletes its 
 logs:  ## follow the mesh's logs
 	$(COMPOSE_ALL) logs -f --tail=100
 
-standins: install  ## offline machines only: build local stand-ins for python:3.11-slim and apache/kafka
+standins: install  ## offline machines only: build local stand-ins for python:3.11-slim, apache/kafka and prom/prometheus
 	$(BIN)/python -m devtools.standins

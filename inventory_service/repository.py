@@ -69,10 +69,6 @@ class ReservationRepository:
             "INSERT OR IGNORE INTO reservation_lines (order_id, sku, quantity) VALUES (?, ?, ?)",
             [(reservation.order_id, line.sku, line.quantity) for line in reservation.lines])
 
-    def count_by_status(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT status, count(*) FROM reservations GROUP BY status")
-        return dict(rows.fetchall())
-
 
 class InventoryUnitOfWork(UnitOfWork):
     def __init__(self, db: sqlite_utils.Database, **options) -> None:

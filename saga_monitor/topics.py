@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from saga_monitor.reading import DLT_TOPICS, SAGA_TOPICS
+from shared.runtime.clients import start_bounded
 from shared.runtime.topics import TopicsRefused, catalog_topics, ensure_topics
 from shared.settings import Settings
 
@@ -85,12 +86,11 @@ class TopicWatch:
     async def _existing(self) -> set[str]:
         admin = AIOKafkaAdminClient(**self.settings.client_options(),
                                     client_id=f"{APP_ID}-topic-watch")
-        async with asyncio.timeout(10):
-            await admin.start()
-            try:
-                return set(await admin.list_topics())
-            finally:
-                await admin.close()
+        await start_bounded(admin, self.settings.connect_timeout)
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
 
     def _say(self) -> None:
         """Loud when something is wrong (again every 30 s while it lasts), once when it is

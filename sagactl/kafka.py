@@ -25,6 +25,7 @@ from aiokafka.structs import RecordMetadata
 
 from sagactl.errors import Unreachable
 from shared.events import Event, encode
+from shared.runtime.clients import start_bounded
 from shared.settings import KafkaSettings
 
 Message = tuple[str, bytes | None, bytes, list]
@@ -54,8 +55,7 @@ async def reaching(settings: KafkaSettings, what: str = "Kafka"):
             "--bootstrap, SAGA_KAFKA_USERNAME, SAGA_KAFKA_PASSWORD_FILE and SAGA_KAFKA_CA_FILE."
         ) from error
     except (KafkaError, OSError, TimeoutError) as error:
-        reason = ("no broker answered" if isinstance(error, KafkaConnectionError)
-                  else f"no answer within {settings.connect_timeout:g}s"
+        reason = (f"no answer within {settings.connect_timeout:g}s"
                   if isinstance(error, TimeoutError) else str(error) or type(error).__name__)
         raise Unreachable(_unreachable(settings, what, reason)) from None
 
@@ -67,13 +67,8 @@ def _unreachable(settings: KafkaSettings, what: str, reason: str) -> str:
 
 async def start_client(settings: KafkaSettings, client) -> None:
     """Start a producer, consumer or admin client, bounded; a failed start leaves nothing open."""
-    try:
-        async with reaching(settings), asyncio.timeout(settings.connect_timeout):
-            await client.start()
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await (client.close() if hasattr(client, "close") else client.stop())
-        raise
+    async with reaching(settings):
+        await start_bounded(client, settings.connect_timeout)
 
 
 async def publish(settings: KafkaSettings, events: Sequence[Event]) -> list[RecordMetadata]:

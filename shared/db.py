@@ -51,14 +51,17 @@ def open_reader(path: Path | str) -> sqlite_utils.Database:
 
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """All or nothing; savepoints inside belong to this transaction."""
+    """All or nothing; savepoints inside belong to this transaction. SQLite itself rolls the
+    whole transaction back on some errors (disk full, I/O error): then there is nothing left
+    to roll back, and the error is what the caller sees."""
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.conn.execute("COMMIT")
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        if db.conn.in_transaction:  # also after a failed COMMIT, or the next BEGIN fails
+            db.conn.execute("ROLLBACK")
         raise
-    db.conn.execute("COMMIT")
 
 
 @contextmanager
@@ -69,10 +72,17 @@ def savepoint(db: sqlite_utils.Database) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        db.conn.execute(f"ROLLBACK TO {name}")
-        db.conn.execute(f"RELEASE {name}")
+        roll_back_to(db, name)
         raise
     db.conn.execute(f"RELEASE {name}")
+
+
+def roll_back_to(db: sqlite_utils.Database, name: str) -> None:
+    """Undo a savepoint's work — unless SQLite already rolled back the whole transaction
+    (disk full, I/O error), which took the savepoint with it."""
+    if db.conn.in_transaction:
+        db.conn.execute(f"ROLLBACK TO {name}")
+        db.conn.execute(f"RELEASE {name}")
 
 
 def create_table(db: sqlite_utils.Database, name: str, columns: dict,

@@ -94,5 +94,9 @@ class Outbox:
         return [dict(zip(keys, row, strict=True)) for row in rows.fetchall()]
 
     def prune_sent(self, older_than_days: float, now: float | None = None) -> int:
+        """Forget rows sent long ago. The newest row always stays: ``seq`` is a plain rowid,
+        which an empty table would hand out again from 1, and commit order must not restart."""
         cutoff = (now or time.time()) - older_than_days * 86_400
-        return self.db.execute("DELETE FROM outbox WHERE sent_at < ?", [cutoff]).rowcount
+        return self.db.execute(
+            "DELETE FROM outbox WHERE sent_at < ? AND seq < (SELECT max(seq) FROM outbox)",
+            [cutoff]).rowcount

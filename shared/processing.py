@@ -27,7 +27,7 @@ from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox, OutgoingMessage
 from shared.retry import PARKED, Backoff, QueuedEvent, RetryQueue
 from shared.runtime.dispatcher import Dispatcher
-from shared.tracing import Tracing, current_trace_id
+from shared.tracing import Tracing, current_trace_id, record_failure
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,12 @@ class EventProcessor:
                 with savepoint(self.db):
                     reacted = self.dispatcher.handle(event, headers)
             except Exception as error:
+                if not self.db.conn.in_transaction:
+                    # SQLite rolled back the whole batch (disk full, I/O error): nothing of
+                    # it was decided, so it must not go on in autocommit. Redeliver it all.
+                    raise
                 self.metrics.failed.labels(event.event_type).inc()
+                record_failure(error)
                 return error
         self.metrics.handler_seconds.labels(event.event_type).observe(
             time.perf_counter() - started)

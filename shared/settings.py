@@ -6,8 +6,10 @@ Every variable is ``SAGA_<FIELD>`` (e.g. ``SAGA_HTTP_PORT``), except the broker 
 is the conventional ``KAFKA_BOOTSTRAP_SERVERS``. Every value is bounded and checked once, at
 start: :func:`load` turns a bad one into one clear line per problem and exit status 2. A tool
 reads only its own fields, so a variable meant for the services never stops sagactl. Nothing
-else in the services, sagactl or the monitor reads ``os.environ`` (only the stdlib-only broker
-launcher, ``localkafka``, looks at ``JAVA_HOME`` and ``LOCALKAFKA_CACHE``).
+else in the services or the monitor reads ``os.environ``; sagactl's global options name the same
+variables (typer's ``envvar``) so that ``--help`` shows them, and the values still end up here.
+The stdlib-only broker launcher, ``localkafka``, looks at ``JAVA_HOME`` and
+``LOCALKAFKA_CACHE``.
 """
 
 from __future__ import annotations
@@ -84,9 +86,6 @@ class KafkaSettings(BaseSettings):
 
     def topic(self, event_type: str) -> str:
         return f"{self.topic_prefix}{event_type}"
-
-    def dead_letter_topic(self, event_type: str) -> str:
-        return f"{self.topic(event_type)}.DLT"
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments every aiokafka client of the saga is built with: where the broker

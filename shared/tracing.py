@@ -75,6 +75,14 @@ def current_headers() -> list[tuple[str, str]]:
     return [(TRACEPARENT, carrier[TRACEPARENT])] if TRACEPARENT in carrier else []
 
 
+def record_failure(error: BaseException) -> None:
+    """Mark the current span failed: a reaction whose handler raised is an error in the trace,
+    even though the runtime catches it (to retry or park the event)."""
+    span = trace.get_current_span()
+    span.record_exception(error)
+    span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+
+
 def current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None

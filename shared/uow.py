@@ -13,6 +13,7 @@ import itertools
 
 import sqlite_utils
 
+from shared.db import roll_back_to
 from shared.errors import PermanentError
 from shared.events import Event, Payload
 from shared.faults import CrashPoints
@@ -51,8 +52,7 @@ class UnitOfWork:
 
     def __exit__(self, *exc_info: object) -> None:
         if self._savepoint is not None:  # left without commit(): undo everything
-            self.db.conn.execute(f"ROLLBACK TO {self._savepoint}")
-            self.db.conn.execute(f"RELEASE {self._savepoint}")
+            roll_back_to(self.db, self._savepoint)
             self._savepoint = None  # pragma: no mutate (read again only after __enter__)
             self._emitted, self._messages = [], []
 

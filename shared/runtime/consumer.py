@@ -137,6 +137,7 @@ class EventConsumer:
         self._consumer.seek(tp, position + 1)
         self.positions[tp] = position + 1
         self.committer.add({tp: position + 1})
+        self.failures = 0  # skipped: the partition flows again
 
     async def _handle(self, batches: dict[TopicPartition, list]) -> None:
         now = time.time()
@@ -159,7 +160,10 @@ class EventConsumer:
             return
         self.failures = 0
         self.on_committed(messages)
-        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        # A rebalance can revoke a partition while its batch is being decided: its new owner
+        # reads it from the last committed offset (the inbox absorbs the repeat).
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()
+                   if tp in self.assigned}
         self.positions.update(offsets)
         self.committer.add(offsets)
 
@@ -206,9 +210,12 @@ class _TrackAssignment(ConsumerRebalanceListener):
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        with contextlib.suppress(Exception):
+        try:
             async with asyncio.timeout(self.owner.settings.send_timeout):
                 await self.owner.committer.flush(set(revoked))
+        except Exception as error:  # the new owner redelivers; the inbox absorbs it
+            log.warning("offsets of revoked partitions not committed",
+                        extra={"error": repr(error)})
         self.owner.assigned -= set(revoked)
         for tp in revoked:
             self.owner.positions.pop(tp, None)

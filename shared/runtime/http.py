@@ -72,7 +72,8 @@ def operational_app(name: str, status: Callable[[], Awaitable[dict]],
             response.headers["Allow"] = ", ".join(sorted(methods))
         return response
 
-    @app.get("/health", summary="200 while the service consumes and publishes; 503 otherwise")
+    @app.get("/health", summary="200 once started while its consumer is not failing; 503 otherwise. "
+             "The body also reports the outbox and the relay (relay_failing_since)")
     async def health() -> JSONResponse:
         state = await status()
         return JSONResponse(state, status_code=200 if state["ready"] else 503)

@@ -3,12 +3,15 @@
 Guarantees: at-least-once publication of every committed row; a row is marked sent only
 after the broker acknowledged it (idempotent producer, acks=all). Rows arrive in memory
 right after each commit (:meth:`OutboxRelay.hand_over`), so a saga never waits for a query
-or a polling interval; the outbox table is read only at start and, as a safety net, every
-``relay_poll_interval`` for rows committed but never handed over. A row the broker can never
-accept (too large, invalid topic) is marked failed with its reason and skipped: one bad row
-never holds up the rows behind it. Rows of one partition keep their order, except that a row
-whose send failed transiently can be overtaken by a later row of the same send batch
-(consumers do not rely on it: see docs/reliability.md). Every send is bounded by
+or a polling interval; the outbox table is read only at start and, as a safety net, whenever
+the relay is idle for ``relay_poll_interval``, for rows committed but never handed over (say
+a batch whose caller was cancelled after its COMMIT). The relay knows a row by its seq while
+it is queued, in flight or sent but not yet marked, so a row is never queued twice. A row the
+broker can never accept (too large, invalid topic) is marked failed with its reason and
+skipped: one bad row never holds up the rows behind it. Rows are handed to the producer one
+batch at a time, in seq order (only the acknowledgements are pipelined), so rows of one
+partition keep their order, except that a row whose send failed transiently can be overtaken
+by a later row (consumers do not rely on it: see docs/reliability.md). Every send is bounded by
 ``send_timeout``, and the producer is recreated after a failure (a wedged idempotent
 producer does not recover by itself).
 """
@@ -56,7 +59,10 @@ class OutboxRelay:
         self.metrics = metrics or ServiceMetrics()
         self.crash_points = crash_points or CrashPoints(None)
         self._queue: deque[OutgoingMessage] = deque()
-        self._highest_seq = 0
+        # Seqs queued, in flight, or sent and not yet marked: what hand_over must not take twice.
+        self._known: set[int] = set()
+        # Held while a batch is handed to the producer: batches enter it in seq order.
+        self._sending = asyncio.Lock()
         self._last_poll = -float("inf")
         self._wakeup = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
@@ -69,11 +75,14 @@ class OutboxRelay:
         self._marking: asyncio.Task | None = None
 
     def hand_over(self, messages: list[OutgoingMessage]) -> None:
-        """Rows a transaction just committed, in seq order."""
-        fresh = [message for message in messages if message.seq > self._highest_seq]
+        """Rows a transaction just committed (or the safety net found), in seq order."""
+        fresh = [message for message in messages if message.seq not in self._known]
         if fresh:
-            self._queue.extend(fresh)
-            self._highest_seq = fresh[-1].seq
+            self._known.update(message.seq for message in fresh)
+            if self._queue and fresh[0].seq < self._queue[-1].seq:  # a straggler from a poll
+                self._queue = deque(sorted([*self._queue, *fresh], key=lambda row: row.seq))
+            else:
+                self._queue.extend(fresh)
             self.metrics.outbox_backlog.set(len(self._queue))
             self._wakeup.set()
 
@@ -101,21 +110,27 @@ class OutboxRelay:
                     await sleep_or_stop(stopping, min(10.0, 0.2 * 2 ** failures))
                     continue
                 await wait_for_any(self._wakeup, stopping, timeout=self.settings.relay_poll_interval)
-            with contextlib.suppress(KafkaError, OSError, TimeoutError):
+            try:
                 await self.publish_pending()  # flush what the last handlers committed
+            except (KafkaError, OSError, TimeoutError) as error:  # they stay in the outbox
+                log.warning("final flush failed; unsent rows go out after a restart",
+                            extra={"error": repr(error), "unsent": len(self._queue)})
         finally:
             if self._marking is not None:
                 await asyncio.gather(self._marking, return_exceptions=True)
             await self._close_producer()
 
     async def _poll_if_due(self) -> None:
-        """Rows committed but not handed over: all of them at start, a safety net later."""
-        if time.monotonic() - self._last_poll < self.settings.relay_poll_interval:
+        """Rows committed but not handed over: all of them at start, a safety net later,
+        when nothing is queued (a backlog is being published anyway: no need to scan it)."""
+        if self._queue or time.monotonic() - self._last_poll < self.settings.relay_poll_interval:
             return
         self._last_poll = time.monotonic()
+        after = 0
         while rows := await self.writer.run(
-                lambda db, after: Outbox(db).pending(after, BATCH), self._highest_seq):
+                lambda db, after: Outbox(db).pending(after, BATCH), after):
             self.hand_over(rows)
+            after = rows[-1].seq
 
     async def publish_pending(self) -> int:
         """Send everything queued, and what arrives meanwhile. Batches are sent without
@@ -187,22 +202,27 @@ class OutboxRelay:
             refused, self._unmarked_refused = self._unmarked_refused, []
             try:
                 await self.writer.run(_record_outcomes, sent, refused)
-            except Exception:  # the rows are published again after a restart: harmless
+            except Exception:  # the safety net publishes them again: harmless, deduplicated
                 log.exception("marking outbox rows sent failed")
+            self._known.difference_update(sent)
+            self._known.difference_update(row.seq for row, _ in refused)
 
     async def _send(self, producer: AIOKafkaProducer, rows: list[OutgoingMessage]
                     ) -> list[tuple[OutgoingMessage, Exception | None]]:
         started = time.time()
         pending: list[tuple[OutgoingMessage, asyncio.Future | Exception]] = []
         async with asyncio.timeout(self.settings.send_timeout):
-            for row in rows:
-                self.metrics.relay_pickup_seconds.observe(max(0.0, started - row.created_at))
-                try:
-                    pending.append((row, await producer.send(
-                        self.settings.topic(row.topic), row.value, key=row.key,
-                        headers=row.headers)))
-                except UNPUBLISHABLE as refused:  # checked by the client before sending
-                    pending.append((row, refused))
+            # send() can wait (metadata, a full batch): without the lock a later batch could
+            # slip rows into a partition ahead of this one's.
+            async with self._sending:
+                for row in rows:
+                    self.metrics.relay_pickup_seconds.observe(max(0.0, started - row.created_at))
+                    try:
+                        pending.append((row, await producer.send(
+                            self.settings.topic(row.topic), row.value, key=row.key,
+                            headers=row.headers)))
+                    except UNPUBLISHABLE as refused:  # checked by the client before sending
+                        pending.append((row, refused))
             futures = [item for _, item in pending if isinstance(item, asyncio.Future)]
             await asyncio.gather(*futures, return_exceptions=True)
         acknowledged = time.time() - started

@@ -43,6 +43,10 @@ HOUSEKEEPING_INTERVAL = 3600.0
 
 class ServiceRuntime:
     consumer_class = EventConsumer
+    #: How often the watchdog looks at the consumer, and the retry worker's pause after an
+    #: error (seconds). Class attributes so that tests can make them short.
+    watchdog_check_interval = 1.0
+    retry_error_pause = 1.0
 
     def __init__(self, settings: Settings, spec: ServiceSpec,
                  uow_class: Callable[..., UnitOfWork], create_tables: Callable) -> None:
@@ -156,7 +160,7 @@ class ServiceRuntime:
             self.consumer = self._new_consumer()
             task = asyncio.create_task(self.consumer.run(self.stopping))
             while not task.done():
-                await asyncio.wait([task], timeout=1.0)
+                await asyncio.wait([task], timeout=self.watchdog_check_interval)
                 if (not task.done() and time.monotonic() - self.consumer.last_progress
                         > self.settings.watchdog_timeout):
                     log.error("consumer stalled; restarting it",
@@ -181,8 +185,9 @@ class ServiceRuntime:
                 self.relay.hand_over(await self.writer.call(self.processor.retry_due))
                 wait = await self.writer.call(self.processor.queue.seconds_until_next)
             except Exception:
-                log.exception("retrying queued events failed; trying again in a second")
-                wait = 1.0
+                log.exception("retrying queued events failed; trying again shortly",
+                              extra={"pause": self.retry_error_pause})
+                wait = self.retry_error_pause
             await sleep_or_stop(self.stopping, 1.0 if wait is None else min(wait, 1.0))
 
     async def _housekeeping(self) -> None:

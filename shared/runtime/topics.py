@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 
 from shared.deadletters import DLT_SUFFIX
 from shared.events import CATALOG
+from shared.runtime.clients import start_bounded
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,7 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = N
 async def _create_missing(settings: KafkaSettings, wanted: list[NewTopic]) -> list[str]:
     admin = AIOKafkaAdminClient(**settings.client_options(),
                                 client_id=f"{settings.service_name}-admin")
-    async with asyncio.timeout(settings.connect_timeout):
-        await admin.start()
+    await start_bounded(admin, settings.connect_timeout)
     try:
         existing = set(await admin.list_topics())
         missing = [topic for topic in wanted if topic.name not in existing]

@@ -87,3 +87,19 @@ async def test_an_outbox_row_the_broker_refuses_does_not_hold_up_the_rows_behind
     failed = mesh.db("inventory_service").execute(
         "SELECT topic, error FROM outbox WHERE failed_at IS NOT NULL").fetchall()
     assert [(topic, "TooLarge" in error) for topic, error in failed] == [("StockAdded.DLT", True)]
+
+
+async def test_once_an_unreadable_batch_is_skipped_the_consumer_is_healthy_again(
+        mesh, monkeypatch):
+    await ensure_topics(mesh.tool)
+    await _produce(mesh, "StockAdded", [_stock_added("SNAPPY-1", 5)], "snappy")
+    monkeypatch.setattr(aiokafka.codec, "has_snappy", lambda: False)
+    await mesh.start("inventory_service")
+    await mesh.wait_for_async(lambda: _dead_letters(mesh, "StockAdded"), timeout=60)
+    health = f"{mesh.runtimes['inventory_service'].http.url}/health"
+
+    async def healthy():  # with nothing behind the skipped batch to prove it by handling
+        async with httpx.AsyncClient() as client:
+            response = await client.get(health)
+        return response.status_code == 200 and not response.json()["consumer"]["failing"]
+    await mesh.wait_for_async(healthy, timeout=15)

@@ -133,3 +133,14 @@ def test_pruning_the_outbox_without_a_time_counts_from_now_and_keeps_unsent_rows
     db.execute("UPDATE outbox SET sent_at = 1.0 WHERE seq = ?", [ancient.seq])
     assert outbox.prune_sent(1) == 1
     assert [row["seq"] for row in db["outbox"].rows] == [fresh.seq, unsent.seq]
+
+
+def test_pruning_every_sent_row_never_lets_a_new_row_reuse_an_old_seq(db):
+    outbox = Outbox(db)
+    rows = [outbox.add(event(order_created(), order_id=f"ord-{n}")) for n in range(3)]
+    outbox.mark_sent([row.seq for row in rows])
+    db.execute("UPDATE outbox SET sent_at = 1.0")
+    assert outbox.prune_sent(1, now=NOW) == 2  # the newest stays, as the seq high-water mark
+    later = outbox.add(event(order_created(), order_id="ord-later"))
+    assert later.seq > rows[-1].seq
+    assert outbox.pending() == [later]

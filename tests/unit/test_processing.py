@@ -1,6 +1,8 @@
 """What happens to delivered messages: applied, queued behind their order, retried, parked,
 or dead-lettered — always exactly one of them, durably, in one group commit per batch."""
 
+import sqlite3
+
 import pytest
 
 from inventory_service import model
@@ -219,3 +221,59 @@ def test_a_handler_that_raises_after_emitting_leaves_no_inbox_state_or_outbox_ro
         inventory.deliver(event(order_created()))
     assert (inventory.db["inbox"].count, inventory.db["reservations"].count,
             inventory.db["outbox"].count) == (0, 0, 0)
+
+
+class _DiskFillsUp:
+    """The second event's handler finds the disk full; SQLite then rolls back the whole
+    transaction by itself, savepoints and all."""
+
+    def __init__(self, dispatcher, db) -> None:
+        self.dispatcher, self.db, self.calls = dispatcher, db, 0
+        db.execute("CREATE TABLE ballast (b BLOB)")
+
+    def handle(self, evt, headers=()):
+        self.calls += 1
+        if self.calls == 2:
+            pages = self.db.execute("PRAGMA page_count").fetchone()[0]
+            self.db.execute(f"PRAGMA max_page_count = {pages}")
+            self.db.execute("INSERT INTO ballast VALUES (zeroblob(1000000))")
+        return self.dispatcher.handle(evt, headers)
+
+
+def test_a_batch_that_sqlite_rolls_back_whole_is_redelivered_not_half_applied(
+        tmp_path, clock, service_under_test):
+    path = tmp_path / "inventory.db"
+    inventory = service_under_test(SERVICE, InventoryUnitOfWork, create_tables, path)
+    processor = processor_for(inventory, clock)
+    processor.dispatcher = _DiskFillsUp(inventory.dispatcher, inventory.db)
+    batch = [delivery_of(event(StockAdded(sku=f"SKU-{n}", quantity=1)), offset=n)
+             for n in range(3)]
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        processor.process_batch(batch)
+    # Neither the first event (rolled back by SQLite) nor the third (which must not run in
+    # autocommit after it) is applied, and nothing waits for a retry: the consumer redelivers.
+    fresh = open_database(path)
+    assert (fresh["stock"].count, fresh["inbox"].count, fresh["outbox"].count,
+            fresh["retry_queue"].count) == (0, 0, 0, 0)
+    inventory.db.execute("PRAGMA max_page_count = 1073741823")
+    processor.process_batch(batch)  # the connection is usable again: the redelivery applies
+    assert fresh["stock"].count == 3
+
+
+def test_a_failed_reaction_is_an_error_in_its_trace(stocked_inventory, clock):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    from shared.tracing import Tracing
+
+    processor = processor_for(stocked_inventory, clock, failures=1)
+    processor.tracing, spans = Tracing("inventory_service"), InMemorySpanExporter()
+    processor.tracing.add_exporter(spans)
+    processor.process_batch([delivery_of(event(order_created()))])
+    clock.advance(60)
+    processor.retry_due()
+    failed, succeeded = spans.get_finished_spans()
+    assert failed.status.status_code is StatusCode.ERROR and "gateway timeout" in (
+        failed.status.description)
+    assert [e.name for e in failed.events] == ["exception"]
+    assert succeeded.status.status_code is StatusCode.UNSET

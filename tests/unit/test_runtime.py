@@ -16,6 +16,7 @@ from shared.settings import Settings
 def runtime(tmp_path):
     runtime = bootstrap(Settings(service_name="inventory_service", watchdog_timeout=0.1,
                                  send_timeout=4.0, database_path=tmp_path / "inventory.db"))
+    runtime.watchdog_check_interval = runtime.retry_error_pause = 0.01
     yield runtime
     runtime.readers.close()
     runtime.writer.close()
@@ -23,7 +24,8 @@ def runtime(tmp_path):
 
 class SlowStoppingConsumer:
     """Never makes progress; once cancelled, needs a while to leave its group, as
-    aiokafka's ``stop()`` does — a second cancellation in that time would cut it short."""
+    aiokafka's ``stop()`` does — a second cancellation in that time would cut it short
+    (the watchdog looks every 0.01 s here: thirty times during the stop)."""
 
     instances: list = []
 
@@ -39,7 +41,7 @@ class SlowStoppingConsumer:
         except asyncio.CancelledError:
             self.cancels += 1
             try:
-                await asyncio.sleep(2.5)
+                await asyncio.sleep(0.3)
             except asyncio.CancelledError:
                 self.cancels += 1
                 raise
@@ -51,7 +53,7 @@ async def test_the_watchdog_cancels_a_stalled_consumer_once_and_lets_it_stop(run
     SlowStoppingConsumer.instances = []
     runtime.consumer_class = SlowStoppingConsumer
     watchdog = asyncio.create_task(runtime._consume_with_watchdog())
-    await asyncio.sleep(4.5)
+    await _until(lambda: len(SlowStoppingConsumer.instances) >= 3)
     runtime.stopping.set()
     await asyncio.wait_for(watchdog, 10)
     restarted = SlowStoppingConsumer.instances[:-1]
@@ -70,7 +72,7 @@ async def test_the_retry_worker_survives_an_error_and_tries_again(runtime, monke
 
     monkeypatch.setattr(runtime.processor, "retry_due", failing_then_fine)
     worker = asyncio.create_task(runtime._retry_due_events())
-    await asyncio.sleep(2.5)
+    await _until(lambda: len(calls) >= 3 or worker.done())
     assert not worker.done() and len(calls) >= 3
     runtime.stopping.set()
     await asyncio.wait_for(worker, 5)
@@ -84,3 +86,10 @@ async def test_an_api_command_hands_its_events_to_the_relay_without_a_query(runt
 
     await runtime.execute(add_stock, "WIDGET-1")
     assert runtime.relay.backlog == 1
+
+
+async def _until(condition, timeout: float = 10.0) -> None:
+    """A hang guard, not a timing assert: the condition is what the test checks."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
