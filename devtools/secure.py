@@ -26,9 +26,9 @@ from localkafka.secrets import (
     write_client_settings,
 )
 from sagactl.acls import apply_acls
-from sagactl.participants import OPERATOR, SERVICES
 from sagactl.topics import create_all
 from shared.acls import policy
+from shared.participants import OPERATOR, SERVICES
 from shared.settings import ToolSettings
 
 #: Where the broker container mounts the compose material (docker-compose.secure.yml).

@@ -1,9 +1,11 @@
 """The faust app: saga topics and their dead-letter topics in, a table of sagas keyed by order
-id, timers for readiness, stuck sagas and retention, and the web face.
+id, the operator's dead-letter decisions beside it, timers for readiness, stuck sagas and
+retention, and the web face.
 
 Every saga event is keyed by order id and every topic (``.DLT`` included) has the same
 partition count, so the topics are co-partitioned with the table: each worker owns whole
-sagas. The table's changelog topic (compacted) rebuilds it after a restart.
+sagas. The table's changelog topic (compacted) rebuilds it after a restart. The decisions topic
+is not co-partitioned: a task reads all of it beside the stream (``saga_monitor.decisions``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import faust
 from faust.serializers import codecs
 
-from saga_monitor import progress, reading
+from saga_monitor import decisions, progress, reading
 from saga_monitor.state import MonitorState
 from saga_monitor.topics import APP_ID, READ
 from saga_monitor.views import row
@@ -66,6 +68,10 @@ def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
                 state.fold(item, message.partition)
 
     @app.task
+    async def read_dead_letter_decisions():
+        await decisions.follow(settings, state.decisions, state.changed)
+
+    @app.task
     async def keep_the_log_level():
         # faust's terminal spinner puts the root logger at DEBUG when the level is WARNING or
         # higher: every debug call in faust (one per message sent) would then build a record.
@@ -108,4 +114,7 @@ def _credentials(settings: Settings) -> faust.SASLCredentials | None:
 
 def _waits(state: MonitorState, order_id: str) -> list[dict]:
     record = state.get(order_id)
-    return row(order_id, record, state.clock(), state.deadlines)["waiting_for"] if record else []
+    if record is None:
+        return []
+    return row(order_id, record, state.clock(), state.deadlines,
+               state.decisions.by_letter)["waiting_for"]

@@ -14,6 +14,7 @@ the caller knows nothing changed.
 from __future__ import annotations
 
 import sys
+from collections.abc import Container
 from typing import Any, NamedTuple
 
 from shared.events import Event
@@ -94,11 +95,17 @@ def fold_replay(record: tuple | None, ref: str) -> tuple | None:
 
 
 def letters(record: tuple) -> list[Letter]:
-    return [Letter(*letter) for letter in record[LETTERS]]
+    """The order's dead letters, oldest first (by when they were dead-lettered)."""
+    found = [Letter(*letter) for letter in record[LETTERS]]
+    return sorted(found, key=lambda letter: (letter.at, letter.topic, letter.partition,
+                                             letter.offset))
 
 
-def pending_letters(record: tuple) -> list[Letter]:
-    return [letter for letter in letters(record) if letter.ref not in record[REPLAYED]]
+def pending_letters(record: tuple, decisions: Container[str]) -> list[Letter]:
+    """Letters nobody dealt with yet: not seen back on their source topic (a replay) and
+    without an operator's decision (``decisions``: letter refs, see ``saga_monitor.decisions``)."""
+    return [letter for letter in letters(record)
+            if letter.ref not in record[REPLAYED] and letter.ref not in decisions]
 
 
 def finished(record: tuple) -> bool:

@@ -16,11 +16,9 @@ from typing import NamedTuple
 
 from saga_monitor.progress import Letter
 from shared.deadletters import DLT_SUFFIX
-from shared.events import SAGA_EVENTS, Event, RejectedMessage, decode
+from shared.events import Event, RejectedMessage, decode
 from shared.events.base import IDENTIFIER_PATTERN
 
-SAGA_TOPICS = tuple(payload.event_type() for payload in SAGA_EVENTS)
-DLT_TOPICS = tuple(topic + DLT_SUFFIX for topic in SAGA_TOPICS)
 ORDER_ID = re.compile(IDENTIFIER_PATTERN)
 REPLAYED_FROM = "dlt.replayed-from"
 

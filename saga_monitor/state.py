@@ -1,8 +1,10 @@
-"""The monitor's state: the faust table of sagas, and what is derived from it.
+"""The monitor's state: the faust table of sagas, the operator's decisions about dead letters,
+and what is derived from them.
 
 Only the agent writes the table (inside its stream, so each change goes to the changelog
 partition of the event that caused it); the retention sweep removes finished sagas by writing a
-tombstone to the partition the saga's events came from. Everything else reads.
+tombstone to the partition the saga's events came from. Only the decisions reader
+(``saga_monitor.decisions``) writes the decisions. Everything else reads.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from saga_monitor import progress
+from saga_monitor.decisions import Decisions
 from saga_monitor.metrics import MonitorMetrics
 from saga_monitor.progress import EVENTS, FINISHED, PARTITION, STARTED, STATUS, UPDATED
 from saga_monitor.reading import Replay, Unreadable
@@ -36,6 +39,8 @@ class MonitorState:
         self.window = min(settings.monitor_window_seconds, self.retention)
         self.metrics = MonitorMetrics()
         self.watch = TopicWatch(settings)
+        self.decisions = Decisions()
+        #: Grows with every change the pages show (the live stream compares it).
         self.version = 0
         self._snapshot: Snapshot | None = None
         self._snapshot_version = -1
@@ -47,6 +52,14 @@ class MonitorState:
 
     def items(self) -> Iterator[tuple[str, tuple]]:
         return iter(list(self.table.items()))
+
+    def changed(self) -> None:
+        """Something the pages show changed outside the table (an operator's decision)."""
+        self.version += 1
+
+    def problems(self) -> list[str]:
+        """Why the monitor is not ready; empty when it is."""
+        return [*self.watch.problems(), *self.decisions.problems()]
 
     def fold(self, item, partition: int) -> None:
         """One thing read from Kafka (see ``reading.read``), inside the agent's stream."""

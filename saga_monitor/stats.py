@@ -1,8 +1,9 @@
 """The overview in one pass over the table: counts by status, stuck sagas first, throughput and
 duration percentiles over the last minutes, and search with paging.
 
-A snapshot is recomputed at most about once a second however many pages ask (the web layer
-caches it), so the cost of a pass over 100,000 sagas is paid once, not per request.
+However many pages ask, a snapshot is recomputed only once it is stale — 0.25 s old while
+sagas change, a second old otherwise — and never for more than a fifth of the time
+(``MonitorState.snapshot`` caches it), so a pass over 100,000 sagas is paid once, not per request.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Every saga topic and its ``.DLT`` are created before the worker subscribes (as e
 does, ``shared.runtime.topics.ensure_topics``), so the monitor does not depend on start order.
 While it runs, :class:`TopicWatch` checks every few seconds that each of those topics exists
 and that this worker is assigned partitions of it; until both hold, ``/health`` answers 503 and
-the log says which topics are missing, loudly.
+the log says which topics are missing, loudly. The operator's decisions about dead letters are
+another matter: their topic may not exist, and is read apart (``saga_monitor.decisions``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import time
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from saga_monitor.reading import DLT_TOPICS, SAGA_TOPICS
+from shared.deadletters import with_dead_letters
+from shared.events import SAGA_EVENTS
 from shared.runtime.clients import start_bounded
 from shared.runtime.topics import TopicsRefused, catalog_topics, ensure_topics
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 APP_ID = "saga_monitor"
-READ = SAGA_TOPICS + DLT_TOPICS
+#: Every saga topic and its dead-letter topic, without the deployment's prefix.
+READ = tuple(with_dead_letters(payload.event_type() for payload in SAGA_EVENTS))
 REPEAT_WARNING_SECONDS = 30.0
 
 

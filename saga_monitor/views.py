@@ -2,11 +2,13 @@
 
 The shapes are documented in ``docs/monitoring.md``; ``sagactl saga show|stuck`` reads them.
 Times are ISO 8601 in UTC with milliseconds (``2026-11-25T10:00:03.120Z``), durations are
-seconds.
+seconds. ``decisions`` maps a dead letter's ref to the operator's decision about it
+(``saga_monitor.decisions``): a letter with one, or seen replayed, is no longer pending.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from saga_monitor import progress
@@ -29,6 +31,7 @@ from saga_monitor.progress import (
 )
 from saga_monitor.waiting import Deadlines, Wait, waits
 from shared.causality import causal_order
+from shared.deadletters import REPLAYABLE_BY_DEFAULT
 from shared.saga import ORDER_SAGA
 
 LANES = tuple(dict.fromkeys(step.service for step in ORDER_SAGA.steps))
@@ -47,12 +50,25 @@ def replay_command(order_id: str) -> str:
     return f"sagactl dlq replay --order {order_id}"
 
 
-def row(order_id: str, record: tuple, now: float, deadlines: Deadlines) -> dict:
+def letters_hint(order_id: str, pending: list[progress.Letter]) -> str | None:
+    """What to do about pending letters that `sagactl dlq replay` skips unless told."""
+    kinds = sorted({letter.kind for letter in pending} - set(REPLAYABLE_BY_DEFAULT))
+    if not kinds:
+        return None
+    return (f"`sagactl dlq replay` skips {', '.join(kinds)} letters (they would only fail "
+            f"again): look at them with `sagactl dlq list --order {order_id} --pending`; once "
+            f"dealt with, dismiss them with `sagactl dlq ack --order {order_id} "
+            f"{' '.join(f'--kind {kind}' for kind in kinds)} --reason '...'`")
+
+
+def row(order_id: str, record: tuple, now: float, deadlines: Deadlines,
+        decisions: Mapping[str, dict]) -> dict:
     """One saga in a list: enough to decide whether to open it."""
     events = record[EVENTS]
     last = max(events, key=lambda e: e[E_AT]) if events else None
-    waiting = [_wait(order_id, record, wait, now, deadlines) for wait in waits(record)]
-    pending = progress.pending_letters(record)
+    pending = progress.pending_letters(record, decisions)
+    waiting = [_wait(order_id, pending, record, wait, now, deadlines) for wait in waits(record)]
+    replayable = any(letter.kind in REPLAYABLE_BY_DEFAULT for letter in pending)
     return {
         "order_id": order_id, "customer_id": record[CUSTOMER], "status": record[STATUS],
         "finished": record[FINISHED] is not None,
@@ -66,11 +82,13 @@ def row(order_id: str, record: tuple, now: float, deadlines: Deadlines) -> dict:
         else None,
         "waiting_for": waiting,
         "dead_letters_pending": len(pending),
-        "replay_command": replay_command(order_id) if pending else None,
+        "replay_command": replay_command(order_id) if replayable else None,
+        "dead_letters_hint": letters_hint(order_id, pending),
     }
 
 
-def detail(order_id: str, record: tuple, now: float, deadlines: Deadlines) -> dict:
+def detail(order_id: str, record: tuple, now: float, deadlines: Deadlines,
+           decisions: Mapping[str, dict]) -> dict:
     """One saga with every event (in causal order), its lanes, and its dead letters."""
     events = record[EVENTS]
     # Siblings (two reactions to one event) in the order they happened, not as they arrived.
@@ -79,11 +97,11 @@ def detail(order_id: str, record: tuple, now: float, deadlines: Deadlines) -> di
     types = [events[i][E_TYPE] for i in ordered]
     lanes = list(LANES) + sorted({e[E_PRODUCER] for e in events} - set(LANES))
     return {
-        **row(order_id, record, now, deadlines),
+        **row(order_id, record, now, deadlines, decisions),
         "steps": types, "compensations": [t for t in types if t in COMPENSATIONS],
         "lanes": lanes, "pivot": PIVOT,
         "timeline": [_event(events, i) for i in ordered],
-        "dead_letters": [_letter(letter, letter.ref not in record[progress.REPLAYED])
+        "dead_letters": [_letter(letter, record, decisions.get(letter.ref))
                          for letter in progress.letters(record)],
     }
 
@@ -107,21 +125,23 @@ def _event(events: tuple, index: int) -> dict:
     }
 
 
-def _wait(order_id: str, record: tuple, wait: Wait, now: float, deadlines: Deadlines) -> dict:
+def _wait(order_id: str, pending: list[progress.Letter], record: tuple, wait: Wait, now: float,
+          deadlines: Deadlines) -> dict:
     overdue = deadlines.overdue(wait, now)
     trigger = record[EVENTS][wait.trigger_index] if wait.trigger_index is not None else None
     services = ", ".join(wait.services)
     text = (f"{wait.trigger} at {_clock(wait.since)}; waiting for {services}, which consumes it"
             if wait.trigger else f"waiting for {wait.step} (from {services})")
-    parked = [letter for letter in progress.pending_letters(record)
-              if letter.source_topic == wait.trigger]
+    parked = [letter for letter in pending if letter.source_topic == wait.trigger]
     cause = None
     if parked:
-        letter = parked[-1]
+        letter = parked[-1]  # the latest
         verb = "parked" if letter.kind == "handler-failed" else "dead-lettered"
+        then = (f"once the cause is fixed run `{replay_command(order_id)}`"
+                if letter.kind in REPLAYABLE_BY_DEFAULT else
+                f"`sagactl dlq replay` skips it: see `sagactl dlq list --order {order_id}`")
         cause = (f"{wait.trigger} {verb} by {letter.service} after {letter.attempts} attempt(s) "
-                 f"({letter.kind}): {letter.reason}; once the cause is fixed run "
-                 f"`{replay_command(order_id)}`")
+                 f"({letter.kind}): {letter.reason}; {then}")
     return {"step": wait.step, "event_type": wait.trigger,
             "event_id": trigger[E_ID] if trigger else None, "since": iso(wait.since),
             "services": list(wait.services), "deadline_seconds": deadlines.of(wait),
@@ -129,13 +149,16 @@ def _wait(order_id: str, record: tuple, wait: Wait, now: float, deadlines: Deadl
             "cause": cause}
 
 
-def _letter(letter: progress.Letter, pending: bool) -> dict:
+def _letter(letter: progress.Letter, record: tuple, decision: dict | None) -> dict:
+    state = ("replayed" if letter.ref in record[progress.REPLAYED] else
+             decision["decision"] if decision else "pending")
     return {"topic": letter.topic, "partition": letter.partition, "offset": letter.offset,
             "source": {"topic": letter.source_topic, "partition": letter.source_partition,
                        "offset": letter.source_offset},
             "kind": letter.kind, "parked": letter.kind == "handler-failed",
             "reason": letter.reason, "service": letter.service, "attempts": letter.attempts,
-            "at": iso(letter.at), "pending": pending}
+            "at": iso(letter.at), "pending": state == "pending", "state": state,
+            "decision": decision}
 
 
 def _cause(events: tuple, index: int) -> int | None:

@@ -17,13 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from saga_monitor.progress import E_AT, E_TYPE, EVENTS, LETTERS, OUTCOMES, finished
-from sagactl.participants import SERVICES
+from saga_monitor.progress import E_AT, E_TYPE, EVENTS, LETTERS, NOTIFIED, OUTCOMES, finished
 from shared.choreography import reactions_to
 from shared.events import CATALOG
+from shared.participants import SERVICES
 from shared.saga import ORDER_SAGA, compensation_chain
 
-NOTIFIED = "CustomerNotified"
 REQUESTED, DECISIONS = "OrderCancellationRequested", ("OrderCancellationAccepted",
                                                      "OrderCancellationRejected")
 #: Every name a per-step deadline may use: what a wait is named after (its ``step``).

@@ -3,7 +3,8 @@
 HTML at ``/`` (overview) and ``/sagas/<order_id>`` (one saga), plain files that fetch the JSON
 API under ``/api/`` and refetch whenever ``/api/live`` (server-sent events) says something
 changed. ``/metrics`` for Prometheus, ``/health`` (= ``/api/health``) for probes: 503 until the
-monitor sees every topic it reads. The JSON shapes are documented in ``docs/monitoring.md``.
+monitor sees every topic it reads and has read the operator's dead-letter decisions. The JSON
+shapes are documented in ``docs/monitoring.md``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def add_routes(app: faust.App, state: MonitorState) -> None:
         return file(view, name)
 
     async def health(view, request):
-        problems = state.watch.problems()
+        problems = state.problems()
         recovering = app.in_recovery or app.rebalancing
         if recovering:
             problems = [*problems, "rebalancing or rebuilding the table from its changelog"]
@@ -82,7 +83,8 @@ def add_routes(app: faust.App, state: MonitorState) -> None:
         record = state.get(order_id)
         if record is None:
             return view.json({"detail": f"no events seen for order {order_id}"}, status=404)
-        return view.json(views.detail(order_id, record, state.clock(), state.deadlines))
+        return view.json(views.detail(order_id, record, state.clock(), state.deadlines,
+                                      state.decisions.by_letter))
 
     @app.page("/api/live", name="api_live")
     async def live(view, request):
@@ -102,7 +104,8 @@ def _page(state: MonitorState, rows: list[tuple], query) -> dict:
     for row in rows[offset:offset + limit]:
         record = state.get(row[0])
         if record is not None:  # expired since the snapshot
-            chosen.append(views.row(row[0], record, now, state.deadlines))
+            chosen.append(views.row(row[0], record, now, state.deadlines,
+                                    state.decisions.by_letter))
     return {"total": len(rows), "offset": offset, "limit": limit, "sagas": chosen}
 
 

@@ -17,8 +17,8 @@ from aiokafka.protocol.admin import CreateAclsRequest
 
 from sagactl.errors import Unreachable
 from sagactl.kafka import reaching, start_client
-from sagactl.participants import OPERATOR, SERVICES
 from shared.acls import Acl, policy
+from shared.participants import OPERATOR, SERVICES
 from shared.settings import KafkaSettings, ToolSettings
 
 RESOURCE = {"TOPIC": 2, "GROUP": 3, "CLUSTER": 4}

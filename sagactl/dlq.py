@@ -19,13 +19,8 @@ import typer
 
 from sagactl.errors import fail
 from sagactl.kafka import describe, publish_each
-from sagactl.letters import (
-    NEVER_REPLAYABLE,
-    REPLAYABLE_BY_DEFAULT,
-    DeadLetter,
-    dead_letters,
-    record_decisions,
-)
+from sagactl.letters import DeadLetter, dead_letters, record_decisions
+from shared.deadletters import NEVER_REPLAYABLE, REPLAYABLE_BY_DEFAULT
 from shared.settings import ToolSettings
 
 app = typer.Typer(no_args_is_help=True)
@@ -79,7 +74,8 @@ def ack_command(ctx: typer.Context, order: str = ORDER, kinds: list[str] = KINDS
                 every: bool = typer.Option(False, "--all", help="Every pending letter."),
                 reason: str = typer.Option(..., "--reason", "-r", help="Why it needs nothing "
                                            "more (kept with the decision).")) -> None:
-    """Dismiss pending letters you have dealt with another way; they stop showing as pending."""
+    """Dismiss pending letters you have dealt with another way: `dlq list` and the saga
+    monitor show them as acked, no longer pending."""
     if not (order or kinds or letters or every):
         raise fail("say which letters: --order, --kind, --letter or --all")
     settings: ToolSettings = ctx.obj

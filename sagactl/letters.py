@@ -4,7 +4,7 @@ A letter is pending until someone replays it (`sagactl dlq replay`) or dismisses
 reason (`sagactl dlq ack`). Each decision is a record on the compacted topic
 ``sagactl.dlq-decisions`` keyed by the letter's coordinates (``topic:partition:offset``):
 kept as long as the letters themselves (forever), per letter — so replaying one order's
-letters marks exactly those — and visible to every operator.
+letters marks exactly those — and visible to every operator and to the saga monitor.
 """
 
 from __future__ import annotations
@@ -19,11 +19,6 @@ from shared.acls import DECISIONS_TOPIC
 from shared.deadletters import DLT_SUFFIX
 from shared.events import CATALOG
 from shared.settings import KafkaSettings
-
-#: Letters whose original bytes can go back: the event itself was fine, its handler failed.
-REPLAYABLE_BY_DEFAULT = ("handler-failed",)
-#: Nothing to send back: the letter holds no value (or no longer all of it).
-NEVER_REPLAYABLE = ("unreadable",)
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,11 @@ def show_command(ctx: typer.Context, order_id: str = typer.Argument(..., metavar
             typer.echo(f"  cause:   {wait['cause']}")
     for letter in saga["dead_letters"]:
         typer.echo(f"  dead letter: {letter['source']['topic']} by {letter['service']} "
-                   f"({letter['kind']}{', pending' if letter['pending'] else ''}): "
-                   f"{letter['reason']}")
+                   f"({letter['kind']}, {letter.get('state', 'pending')}): {letter['reason']}")
     if saga.get("replay_command"):
         typer.echo(f"  to replay: {saga['replay_command']}")
+    if saga.get("dead_letters_hint"):
+        typer.echo(f"  other letters: {saga['dead_letters_hint']}")
 
 
 @app.command("stuck")

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shared.choreography import ServiceSpec
-from shared.deadletters import DLT_SUFFIX
+from shared.deadletters import DLT_SUFFIX, with_dead_letters
 from shared.events import CATALOG
 
 MONITOR = "saga_monitor"
@@ -66,14 +66,16 @@ def _operator(spec: ServiceSpec, prefix: str) -> list[Acl]:
 
 
 def _monitor(prefix: str) -> list[Acl]:
-    """The monitor reads every saga topic and dead letter, and owns its faust topics and group."""
-    reads = [Acl(MONITOR, "READ", "TOPIC", prefix + name) for name in _every_topic()]
+    """The monitor reads every saga topic and dead letter and the operator's decisions about
+    dead letters, and owns its faust topics and group."""
+    reads = [Acl(MONITOR, "READ", "TOPIC", prefix + name)
+             for name in [*_every_topic(), DECISIONS_TOPIC]]
     return [*reads, Acl(MONITOR, "ALL", "TOPIC", f"{prefix}{MONITOR}-", "PREFIXED"),
             Acl(MONITOR, "READ", "GROUP", prefix + MONITOR)]
 
 
 def _every_topic() -> Iterable[str]:
-    return [name for event_type in CATALOG for name in (event_type, event_type + DLT_SUFFIX)]
+    return with_dead_letters(CATALOG)
 
 
 def principals(services: Sequence[ServiceSpec]) -> list[str]:

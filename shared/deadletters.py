@@ -11,6 +11,7 @@ an unpublishable outbox row would be a message lost.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,6 +24,16 @@ DLT_SUFFIX = ".DLT"
 MAX_DEAD_LETTER_BYTES = 512 * 1024
 #: A longer key is cut: keys are order ids, SKUs or customer ids, never this long.
 MAX_DEAD_LETTER_KEY_BYTES = 1024
+#: Letters whose original bytes can go back (``sagactl dlq replay`` by default): the event
+#: itself was fine, its handler failed.
+REPLAYABLE_BY_DEFAULT = ("handler-failed",)
+#: Nothing to send back: the letter holds no value (or no longer all of it).
+NEVER_REPLAYABLE = ("unreadable",)
+
+
+def with_dead_letters(topics: Iterable[str]) -> list[str]:
+    """Each topic followed by its dead-letter topic: what a reader of those topics reads."""
+    return [name for topic in topics for name in (topic, topic + DLT_SUFFIX)]
 
 
 @dataclass(frozen=True)

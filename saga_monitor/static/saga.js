@@ -31,12 +31,16 @@ function showWaiting(saga) {
 function showLetters(saga) {
   const section = document.getElementById("letters");
   if (!saga.dead_letters.length) { section.replaceChildren(); return; }
-  const replay = saga.replay_command;
+  const replay = saga.replay_command, hint = saga.dead_letters_hint;
   section.replaceChildren(
     el("h2", {text: "Dead letters and parked events"}),
     replay ? el("p", {class: "replay"}, "Once the cause is fixed:",
                 el("code", {"data-testid": "replay-command", text: replay}), copyButton(replay))
-           : el("p", {class: "muted", text: "Every dead letter of this order was replayed."}),
+           : null,
+    hint ? el("p", {"data-testid": "letters-hint", text: hint}) : null,
+    saga.dead_letters_pending ? null
+      : el("p", {class: "muted", "data-testid": "letters-done",
+                 text: "Nothing pending: every dead letter of this order was replayed or dismissed."}),
     el("table", {},
       el("thead", {}, el("tr", {}, ...["when", "service", "kind", "from", "tries", "reason",
                                        "state"].map(text => el("th", {text})))),
@@ -47,7 +51,9 @@ function showLetters(saga) {
         el("td", {text: `${letter.source.topic}:${letter.source.partition}:${letter.source.offset}`}),
         el("td", {class: "num", text: letter.attempts}),
         el("td", {text: letter.reason}),
-        el("td", {text: letter.pending ? "pending" : "replayed"}))))));
+        el("td", {"data-testid": "letter-state", title: letter.decision ? letter.decision.reason : null,
+                  text: letter.decision && letter.decision.reason && letter.state !== "replayed"
+                    ? `${letter.state}: ${letter.decision.reason}` : letter.state}))))));
 }
 
 function showEvents(saga) {

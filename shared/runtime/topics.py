@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from shared.deadletters import DLT_SUFFIX
+from shared.deadletters import DLT_SUFFIX, with_dead_letters
 from shared.events import CATALOG
 from shared.runtime.clients import start_bounded
 from shared.settings import KafkaSettings
@@ -42,7 +42,7 @@ class BrokerUnreachable(RuntimeError):
 
 def catalog_topics() -> list[str]:
     """Logical names (without prefix) of every topic the saga uses."""
-    return [name for event_type in CATALOG for name in (event_type, event_type + DLT_SUFFIX)]
+    return with_dead_letters(CATALOG)
 
 
 async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None,

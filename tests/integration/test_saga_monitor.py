@@ -1,7 +1,8 @@
 """The faust saga monitor, as its own process, on the real topics: whatever the start order, it
 counts every saga, draws each one's timeline, names who a stuck saga waits for and the command
-that frees it, reads events as their topic's type, forgets finished sagas after the retention,
-and says so loudly when it cannot see a topic it reads."""
+that frees it, reads events as their topic's type, follows the operator's dead-letter
+decisions, forgets finished sagas after the retention, and says so loudly when it cannot see a
+topic it reads."""
 
 import asyncio
 import json
@@ -14,6 +15,7 @@ from devtools.orders import UNSERVED, order_body
 from devtools.synthetic_sagas import HAPPY, saga
 from saga_monitor.topics import READ
 from sagactl.kafka import partitions_of, publish_raw, read_topics
+from shared.acls import DECISIONS_TOPIC
 from shared.events import Event, OrderCompleted, encode
 from shared.events.examples import EXAMPLES
 from tests.support.cli import sagactl
@@ -130,7 +132,7 @@ async def test_a_stuck_saga_names_who_it_waits_for_its_parked_event_and_the_comm
 
     done = await mesh.wait_for_async(finished, timeout=60)
     assert (done["status"], done["stuck"], done["replay_command"]) == ("completed", False, None)
-    assert [d["pending"] for d in done["dead_letters"]] == [False]
+    assert [(d["pending"], d["state"]) for d in done["dead_letters"]] == [(False, "replayed")]
 
 
 async def test_an_outcome_published_on_another_types_topic_does_not_finish_the_order(
@@ -151,6 +153,40 @@ async def test_an_outcome_published_on_another_types_topic_does_not_finish_the_o
     assert {d["kind"] for d in saga["dead_letters"]} == {"schema-invalid"}
     assert "published on the 'OrderCreated' topic" in saga["dead_letters"][0]["reason"]
     assert (await monitor.json("/api/sagas/ord-proper"))["status"] == "completed"
+
+
+async def test_dead_letters_dismissed_with_sagactl_stop_being_pending_even_across_a_restart(
+        mesh, saga_monitor):
+    monitor = saga_monitor()
+    await _ready(mesh, monitor)  # ready although nobody decided anything yet
+    assert not await partitions_of(mesh.tool, [mesh.tool.topic(DECISIONS_TOPIC)])
+    await mesh.start("order_service", "inventory_service")  # both consume OrderCreated
+    misrouted = Event.new(EXAMPLES[OrderCompleted], order_id="ord-dismissed", producer="tests")
+    await publish_raw(mesh.tool, [("OrderCreated", b"ord-dismissed", encode(misrouted), [])])
+
+    async def pending(monitor, count: int):
+        saga = await monitor.json("/api/sagas/ord-dismissed")
+        return saga if saga and saga["dead_letters_pending"] == count else None
+
+    saga = await mesh.wait_for_async(lambda: pending(monitor, 2), timeout=60)
+    assert saga["replay_command"] is None  # `dlq replay` skips schema-invalid letters
+    assert "`sagactl dlq list --order ord-dismissed --pending`" in saga["dead_letters_hint"]
+    assert "`sagactl dlq ack --order ord-dismissed --kind schema-invalid" in saga[
+        "dead_letters_hint"]
+    acked = await sagactl(mesh, "dlq", "ack", "--order", "ord-dismissed", "--reason",
+                          "a test published it on the wrong topic")
+    assert acked.code == 0, acked.output
+
+    saga = await mesh.wait_for_async(lambda: pending(monitor, 0), timeout=30)
+    assert [d["state"] for d in saga["dead_letters"]] == ["acked", "acked"]
+    assert saga["dead_letters"][0]["decision"]["reason"] == "a test published it on the wrong topic"
+    assert saga["dead_letters_hint"] is None
+    monitor.stop()
+    restarted = saga_monitor()
+    await _ready(mesh, restarted)  # not before it has read the decisions again
+    saga = await mesh.wait_for_async(lambda: restarted.json("/api/sagas/ord-dismissed"), timeout=30)
+    assert saga["dead_letters_pending"] == 0
+    assert [d["state"] for d in saga["dead_letters"]] == ["acked", "acked"]
 
 
 async def test_finished_sagas_are_forgotten_after_the_retention_even_across_a_restart(

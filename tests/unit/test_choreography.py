@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from order_service.repository import OrderUnitOfWork, create_tables
-from sagactl.participants import PARTICIPANTS
 from shared.choreography import Reaction, ServiceSpec
 from shared.eventdocs import render
 from shared.events import (
@@ -19,6 +18,7 @@ from shared.events import (
     ShipmentFailed,
     StockReleased,
 )
+from shared.participants import PARTICIPANTS
 from shared.saga import ORDER_SAGA, SagaDefinition, check, compensation_chain
 from shared.uow import UndeclaredEvent
 from tests.support.builders import event, order_created
@@ -109,17 +109,17 @@ def test_a_handler_cannot_emit_what_its_service_does_not_declare(service_under_t
 
 
 def test_docs_acls_md_is_generated_from_the_code():
-    from sagactl.participants import OPERATOR, SERVICES
     from shared.acls import policy
     from shared.acls import render as render_acls
+    from shared.participants import OPERATOR, SERVICES
 
     assert (CATALOG_DOC.parent / "acls.md").read_text() == render_acls(
         policy(SERVICES, OPERATOR)), "docs/acls.md is out of date: run `sagactl docs acls`"
 
 
 def test_each_service_may_write_only_what_it_declares_it_emits():
-    from sagactl.participants import OPERATOR, SERVICES
     from shared.acls import policy
+    from shared.participants import OPERATOR, SERVICES
 
     acls = policy(SERVICES, OPERATOR)
     for spec in SERVICES:
@@ -132,3 +132,13 @@ def test_each_service_may_write_only_what_it_declares_it_emits():
                               "sagactl.dlq-decisions"}
     assert not any(a.operation == "WRITE" for a in acls if a.principal == "saga_monitor"
                    and a.pattern == "LITERAL")
+
+
+def test_the_monitor_may_read_every_saga_topic_and_the_operators_dead_letter_decisions():
+    from saga_monitor.topics import READ
+    from shared.acls import DECISIONS_TOPIC, policy
+    from shared.participants import OPERATOR, SERVICES
+
+    read = {a.name for a in policy(SERVICES, OPERATOR) if a.principal == "saga_monitor"
+            and a.operation == "READ" and a.resource == "TOPIC"}
+    assert read >= {*READ, DECISIONS_TOPIC}

@@ -16,7 +16,6 @@ from order_service.repository import OrderUnitOfWork
 from order_service.repository import create_tables as order_tables
 from payment_service.repository import PaymentUnitOfWork
 from payment_service.repository import create_tables as payment_tables
-from sagactl.participants import SERVICES
 from shared.events import (
     REFERENCE_EVENTS,
     Event,
@@ -25,6 +24,7 @@ from shared.events import (
     StockReserved,
 )
 from shared.events.examples import example_event
+from shared.participants import SERVICES
 from shipping_service.repository import ShippingUnitOfWork
 from shipping_service.repository import create_tables as shipping_tables
 

@@ -23,6 +23,7 @@ from shared.settings import Settings
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 T0_SECONDS = T0.timestamp()
 DEADLINES = Deadlines(30.0, {})
+NO_DECISIONS: dict[str, dict] = {}
 
 
 def fold(events, record=None):
@@ -49,10 +50,10 @@ def test_events_in_any_order_fold_into_the_same_saga_with_causes_resolved():
     random.Random(7).shuffle(shuffled)
     in_order, out_of_order = fold(events), fold(shuffled)
 
-    assert views.detail("ord-1", out_of_order, 0, DEADLINES)["steps"] == \
-        views.detail("ord-1", in_order, 0, DEADLINES)["steps"]
+    assert views.detail("ord-1", out_of_order, 0, DEADLINES, NO_DECISIONS)["steps"] == \
+        views.detail("ord-1", in_order, 0, DEADLINES, NO_DECISIONS)["steps"]
     causes = {e["event_type"]: e["caused_by"] for e in
-              views.detail("ord-1", out_of_order, 0, DEADLINES)["timeline"]}
+              views.detail("ord-1", out_of_order, 0, DEADLINES, NO_DECISIONS)["timeline"]}
     assert causes["StockReleased"] == events[4].event_id  # PaymentRefunded
     assert out_of_order[progress.STATUS] == "cancelled" and progress.finished(out_of_order)
 
@@ -150,7 +151,7 @@ def test_an_unknown_step_in_the_deadlines_is_refused():
 
 def test_a_stuck_saga_shows_its_parked_event_and_the_command_to_replay_it():
     record = progress.fold_letter(fold(saga("ord-5", HAPPY[:2], start=T0)), letter(), 1)
-    row = views.row("ord-5", record, T0.timestamp() + 60, DEADLINES)
+    row = views.row("ord-5", record, T0.timestamp() + 60, DEADLINES, NO_DECISIONS)
 
     [wait] = row["waiting_for"]
     assert wait["stuck"] and wait["services"] == ["payment_service"]
@@ -158,12 +159,13 @@ def test_a_stuck_saga_shows_its_parked_event_and_the_command_to_replay_it():
     assert "parked by payment_service after 3 attempt(s)" in wait["cause"]
     assert row["replay_command"] == "sagactl dlq replay --order ord-5"
     replayed = progress.fold_replay(record, letter().ref)
-    assert views.row("ord-5", replayed, T0.timestamp() + 60, DEADLINES)["replay_command"] is None
+    assert views.row("ord-5", replayed, T0.timestamp() + 60, DEADLINES,
+                     NO_DECISIONS)["replay_command"] is None
 
 
 def test_the_timeline_marks_compensations_the_pivot_and_the_time_between_steps():
     saga_detail = views.detail("ord-1", fold(saga("ord-1", NO_CARRIER, start=T0, step=0.5)),
-                               0, DEADLINES)
+                               0, DEADLINES, NO_DECISIONS)
     kinds = {e["event_type"]: e["kind"] for e in saga_detail["timeline"]}
     assert kinds["PaymentRefunded"] == kinds["StockReleased"] == "compensation"
     assert kinds["ShipmentFailed"] == "failure"
@@ -171,7 +173,7 @@ def test_the_timeline_marks_compensations_the_pivot_and_the_time_between_steps()
     assert saga_detail["lanes"][:5] == ["order_service", "inventory_service", "payment_service",
                                         "shipping_service", "notification_service"]
     assert {e["after_cause_seconds"] for e in saga_detail["timeline"][1:]} <= {0.5, 1.0, 1.5}
-    happy = views.detail("ord-2", fold(saga("ord-2", start=T0)), 0, DEADLINES)
+    happy = views.detail("ord-2", fold(saga("ord-2", start=T0)), 0, DEADLINES, NO_DECISIONS)
     assert [e["event_type"] for e in happy["timeline"] if e["pivot"]] == ["OrderShipped"]
 
 
@@ -247,3 +249,19 @@ def test_the_state_writes_the_table_only_when_a_saga_changed_and_times_each_saga
     exposition = state.metrics.exposition().decode()
     assert 'saga_monitor_saga_duration_seconds_count{outcome="completed"} 1.0' in exposition
     assert 'saga_monitor_unreadable_total{topic="OrderCreated"} 1.0' in exposition
+
+
+def test_the_monitor_stops_with_one_line_when_the_broker_cannot_be_reached(monkeypatch, caplog):
+    import saga_monitor.__main__ as entry
+    from shared.runtime.topics import BrokerUnreachable
+
+    async def unreachable(settings):
+        raise BrokerUnreachable("Kafka at 127.0.0.1:1 unreachable for 120s: KafkaConnectionError")
+
+    monkeypatch.setattr(entry, "create_topics", unreachable)
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "saga monitor cannot start: Kafka at 127.0.0.1:1 unreachable for 120s: "
+        "KafkaConnectionError"]

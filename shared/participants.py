@@ -1,7 +1,9 @@
-"""Everyone who takes part in the choreography, for the docs and the rules check.
+"""Everyone who takes part in the choreography: the services' declarations, all at once.
 
-The services never import each other; this operator tool is the one place that
-sees all of their declarations at once.
+For the docs, the rules check and the ACLs (sagactl), and for who must react to a saga's last
+event (the monitor). The services never import each other, and none of them imports this
+module: it is the one module in ``shared`` that imports the services, so it cannot live in
+``shared.choreography``, which every service imports while it declares itself.
 """
 
 from inventory_service.handlers import SERVICE as INVENTORY
