@@ -58,7 +58,11 @@ class KafkaSettings(BaseSettings):
     topic_prefix: str = Field(default="", pattern=TOPIC_PREFIX_PATTERN,
                               description="Prepended to every topic and group name.")
     topic_partitions: int = Field(default=3, ge=1, le=256)
-    topic_replication_factor: int = Field(default=1, ge=1, le=16)
+    topic_replication_factor: int = Field(default=1, ge=1, le=16, description="Replicas of "
+                                          "each topic we create: 3 on a cluster of 3 or more.")
+    topic_min_insync_replicas: int | None = Field(
+        default=None, ge=1, le=16, description="Replicas that must have a write before it is "
+        "acknowledged (acks=all). Default: 2 when the replication factor is 3 or more, else 1.")
     connect_timeout: float = Field(default=10.0, gt=0, le=300,
                                    description="Seconds to reach the broker before giving up.")
     send_timeout: float = Field(default=15.0, gt=0, le=600,
@@ -76,6 +80,14 @@ class KafkaSettings(BaseSettings):
     kafka_ca_file: Path | None = Field(default=None, description="The CA that signed the broker.")
 
     @model_validator(mode="after")
+    def _min_insync_fits(self) -> KafkaSettings:
+        if self.min_insync_replicas > self.topic_replication_factor:
+            raise ValueError(f"topic_min_insync_replicas ({self.min_insync_replicas}) must not "
+                             f"exceed topic_replication_factor ({self.topic_replication_factor})"
+                             ": no write could ever be acknowledged")
+        return self
+
+    @model_validator(mode="after")
     def _secure_needs_credentials(self) -> KafkaSettings:
         if self.kafka_security_protocol == "SASL_SSL":
             if self.kafka_password is None and self.kafka_password_file is None:
@@ -83,6 +95,14 @@ class KafkaSettings(BaseSettings):
             if self.kafka_ca_file is None or not self.kafka_ca_file.is_file():
                 raise ValueError("SASL_SSL needs SAGA_KAFKA_CA_FILE, the broker's CA (a file)")
         return self
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """Three replicas, two must have each write: one broker may be lost (or restarted)
+        without stopping writes or losing an acknowledged one. One replica: one."""
+        if self.topic_min_insync_replicas is not None:
+            return self.topic_min_insync_replicas
+        return 2 if self.topic_replication_factor >= 3 else 1
 
     def topic(self, event_type: str) -> str:
         return f"{self.topic_prefix}{event_type}"
