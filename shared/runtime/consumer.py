@@ -9,6 +9,12 @@ awaits: decoding, handlers and the fsync run on the service's writer thread.
 
 A record batch that cannot be read at all (a corrupt CRC, a codec this process lacks) is
 retried a few times, then dead-lettered by its coordinates and skipped: never a crash loop.
+
+Membership is static by default (``group_instance_id``, KIP-345): the group keeps this
+instance's partitions for it across a restart, so a service killed and started again gets
+them back at once instead of after the session timeout. A static member does not leave its
+group when it stops (aiokafka sends no LeaveGroup for one): a service that stops for good
+keeps its partitions until the session timeout — there is no second instance to hand them to.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class EventConsumer:
         s = self.settings
         self._consumer = AIOKafkaConsumer(
             **s.client_options(), group_id=s.consumer_group,
+            group_instance_id=s.consumer_instance_id,
             client_id=s.service_name, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=s.heartbeat_interval_ms,
@@ -194,8 +201,9 @@ class EventConsumer:
                     max(0, highwater - position))
 
     async def _stop_consumer(self) -> None:
-        """Leave the group and close every connection, bounded; a cancellation arriving
-        meanwhile does not cut the stop short (it would leave heartbeats running)."""
+        """Close every connection (a dynamic member also leaves its group), bounded; a
+        cancellation arriving meanwhile does not cut the stop short (it would leave
+        heartbeats running)."""
         consumer, self._consumer = self._consumer, None
         stopping = asyncio.ensure_future(consumer.stop())
         with contextlib.suppress(Exception, asyncio.CancelledError):
