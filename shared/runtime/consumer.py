@@ -15,6 +15,10 @@ instance's partitions for it across a restart, so a service killed and started a
 them back at once instead of after the session timeout. A static member does not leave its
 group when it stops (aiokafka sends no LeaveGroup for one): a service that stops for good
 keeps its partitions until the session timeout — there is no second instance to hand them to.
+The group also keeps the *assignment* across the restart, even one made while a topic was
+missing from the metadata (a broker of a cluster that had not heard of a new topic yet) or
+before this version subscribed to a topic: a member that owns no partition of one of its
+topics asks the group for a new assignment.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from shared.runtime.sqlite import SqliteWriter
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+#: Seconds between two requests for a new assignment (each is a rebalance of the group).
+REASSIGN_INTERVAL = 10.0
 #: aiokafka raises these from getmany() when it cannot unpack a fetched record batch.
 UNREADABLE = (CorruptRecordException, UnsupportedCodecError)
 
@@ -54,6 +60,8 @@ class EventConsumer:
         self.crash_points = crash_points or CrashPoints(None)
         self.last_progress = time.monotonic()
         self.assigned: set[TopicPartition] = set()
+        #: An assignment arrived and was not revoked since (it may be empty).
+        self.in_group = False
         #: Next offset to process, per partition: where to go back to after a failure.
         self.positions: dict[TopicPartition, int] = {}
         #: Consecutive rounds that failed (a batch not decided, or a batch not readable).
@@ -62,6 +70,7 @@ class EventConsumer:
         self._unreadable: dict[tuple[TopicPartition, int], int] = {}
         self._last_skipped: tuple[TopicPartition, int] | None = None
         self._lag_reported = 0.0
+        self._reassign_asked = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self.started = False
 
@@ -88,6 +97,7 @@ class EventConsumer:
                 if batches:
                     await self._handle(batches)
                 self._report_lag()
+                self._claim_every_topic()
         finally:
             committing.cancel()
             await self.committer.close(self.settings.send_timeout)
@@ -186,6 +196,20 @@ class EventConsumer:
             else:
                 self._consumer.seek(tp, committed)
 
+    def _claim_every_topic(self) -> None:
+        """One instance per service, so its member must own partitions of every topic it
+        reads. When it does not — the group kept an assignment made without some topic —
+        re-subscribing makes this member (the group's leader) rejoin, which rebalances the
+        group and assigns afresh from the metadata as it is now."""
+        missing = set(self.topics) - {tp.topic for tp in self.assigned}
+        if (not self.in_group or not missing
+                or time.monotonic() - self._reassign_asked < REASSIGN_INTERVAL):
+            return
+        self._reassign_asked = time.monotonic()
+        log.warning("this member owns no partition of some of its topics; asking the group "
+                    "for a new assignment", extra={"missing": sorted(missing)})
+        self._consumer.subscribe(self.topics, listener=_TrackAssignment(self))
+
     def _failed(self, error: Exception) -> None:
         self.failures += 1
         self.last_error = f"{type(error).__name__}: {error}"[:300]
@@ -225,8 +249,10 @@ class _TrackAssignment(ConsumerRebalanceListener):
             log.warning("offsets of revoked partitions not committed",
                         extra={"error": repr(error)})
         self.owner.assigned -= set(revoked)
+        self.owner.in_group = False
         for tp in revoked:
             self.owner.positions.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.assigned |= set(assigned)
+        self.owner.in_group = True
