@@ -1,9 +1,14 @@
 """`make chaos`: mixed orders while services are SIGKILLed, one is frozen past its session
 timeout and the broker restarts; afterwards every guarantee is checked.
 
-Ends with one line: ``orders=… kills=… freezes=… broker_restarts=… duration=…s
-violations=0`` (or the list of violations), and exit status 0 only when there
-were none.
+``--cluster`` runs on a local three-broker cluster (every topic three replicas, two in sync)
+and adds broker faults under load (devtools/brokerchaos.py): the leader of the busiest
+partitions and the active controller SIGKILLed and started again, a broker frozen past its
+session timeout.
+
+Ends with one line: ``orders=… kills=… freezes=… broker_restarts=… broker_kills=…
+broker_freezes=… duration=…s violations=0`` (or the list of violations), and exit status 0
+only when there were none.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from devtools.brokerchaos import BrokerFaults
 from devtools.invariants import violations
 from devtools.processes import Mesh, ServiceProcess, free_port
 from devtools.workload import BALANCES, STOCK, PlannedOrder, plan
@@ -37,7 +43,11 @@ class ChaosPlan:
     kill_every: float = 3.0        # seconds between SIGKILLs
     min_kills: int = 5             # keep killing after the last order until this many
     freezes: int = 1               # SIGSTOPs longer than the consumer session timeout
-    broker_restarts: int = 1
+    broker_restarts: int = 1       # the whole broker (every node) stopped and started
+    brokers: int = 1               # 3: a replicated cluster, and the broker faults below
+    broker_kills: int = 0          # SIGKILLs of a node: the busiest leader, the controller, …
+    broker_freezes: int = 0        # SIGSTOPs of a node past its session timeout
+    broker_down: float = 10.0      # seconds a killed node stays down
     fault_rate: float = 0.02       # injected transient handler failures
     settle_timeout: float = 300.0
     seed: int = 1
@@ -49,6 +59,8 @@ class ChaosReport:
     kills: int = 0
     freezes: int = 0
     broker_restarts: int = 0
+    broker_kills: int = 0
+    broker_freezes: int = 0
     duration: float = 0.0
     violations: list[str] = field(default_factory=list)
 
@@ -56,15 +68,17 @@ class ChaosReport:
         found = ("0" if not self.violations else
                  f"{len(self.violations)}: " + "; ".join(self.violations[:25]))
         return (f"orders={self.orders} kills={self.kills} freezes={self.freezes} "
-                f"broker_restarts={self.broker_restarts} duration={self.duration:.0f}s "
+                f"broker_restarts={self.broker_restarts} broker_kills={self.broker_kills} "
+                f"broker_freezes={self.broker_freezes} duration={self.duration:.0f}s "
                 f"violations={found}")
 
 
-def service_environment(fault_rate: float) -> dict[str, str]:
+def service_environment(fault_rate: float, replication_factor: int = 1) -> dict[str, str]:
     return {"SAGA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS), "SAGA_HEARTBEAT_INTERVAL_MS": "1500",
             "SAGA_FAULT_RATE": str(fault_rate), "SAGA_RETRY_MAX_ATTEMPTS": "40",
             "SAGA_RETRY_BASE_DELAY": "0.05", "SAGA_RETRY_MAX_DELAY": "2",
-            "SAGA_SEND_TIMEOUT": "5", "SAGA_WATCHDOG_TIMEOUT": "30"}
+            "SAGA_SEND_TIMEOUT": "5", "SAGA_WATCHDOG_TIMEOUT": "30",
+            "SAGA_TOPIC_REPLICATION_FACTOR": str(replication_factor)}
 
 
 class ChaosRun:
@@ -76,14 +90,20 @@ class ChaosRun:
         self.report = ChaosReport()
         self.placed = 0
         self._thaws: list[threading.Timer] = []
+        self.faults: BrokerFaults | None = None
 
     def run(self) -> ChaosReport:
         started = time.monotonic()
         orders = plan(self.chaos.orders, self.chaos.seed)
         with self._broker() as broker:
             prefix = f"chaos-{int(time.time())}."
+            replication = 3 if self.chaos.brokers >= 3 else 1
+            if broker is not None and self.chaos.brokers > 1:
+                self.faults = BrokerFaults(broker, prefix, kills=self.chaos.broker_kills,
+                                           freezes=self.chaos.broker_freezes,
+                                           down=self.chaos.broker_down, say=self.say)
             with Mesh(self.data_dir, self._bootstrap(broker), prefix,
-                      **service_environment(self.chaos.fault_rate)) as mesh:
+                      **service_environment(self.chaos.fault_rate, replication)) as mesh:
                 self.say(f"starting five services (logs in {self.data_dir})")
                 mesh.start()
                 mesh.seed(Settings(kafka_bootstrap_servers=self._bootstrap(broker),
@@ -91,6 +111,9 @@ class ChaosRun:
                 self._place_under_fire(mesh, broker, orders)
                 self.report.violations = self._settle(mesh, {o.order_id for o in orders})
         self.report.orders = len(orders)
+        if self.faults is not None:
+            self.report.broker_kills = self.faults.kills
+            self.report.broker_freezes = self.faults.freezes
         self.report.duration = time.monotonic() - started
         return self.report
 
@@ -99,7 +122,10 @@ class ChaosRun:
         if self.external:
             yield None
             return
-        with LocalKafka(self.data_dir / "kafka", port=free_port()) as broker:
+        if self.chaos.brokers > 1:
+            self.say(f"starting a {self.chaos.brokers}-broker cluster")
+        with LocalKafka(self.data_dir / "kafka", brokers=self.chaos.brokers,
+                        port=free_port() if self.chaos.brokers == 1 else 0) as broker:
             yield broker
 
     def _bootstrap(self, broker: LocalKafka | None) -> str:
@@ -110,12 +136,16 @@ class ChaosRun:
         placer = threading.Thread(target=self._place_all, args=(mesh, orders), daemon=True)
         placer.start()
         freeze_at, restart_at = len(orders) // 3, 2 * len(orders) // 3
-        while placer.is_alive() or self.report.kills < self.chaos.min_kills:
+        faults_from = len(orders) // 10
+        while (placer.is_alive() or self.report.kills < self.chaos.min_kills
+               or (self.faults is not None and not self.faults.done)):
             time.sleep(self.chaos.kill_every)
             if self.report.freezes < self.chaos.freezes and self.placed >= freeze_at:
                 self._freeze(mesh)
             if self._may_restart(broker) and self.placed >= restart_at:
                 self._restart_broker(broker)
+            if self.faults is not None and self.placed >= faults_from:
+                self.faults.step(self.placed)
             self._kill(mesh)
         placer.join()
         while self.report.freezes < self.chaos.freezes:  # a short run still gets every fault
@@ -165,6 +195,8 @@ class ChaosRun:
 
     def _settle(self, mesh: Mesh, order_ids: set[str]) -> list[str]:
         self.say("all orders placed; waiting for every saga to finish")
+        if self.faults is not None:
+            self.faults.finish()
         for service in mesh.services.values():
             if not service.alive():
                 service.start()
@@ -191,17 +223,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = ChaosPlan()
     for name in ("orders", "rate", "kill_every", "freezes", "broker_restarts", "fault_rate",
-                 "settle_timeout", "seed"):
+                 "settle_timeout", "seed", "broker_kills", "broker_freezes", "broker_down"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(defaults, name)),
-                            default=getattr(defaults, name))
+                            default=None, help=f"default {getattr(defaults, name)}")
+    parser.add_argument("--cluster", action="store_true",
+                        help="a local 3-broker cluster, and broker faults (default: 4 broker "
+                             "kills, 1 broker freeze, no whole-broker restart)")
     parser.add_argument("--data-dir", type=Path,
                         default=Path(".run") / "chaos" / time.strftime("%Y%m%d-%H%M%S"))
     args = vars(parser.parse_args(argv))
-    data_dir = args.pop("data_dir")
+    data_dir, cluster = args.pop("data_dir"), args.pop("cluster")
+    if cluster:
+        args = {"broker_kills": 4, "broker_freezes": 1, "broker_restarts": 0,
+                **{k: v for k, v in args.items() if v is not None}, "brokers": 3}
     settings = Settings()
     external = (settings.kafka_bootstrap_servers
                 if "kafka_bootstrap_servers" in settings.model_fields_set else None)
-    report = ChaosRun(ChaosPlan(**args), data_dir, external,
+    if external and cluster:
+        parser.error("--cluster starts a cluster of its own: unset KAFKA_BOOTSTRAP_SERVERS")
+    chaos = ChaosPlan(**{k: v for k, v in args.items() if v is not None})
+    report = ChaosRun(chaos, data_dir, external,
                       say=lambda message: print(message, file=sys.stderr, flush=True)).run()
     print(report.summary())
     return 0 if not report.violations else 1

@@ -51,14 +51,21 @@ class Secrets:
         return self.root / "secrets" / "api_token"
 
 
-def ensure_secrets(state_dir: Path, names: tuple[str, ...] = BROKER_NAMES) -> Secrets:
+def ensure_secrets(state_dir: Path, names: tuple[str, ...] = BROKER_NAMES,
+                   hosts: set[str] = frozenset()) -> Secrets:
+    """Made once per state dir and kept; the broker's certificate is issued again (by the
+    same CA) if it does not name a host the brokers now listen on. Every node of a cluster
+    presents the same certificate, so it names every node's address."""
     found = Secrets(state_dir)
     secret_dir = state_dir / "secrets"
+    wanted = (*names, *sorted(hosts - set(names)))
     if (secret_dir / "passwords.json").exists():
+        if not set(wanted) <= set(_certified_names(secret_dir)):
+            _certificates(secret_dir, wanted, new_ca=False)
         return found
     secret_dir.mkdir(parents=True, exist_ok=True)
     secret_dir.chmod(0o700)
-    _certificates(secret_dir, names)
+    _certificates(secret_dir, wanted)
     passwords = {name: secrets.token_urlsafe(24) for name in (ADMIN, CONTROLLER, *PRINCIPALS)}
     path = secret_dir / "passwords.json"
     path.write_text(json.dumps(passwords, indent=2))
@@ -68,9 +75,18 @@ def ensure_secrets(state_dir: Path, names: tuple[str, ...] = BROKER_NAMES) -> Se
     return found
 
 
-def write_client_settings(found: Secrets, bootstrap: str) -> None:
+def _certified_names(secret_dir: Path) -> list[str]:
+    """The names the broker's certificate was issued for (in state dirs older than the
+    record: the names every certificate had then)."""
+    recorded = secret_dir / "broker.names"
+    return recorded.read_text().split() if recorded.exists() else list(BROKER_NAMES)
+
+
+def write_client_settings(found: Secrets, bootstrap: str, extra: dict[str, str] | None = None
+                          ) -> None:
     """Per principal: a librdkafka/kcat properties file (``kcat -F``) and an env file with the
-    project's own settings (``SAGA_KAFKA_*``), both pointing at the CA and a password file."""
+    project's own settings (``SAGA_KAFKA_*``, and ``extra``), both pointing at the CA and a
+    password file."""
     found.clients.mkdir(parents=True, exist_ok=True)
     found.clients.chmod(0o700)
     for principal, password in found.passwords().items():
@@ -91,15 +107,18 @@ def write_client_settings(found: Secrets, bootstrap: str) -> None:
         (found.clients / f"{principal}.env").write_text(
             f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}\nSAGA_KAFKA_SECURITY_PROTOCOL=SASL_SSL\n"
             f"SAGA_KAFKA_USERNAME={principal}\nSAGA_KAFKA_PASSWORD_FILE={password_file.resolve()}\n"
-            f"SAGA_KAFKA_CA_FILE={found.ca.resolve()}\n{token}")
+            f"SAGA_KAFKA_CA_FILE={found.ca.resolve()}\n{token}"
+            + "".join(f"{key}={value}\n" for key, value in (extra or {}).items()))
 
 
-def _certificates(secret_dir: Path, names: tuple[str, ...]) -> None:
-    """A CA, and a broker key and certificate it signed, valid for ``names``."""
+def _certificates(secret_dir: Path, names: tuple[str, ...], *, new_ca: bool = True) -> None:
+    """A CA (or, ``new_ca=False``, the one there is), and a broker key and certificate it
+    signed, valid for ``names``."""
     alt = ",".join(f"IP:{n}" if n.replace(".", "").isdigit() else f"DNS:{n}" for n in names)
     run = [
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
-         "-subj", "/CN=saga-choreography local CA", "-keyout", "ca.key", "-out", "ca.pem"],
+        *([["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
+            "-subj", "/CN=saga-choreography local CA", "-keyout", "ca.key", "-out", "ca.pem"]]
+          if new_ca else []),
         ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kafka",
          "-keyout", "broker.key", "-out", "broker.csr"],
         ["openssl", "x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
@@ -112,6 +131,7 @@ def _certificates(secret_dir: Path, names: tuple[str, ...]) -> None:
         if result.returncode != 0:
             raise LocalKafkaError(f"making certificates failed ({' '.join(command[:2])}): "
                                   f"{result.stderr.strip()[-300:]}")
+    (secret_dir / "broker.names").write_text("\n".join(names) + "\n")
     # Kafka reads a PEM key store: the private key, then the certificate chain.
     key, cert = (secret_dir / "broker.key").read_text(), (secret_dir / "broker.crt").read_text()
     (secret_dir / "broker.pem").write_text(key + cert)

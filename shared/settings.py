@@ -58,7 +58,11 @@ class KafkaSettings(BaseSettings):
     topic_prefix: str = Field(default="", pattern=TOPIC_PREFIX_PATTERN,
                               description="Prepended to every topic and group name.")
     topic_partitions: int = Field(default=3, ge=1, le=256)
-    topic_replication_factor: int = Field(default=1, ge=1, le=16)
+    topic_replication_factor: int = Field(default=1, ge=1, le=16, description="Replicas of "
+                                          "each topic we create: 3 on a cluster of 3 or more.")
+    topic_min_insync_replicas: int | None = Field(
+        default=None, ge=1, le=16, description="Replicas that must have a write before it is "
+        "acknowledged (acks=all). Default: 2 when the replication factor is 3 or more, else 1.")
     connect_timeout: float = Field(default=10.0, gt=0, le=300,
                                    description="Seconds to reach the broker before giving up.")
     send_timeout: float = Field(default=15.0, gt=0, le=600,
@@ -76,6 +80,14 @@ class KafkaSettings(BaseSettings):
     kafka_ca_file: Path | None = Field(default=None, description="The CA that signed the broker.")
 
     @model_validator(mode="after")
+    def _min_insync_fits(self) -> KafkaSettings:
+        if self.min_insync_replicas > self.topic_replication_factor:
+            raise ValueError(f"topic_min_insync_replicas ({self.min_insync_replicas}) must not "
+                             f"exceed topic_replication_factor ({self.topic_replication_factor})"
+                             ": no write could ever be acknowledged")
+        return self
+
+    @model_validator(mode="after")
     def _secure_needs_credentials(self) -> KafkaSettings:
         if self.kafka_security_protocol == "SASL_SSL":
             if self.kafka_password is None and self.kafka_password_file is None:
@@ -83,6 +95,14 @@ class KafkaSettings(BaseSettings):
             if self.kafka_ca_file is None or not self.kafka_ca_file.is_file():
                 raise ValueError("SASL_SSL needs SAGA_KAFKA_CA_FILE, the broker's CA (a file)")
         return self
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """Three replicas, two must have each write: one broker may be lost (or restarted)
+        without stopping writes or losing an acknowledged one. One replica: one."""
+        if self.topic_min_insync_replicas is not None:
+            return self.topic_min_insync_replicas
+        return 2 if self.topic_replication_factor >= 3 else 1
 
     def topic(self, event_type: str) -> str:
         return f"{self.topic_prefix}{event_type}"
@@ -164,6 +184,14 @@ class Settings(KafkaSettings, ApiTokenSettings):
     unreadable_max_tries: int = Field(default=3, ge=1, le=100,
                                       description="Reads of an unreadable batch before it is "
                                                   "dead-lettered and skipped.")
+    static_membership: bool = Field(
+        default=True, description="Join the consumer group as a static member "
+        "(group.instance.id): a restarted service gets its partitions back at once instead "
+        "of after the session timeout (docs/reliability.md).")
+    group_instance_id: str | None = Field(
+        default=None, min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$",
+        description="This instance's static member id; default: the service name. Two live "
+        "processes with one id fence each other out.")
     # The broker refuses sessions outside group.min/max.session.timeout.ms (6 s .. 30 min).
     session_timeout_ms: int = Field(default=10_000, ge=6_000, le=1_800_000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100, le=600_000,
@@ -209,6 +237,11 @@ class Settings(KafkaSettings, ApiTokenSettings):
     @property
     def consumer_group(self) -> str:
         return f"{self.topic_prefix}{self.service_name}"
+
+    @property
+    def consumer_instance_id(self) -> str | None:
+        """The static member id within :attr:`consumer_group`, or None (dynamic membership)."""
+        return (self.group_instance_id or self.service_name) if self.static_membership else None
 
 
 S = TypeVar("S", bound=KafkaSettings)

@@ -9,6 +9,16 @@ awaits: decoding, handlers and the fsync run on the service's writer thread.
 
 A record batch that cannot be read at all (a corrupt CRC, a codec this process lacks) is
 retried a few times, then dead-lettered by its coordinates and skipped: never a crash loop.
+
+Membership is static by default (``group_instance_id``, KIP-345): the group keeps this
+instance's partitions for it across a restart, so a service killed and started again gets
+them back at once instead of after the session timeout. A static member does not leave its
+group when it stops (aiokafka sends no LeaveGroup for one): a service that stops for good
+keeps its partitions until the session timeout — there is no second instance to hand them to.
+The group also keeps the *assignment* across the restart, even one made while a topic was
+missing from the metadata (a broker of a cluster that had not heard of a new topic yet) or
+before this version subscribed to a topic: a member that owns no partition of one of its
+topics asks the group for a new assignment.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ from shared.runtime.sqlite import SqliteWriter
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+#: Seconds between two requests for a new assignment (each is a rebalance of the group).
+REASSIGN_INTERVAL = 10.0
 #: aiokafka raises these from getmany() when it cannot unpack a fetched record batch.
 UNREADABLE = (CorruptRecordException, UnsupportedCodecError)
 
@@ -48,6 +60,8 @@ class EventConsumer:
         self.crash_points = crash_points or CrashPoints(None)
         self.last_progress = time.monotonic()
         self.assigned: set[TopicPartition] = set()
+        #: An assignment arrived and was not revoked since (it may be empty).
+        self.in_group = False
         #: Next offset to process, per partition: where to go back to after a failure.
         self.positions: dict[TopicPartition, int] = {}
         #: Consecutive rounds that failed (a batch not decided, or a batch not readable).
@@ -56,6 +70,7 @@ class EventConsumer:
         self._unreadable: dict[tuple[TopicPartition, int], int] = {}
         self._last_skipped: tuple[TopicPartition, int] | None = None
         self._lag_reported = 0.0
+        self._reassign_asked = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self.started = False
 
@@ -63,6 +78,7 @@ class EventConsumer:
         s = self.settings
         self._consumer = AIOKafkaConsumer(
             **s.client_options(), group_id=s.consumer_group,
+            group_instance_id=s.consumer_instance_id,
             client_id=s.service_name, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=s.heartbeat_interval_ms,
@@ -81,6 +97,7 @@ class EventConsumer:
                 if batches:
                     await self._handle(batches)
                 self._report_lag()
+                self._claim_every_topic()
         finally:
             committing.cancel()
             await self.committer.close(self.settings.send_timeout)
@@ -179,6 +196,20 @@ class EventConsumer:
             else:
                 self._consumer.seek(tp, committed)
 
+    def _claim_every_topic(self) -> None:
+        """One instance per service, so its member must own partitions of every topic it
+        reads. When it does not — the group kept an assignment made without some topic —
+        re-subscribing makes this member (the group's leader) rejoin, which rebalances the
+        group and assigns afresh from the metadata as it is now."""
+        missing = set(self.topics) - {tp.topic for tp in self.assigned}
+        if (not self.in_group or not missing
+                or time.monotonic() - self._reassign_asked < REASSIGN_INTERVAL):
+            return
+        self._reassign_asked = time.monotonic()
+        log.warning("this member owns no partition of some of its topics; asking the group "
+                    "for a new assignment", extra={"missing": sorted(missing)})
+        self._consumer.subscribe(self.topics, listener=_TrackAssignment(self))
+
     def _failed(self, error: Exception) -> None:
         self.failures += 1
         self.last_error = f"{type(error).__name__}: {error}"[:300]
@@ -194,8 +225,9 @@ class EventConsumer:
                     max(0, highwater - position))
 
     async def _stop_consumer(self) -> None:
-        """Leave the group and close every connection, bounded; a cancellation arriving
-        meanwhile does not cut the stop short (it would leave heartbeats running)."""
+        """Close every connection (a dynamic member also leaves its group), bounded; a
+        cancellation arriving meanwhile does not cut the stop short (it would leave
+        heartbeats running)."""
         consumer, self._consumer = self._consumer, None
         stopping = asyncio.ensure_future(consumer.stop())
         with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -217,8 +249,10 @@ class _TrackAssignment(ConsumerRebalanceListener):
             log.warning("offsets of revoked partitions not committed",
                         extra={"error": repr(error)})
         self.owner.assigned -= set(revoked)
+        self.owner.in_group = False
         for tp in revoked:
             self.owner.positions.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.assigned |= set(assigned)
+        self.owner.in_group = True

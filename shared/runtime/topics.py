@@ -3,7 +3,9 @@
 Brokers here run with ``auto.create.topics.enable=false``; nothing relies on a topic appearing
 by accident with the broker's default partition count. Dead-letter topics keep their messages
 until someone deals with them (``retention.ms=-1``): a parked event must never outlive the
-dead letter that lets a person replay it. Waiting for an unreachable broker is bounded and
+dead letter that lets a person replay it. Every topic gets the settings' replication factor
+and ``min.insync.replicas`` (3 and 2 on a cluster: an acknowledged write is on two brokers, and
+one broker may be down without stopping writes). Waiting for an unreachable broker is bounded and
 said; a refusal that waiting cannot fix (an invalid name, more replicas than brokers, no
 permission) fails at once with the broker's own reason.
 """
@@ -48,11 +50,14 @@ def catalog_topics() -> list[str]:
 async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None,
                         *, wait: float = 120.0, partitions: int | None = None,
                         config: dict[str, str] | None = None) -> list[str]:
-    """Create missing topics; waits for the broker up to ``wait`` seconds. Returns created."""
+    """Create missing topics; waits for the broker up to ``wait`` seconds. Returns created.
+    ``config`` replaces the default topic config (dead letters: kept forever), not the
+    replication settings."""
+    replication = {"min.insync.replicas": str(settings.min_insync_replicas)}
     wanted = [NewTopic(settings.topic(name), partitions or settings.topic_partitions,
                        settings.topic_replication_factor,
-                       topic_configs=config or (DEAD_LETTER_CONFIG if name.endswith(DLT_SUFFIX)
-                                                else {}))
+                       topic_configs={**replication, **(config or (
+                           DEAD_LETTER_CONFIG if name.endswith(DLT_SUFFIX) else {}))})
               for name in (names or catalog_topics())]
     deadline = asyncio.get_running_loop().time() + wait
     attempt = 0

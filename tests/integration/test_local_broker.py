@@ -9,16 +9,12 @@ from pathlib import Path
 import pytest
 
 from localkafka import LocalKafka, LocalKafkaError
+from tests.support.jvm import jvm_alive
 
 needs_launcher = pytest.mark.skipif(
     bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")),
     reason="KAFKA_BOOTSTRAP_SERVERS is set: the suite must not start brokers of its own",
 )
-
-
-def _jvm_alive(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
 
 
 def test_a_port_in_use_is_reported_before_anything_starts(tmp_path):
@@ -46,9 +42,9 @@ def test_stopping_the_broker_leaves_no_jvm_running(tmp_path):
     broker = LocalKafka(tmp_path / "state")
     broker.start()
     pid = broker.process.pid
-    assert _jvm_alive(pid)
+    assert jvm_alive(pid)
     broker.stop()
-    assert not _jvm_alive(pid)
+    assert not jvm_alive(pid)
     assert not (tmp_path / "state" / "broker.pid").exists()
 
 
@@ -75,7 +71,7 @@ def test_two_starts_at_once_leave_one_broker_that_stop_stops(tmp_path):
         assert _localkafka("status", "--state-dir", str(state)).returncode == 0
     finally:
         _localkafka("stop", "--state-dir", str(state))
-    assert not _jvm_alive(pid)
+    assert not jvm_alive(pid)
 
 
 @needs_launcher
@@ -100,6 +96,6 @@ def test_a_pid_file_pointing_at_another_state_dirs_broker_is_not_ours(tmp_path):
         (other / "bootstrap").write_text("127.0.0.1:1")
         assert _localkafka("status", "--state-dir", str(other)).returncode == 1
         _localkafka("stop", "--state-dir", str(other))
-        assert _jvm_alive(_pid(mine)), "stopping another state dir killed this broker"
+        assert jvm_alive(_pid(mine)), "stopping another state dir killed this broker"
     finally:
         _localkafka("stop", "--state-dir", str(mine))

@@ -44,3 +44,24 @@ def test_a_topic_prefix_kafka_could_not_name_a_topic_with_is_refused(capsys):
     with pytest.raises(SystemExit):
         load(ToolSettings, topic_prefix="bad/")
     assert "SAGA_TOPIC_PREFIX" in capsys.readouterr().err
+
+
+def test_three_replicas_want_two_in_sync_and_one_replica_wants_one():
+    assert ToolSettings(topic_replication_factor=3).min_insync_replicas == 2
+    assert ToolSettings(topic_replication_factor=1).min_insync_replicas == 1
+    assert ToolSettings(topic_replication_factor=5,
+                        topic_min_insync_replicas=3).min_insync_replicas == 3
+
+
+def test_more_replicas_in_sync_than_there_are_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        load(ToolSettings, topic_replication_factor=1, topic_min_insync_replicas=2)
+    assert "no write could ever be acknowledged" in capsys.readouterr().err
+
+
+def test_a_service_is_a_static_member_named_after_itself_unless_told_otherwise():
+    assert Settings(service_name="payment_service").consumer_instance_id == "payment_service"
+    assert Settings(service_name="payment_service",
+                    group_instance_id="payment-a").consumer_instance_id == "payment-a"
+    assert Settings(service_name="payment_service",
+                    static_membership=False).consumer_instance_id is None
