@@ -12,12 +12,14 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := help
 ORDER_API_PORT ?= 8000
 KAFKA_HOST_PORT ?= 9094
+KAFKA_2_HOST_PORT ?= 9095
+KAFKA_3_HOST_PORT ?= 9096
 MONITOR_PORT ?= 8005
 COMPOSE_PROJECT_NAME ?= saga
 PROMETHEUS_PORT ?= 9090
 SECURE_COMPOSE_DIR ?= .run/compose-secure
-export ORDER_API_PORT KAFKA_HOST_PORT MONITOR_PORT COMPOSE_PROJECT_NAME PROMETHEUS_PORT \
-	SECURE_COMPOSE_DIR
+export ORDER_API_PORT KAFKA_HOST_PORT KAFKA_2_HOST_PORT KAFKA_3_HOST_PORT MONITOR_PORT \
+	COMPOSE_PROJECT_NAME PROMETHEUS_PORT SECURE_COMPOSE_DIR
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
@@ -104,17 +106,23 @@ bench: install  ## throughput, latency per offered rate, and the raw Kafka floor
 	$(BIN)/python -m devtools.bench --orders $(BENCH_ORDERS) --rates $(BENCH_RATES) \
 		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
-# `make up OBSERVABILITY=1` adds Prometheus; SECURE=1 runs the mesh in secure mode (overlay file).
+# `make up OBSERVABILITY=1` adds Prometheus; SECURE=1 runs the mesh in secure mode (overlay file);
+# CLUSTER=1 runs it on three Kafka nodes (profile cluster, its settings in deploy/cluster.env).
 OBSERVABILITY ?=
-COMPOSE_FILES = -f docker-compose.yml $(if $(SECURE),-f docker-compose.secure.yml)
-COMPOSE_ALL = $(COMPOSE) $(COMPOSE_FILES) --profile observability
-up: $(if $(SECURE),install)  ## the whole mesh in Docker (monitor included), healthy; OBSERVABILITY=1 Prometheus, SECURE=1
+CLUSTER ?=
+COMPOSE_FILES = $(if $(CLUSTER),--env-file deploy/cluster.env) -f docker-compose.yml \
+	$(if $(SECURE),-f docker-compose.secure.yml)
+COMPOSE_ALL = $(COMPOSE) $(COMPOSE_FILES) --profile observability --profile cluster
+up: $(if $(SECURE),install)  ## the whole mesh in Docker (monitor included), healthy; OBSERVABILITY=1 Prometheus, SECURE=1, CLUSTER=1 three brokers
+	$(if $(and $(SECURE),$(CLUSTER)),$(error SECURE=1 with CLUSTER=1 is not built for compose: use `make kafka BROKERS=3 SECURE=1` and `make services`))
 	$(if $(SECURE),$(BIN)/python -m devtools.secure compose $(SECURE_COMPOSE_DIR) --host-port $(KAFKA_HOST_PORT))
-	$(COMPOSE) $(COMPOSE_FILES) $(if $(OBSERVABILITY),--profile observability) up -d --build
+	$(COMPOSE) $(COMPOSE_FILES) $(if $(OBSERVABILITY),--profile observability) \
+		$(if $(CLUSTER),--profile cluster) up -d --build
 	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$(ORDER_API_PORT)/health 240 $(COMPOSE_PROJECT_NAME)
 	@echo "order API:     http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
 	@echo "saga monitor:  http://127.0.0.1:$(MONITOR_PORT)  (JSON under /api/, Prometheus /metrics)"
 	@echo "Kafka:         127.0.0.1:$(KAFKA_HOST_PORT)  e.g. .venv/bin/sagactl -b 127.0.0.1:$(KAFKA_HOST_PORT) tail"
+	@$(if $(CLUSTER),echo "               (three nodes: also 127.0.0.1:$(KAFKA_2_HOST_PORT) and 127.0.0.1:$(KAFKA_3_HOST_PORT))")
 	@$(if $(OBSERVABILITY),echo "Prometheus:    http://127.0.0.1:$(PROMETHEUS_PORT)")
 	@$(if $(SECURE),echo "secure: sagactl's settings in $(SECURE_COMPOSE_DIR)/clients/sagactl.env (set -a; . that file; set +a)")
 

@@ -206,8 +206,15 @@ class EventConsumer:
                 or time.monotonic() - self._reassign_asked < REASSIGN_INTERVAL):
             return
         self._reassign_asked = time.monotonic()
+        unknown = sorted(t for t in missing if not self._consumer.partitions_for_topic(t))
         log.warning("this member owns no partition of some of its topics; asking the group "
-                    "for a new assignment", extra={"missing": sorted(missing)})
+                    "for a new assignment", extra={"missing": sorted(missing),
+                                                   "unknown_to_metadata": unknown})
+        if unknown:
+            # The assignment is made from this client's metadata, which is refreshed only
+            # every metadata_max_age_ms (5 min) and not by subscribing to the same topics
+            # again: ask for it now (aiokafka has no public call for this).
+            self._consumer._client.force_metadata_update()
         self._consumer.subscribe(self.topics, listener=_TrackAssignment(self))
 
     def _failed(self, error: Exception) -> None:

@@ -5,8 +5,9 @@ by accident with the broker's default partition count. Dead-letter topics keep t
 until someone deals with them (``retention.ms=-1``): a parked event must never outlive the
 dead letter that lets a person replay it. Every topic gets the settings' replication factor
 and ``min.insync.replicas`` (3 and 2 on a cluster: an acknowledged write is on two brokers, and
-one broker may be down without stopping writes). Waiting for an unreachable broker is bounded and
-said; a refusal that waiting cannot fix (an invalid name, more replicas than brokers, no
+one broker may be down without stopping writes). Waiting for an unreachable broker — or for the
+brokers of a cluster that is still starting, when fewer are up than a topic needs replicas — is
+bounded and said; a refusal that waiting cannot fix (an invalid name, more replicas than brokers, no
 permission) fails at once with the broker's own reason.
 """
 
@@ -42,6 +43,10 @@ class BrokerUnreachable(RuntimeError):
     """No answer from the broker within the time we were willing to wait."""
 
 
+class TooFewBrokers(KafkaError):
+    """Fewer brokers are up than a topic needs replicas: a cluster still starting (retried)."""
+
+
 def catalog_topics() -> list[str]:
     """Logical names (without prefix) of every topic the saga uses."""
     return with_dead_letters(CATALOG)
@@ -67,6 +72,8 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = N
             return await _create_missing(settings, wanted)
         except (KafkaError, OSError, TimeoutError) as error:
             if asyncio.get_running_loop().time() > deadline:
+                if isinstance(error, TooFewBrokers):
+                    raise TopicsRefused(f"{error} after {wait:.0f}s") from error
                 raise BrokerUnreachable(f"Kafka at {settings.kafka_bootstrap_servers} unreachable "
                                         f"for {wait:.0f}s: {error or type(error).__name__}"
                                         ) from error
@@ -84,12 +91,21 @@ async def _create_missing(settings: KafkaSettings, wanted: list[NewTopic]) -> li
         existing = set(await admin.list_topics())
         missing = [topic for topic in wanted if topic.name not in existing]
         if missing:
+            await _enough_brokers(admin, max(topic.replication_factor for topic in missing))
             response = await admin.create_topics(missing)
             _raise_on_errors(response.topic_errors)
             await _until_led(admin, [topic.name for topic in missing])
         return [topic.name for topic in missing]
     finally:
         await admin.close()
+
+
+async def _enough_brokers(admin: AIOKafkaAdminClient, replicas: int) -> None:
+    brokers = len((await admin.describe_cluster())["brokers"])
+    if brokers < replicas:
+        raise TooFewBrokers(f"{replicas} replicas per topic wanted "
+                            f"(SAGA_TOPIC_REPLICATION_FACTOR), but only {brokers} "
+                            f"broker{'s' if brokers != 1 else ''} up")
 
 
 async def _until_led(admin: AIOKafkaAdminClient, topics: list[str], timeout: float = 30.0) -> None:

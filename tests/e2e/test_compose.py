@@ -13,7 +13,7 @@ import pytest
 
 from devtools.invariants import violations
 from devtools.processes import SERVICES
-from tests.support.compose import CONTAINERS, ComposeMesh, healthy
+from tests.support.compose import CONTAINERS, ComposeMesh, brought_up
 from tests.support.docker_engine import compose_command, docker_engine, ensure_base_images
 
 pytestmark = pytest.mark.e2e
@@ -23,14 +23,8 @@ pytestmark = pytest.mark.e2e
 def mesh():
     with docker_engine():
         ensure_base_images()
-        mesh = ComposeMesh(compose_command())
-        up = mesh.run("up", "-d", "--build")
-        try:
-            assert up.returncode == 0, up.stdout + up.stderr
-            mesh.until(lambda: healthy(mesh), timeout=240, what="every container healthy")
+        with brought_up(ComposeMesh(compose_command()), timeout=240) as mesh:
             yield mesh
-        finally:
-            mesh.run("--profile", "observability", "down", "-v", "--remove-orphans")
 
 
 def test_every_saga_path_through_the_containerised_mesh(mesh):

@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from tests.support.compose import ROOT, ComposeMesh, healthy
+from tests.support.compose import ROOT, ComposeMesh, brought_up
 from tests.support.docker_engine import compose_command, docker_engine, ensure_base_images
 
 pytestmark = pytest.mark.e2e
@@ -30,13 +30,8 @@ def secure_mesh(tmp_path_factory):
         assert made.returncode == 0, made.stderr
         mesh.sagactl_env = dict(line.split("=", 1) for line in
                                 (material / "clients" / "sagactl.env").read_text().splitlines())
-        up = mesh.run("up", "-d", "--build")
-        try:
-            assert up.returncode == 0, up.stdout + up.stderr
-            mesh.until(lambda: healthy(mesh), timeout=300, what="every container healthy")
+        with brought_up(mesh):
             yield mesh
-        finally:
-            mesh.run("down", "-v", "--remove-orphans")
 
 
 def test_a_saga_completes_with_every_service_its_own_principal(secure_mesh):

@@ -2,10 +2,15 @@
 restart. A member the group kept an assignment for that lacks one of its topics (an earlier
 version read fewer; a broker had not heard of a new topic yet) asks for a new one."""
 
+import asyncio
+import contextlib
+
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from devtools.orders import BALANCES, STOCK, order_body
 from payment_service.handlers import SERVICE as PAYMENT
+from shared.runtime.consumer import EventConsumer
 from shared.runtime.topics import ensure_topics
 
 
@@ -31,3 +36,40 @@ async def test_a_member_kept_without_one_of_its_topics_gets_every_topic_back(mes
     order = await mesh.place_order(order_body(quantity=1))
     assert (await mesh.wait_until_final(order))[order]["status"] == "COMPLETED"
 
+
+
+async def test_a_topic_missing_from_the_metadata_for_a_while_is_assigned_again(mesh):
+    """A broker of a cluster that had not yet heard of a new topic can answer a metadata request
+    without it; the group then assigns without it, and aiokafka would look again only after
+    metadata_max_age_ms (5 min). Here the topic goes away and comes back instead."""
+    settings = mesh.tool.model_copy(update={"service_name": "comeback-reader"})
+    both = {settings.topic("ComebackA"), settings.topic("ComebackB")}
+    await ensure_topics(settings, ["ComebackA", "ComebackB"])
+    consumer = EventConsumer(settings, ["ComebackA", "ComebackB"], writer=None, processor=None,
+                             on_committed=lambda _: None)
+    stopping = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stopping))
+    topics_now = lambda: {tp.topic for tp in consumer.assigned}  # noqa: E731
+    try:
+        await mesh.wait_for(lambda: topics_now() == both, timeout=60)
+        async with admin_client(settings) as admin:
+            await admin.delete_topics([settings.topic("ComebackB")])
+            await mesh.wait_for(lambda: topics_now() == {settings.topic("ComebackA")},
+                                timeout=60)
+            while settings.topic("ComebackB") in await admin.list_topics():
+                await asyncio.sleep(0.2)
+        await ensure_topics(settings, ["ComebackB"])
+        await mesh.wait_for(lambda: topics_now() == both, timeout=60)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(running, 60)
+
+
+@contextlib.asynccontextmanager
+async def admin_client(settings):
+    admin = AIOKafkaAdminClient(**settings.client_options())
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()

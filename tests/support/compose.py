@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -20,21 +21,24 @@ CONTAINERS = {name: name.replace("_", "-") for name in SERVICES}
 
 
 class ComposeMesh:
-    """One compose project on free host ports; ``overlays`` are extra compose files and
-    ``env`` extra variables (for sagactl too)."""
+    """One compose project on free host ports; ``overlays`` are extra compose files,
+    ``options`` extra compose options (``--env-file``, ``--profile``) and ``env`` extra
+    variables (for sagactl too)."""
 
     def __init__(self, compose: list[str], overlays: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, sagactl_env: dict[str, str] | None = None
-                 ) -> None:
+                 env: dict[str, str] | None = None, sagactl_env: dict[str, str] | None = None,
+                 options: tuple[str, ...] = ()) -> None:
         self.project = f"sagae2e{uuid.uuid4().hex[:8]}"
         self.api_port, self.kafka_port, self.monitor_port = free_port(), free_port(), free_port()
         self.prometheus_port = free_port()
         self.env = {**os.environ, "ORDER_API_PORT": str(self.api_port),
                     "KAFKA_HOST_PORT": str(self.kafka_port), "MONITOR_PORT": str(self.monitor_port),
-                    "PROMETHEUS_PORT": str(self.prometheus_port), **(env or {})}
+                    "PROMETHEUS_PORT": str(self.prometheus_port),
+                    "KAFKA_2_HOST_PORT": str(free_port()), "KAFKA_3_HOST_PORT": str(free_port()),
+                    **(env or {})}
         self.sagactl_env = sagactl_env or {}
         files = [arg for name in ("docker-compose.yml", *overlays) for arg in ("-f", str(ROOT / name))]
-        self.compose = [*compose, "-p", self.project, *files]
+        self.compose = [*compose, "-p", self.project, *files, *options]
 
     @property
     def api(self) -> str:
@@ -109,3 +113,16 @@ def healthy(mesh: ComposeMesh) -> bool:
                               mesh.container(s)], capture_output=True, text=True).stdout.strip()
               for s in SERVICES]
     return ok and states == ["healthy"] * len(SERVICES)
+
+
+@contextlib.contextmanager
+def brought_up(mesh: ComposeMesh, timeout: float = 300):
+    """`up -d --build`, every container healthy; at the end `down -v` of every profile."""
+    up = mesh.run("up", "-d", "--build")
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        mesh.until(lambda: healthy(mesh), timeout=timeout, what="every container healthy")
+        yield mesh
+    finally:
+        mesh.run("--profile", "observability", "--profile", "cluster", "down", "-v",
+                 "--remove-orphans")
