@@ -50,12 +50,16 @@ def list_command(ctx: typer.Context,
 
 @app.command("create")
 def create_command(ctx: typer.Context,
-                   wait: float = typer.Option(None, help="Seconds to wait for the broker "
-                                              "[default: --connect-timeout]")) -> None:
+                   wait: float = typer.Option(None, help="Seconds to wait for the broker and, "
+                                              "on a cluster still starting, for as many brokers "
+                                              "as each topic has replicas [default: "
+                                              "--connect-timeout, and fewer brokers than "
+                                              "replicas is refused at once]")) -> None:
     """Create every event topic and its dead-letter topic (idempotent)."""
     settings: ToolSettings = ctx.obj
     try:
-        created = asyncio.run(create_all(settings, wait or settings.connect_timeout))
+        created = asyncio.run(create_all(settings, wait or settings.connect_timeout,
+                                         wait_for_brokers=wait is not None))
     except BrokerUnreachable as error:
         raise Unreachable(f"{error}; is the broker running (make kafka)?") from None
     except TopicsRefused as error:
@@ -64,10 +68,12 @@ def create_command(ctx: typer.Context,
                f"existed ({settings.topic_partitions} partitions each)")
 
 
-async def create_all(settings: KafkaSettings, wait: float) -> list[str]:
+async def create_all(settings: KafkaSettings, wait: float, *,
+                     wait_for_brokers: bool = False) -> list[str]:
     """Every topic of the deployment: the events, their dead letters, and sagactl's record of
     decisions about dead letters (compacted, kept forever)."""
-    created = await ensure_topics(settings, catalog_topics(), wait=wait)
+    created = await ensure_topics(settings, catalog_topics(), wait=wait,
+                                  wait_for_brokers=wait_for_brokers)
     return created + await ensure_decisions_topic(settings, wait)
 
 

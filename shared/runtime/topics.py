@@ -5,10 +5,10 @@ by accident with the broker's default partition count. Dead-letter topics keep t
 until someone deals with them (``retention.ms=-1``): a parked event must never outlive the
 dead letter that lets a person replay it. Every topic gets the settings' replication factor
 and ``min.insync.replicas`` (3 and 2 on a cluster: an acknowledged write is on two brokers, and
-one broker may be down without stopping writes). Waiting for an unreachable broker — or for the
-brokers of a cluster that is still starting, when fewer are up than a topic needs replicas — is
-bounded and said; a refusal that waiting cannot fix (an invalid name, more replicas than brokers, no
-permission) fails at once with the broker's own reason.
+one broker may be down without stopping writes). Waiting for an unreachable broker is bounded and
+said; a refusal that waiting cannot fix (an invalid name, more replicas than brokers, no
+permission) fails at once with the broker's own reason — except that a caller who knows the
+cluster is still starting (compose's topics job) may wait for enough brokers too.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class BrokerUnreachable(RuntimeError):
 
 
 class TooFewBrokers(KafkaError):
-    """Fewer brokers are up than a topic needs replicas: a cluster still starting (retried)."""
+    """Fewer brokers are up than a topic needs replicas."""
 
 
 def catalog_topics() -> list[str]:
@@ -54,10 +54,12 @@ def catalog_topics() -> list[str]:
 
 async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None,
                         *, wait: float = 120.0, partitions: int | None = None,
-                        config: dict[str, str] | None = None) -> list[str]:
+                        config: dict[str, str] | None = None,
+                        wait_for_brokers: bool = False) -> list[str]:
     """Create missing topics; waits for the broker up to ``wait`` seconds. Returns created.
     ``config`` replaces the default topic config (dead letters: kept forever), not the
-    replication settings."""
+    replication settings. ``wait_for_brokers``: fewer brokers than replicas is waited out (a
+    cluster still starting) instead of refused at once."""
     replication = {"min.insync.replicas": str(settings.min_insync_replicas)}
     wanted = [NewTopic(settings.topic(name), partitions or settings.topic_partitions,
                        settings.topic_replication_factor,
@@ -70,10 +72,13 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = N
         attempt += 1
         try:
             return await _create_missing(settings, wanted)
+        except TooFewBrokers as error:
+            if not wait_for_brokers or asyncio.get_running_loop().time() > deadline:
+                raise TopicsRefused(str(error)) from None
+            log.warning("waiting for brokers", extra={"reason": str(error)})
+            await asyncio.sleep(1.0)
         except (KafkaError, OSError, TimeoutError) as error:
             if asyncio.get_running_loop().time() > deadline:
-                if isinstance(error, TooFewBrokers):
-                    raise TopicsRefused(f"{error} after {wait:.0f}s") from error
                 raise BrokerUnreachable(f"Kafka at {settings.kafka_bootstrap_servers} unreachable "
                                         f"for {wait:.0f}s: {error or type(error).__name__}"
                                         ) from error
