@@ -27,6 +27,7 @@ from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 TOPIC_ALREADY_EXISTS = 36
+INVALID_REPLICATION_FACTOR = 38
 #: Error codes of CreateTopics that no retry can fix.
 REFUSALS = {17: "invalid topic name", 29: "not authorized for this topic",
             31: "not authorized on the cluster", 37: "invalid number of partitions",
@@ -44,7 +45,7 @@ class BrokerUnreachable(RuntimeError):
 
 
 class TooFewBrokers(KafkaError):
-    """Fewer brokers are up than a topic needs replicas."""
+    """Fewer brokers are registered than a topic needs replicas (a cluster still starting?)."""
 
 
 def catalog_topics() -> list[str]:
@@ -71,11 +72,11 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = N
     while True:
         attempt += 1
         try:
-            return await _create_missing(settings, wanted)
+            return await _create_missing(settings, wanted, wait_for_brokers)
         except TooFewBrokers as error:
-            if not wait_for_brokers or asyncio.get_running_loop().time() > deadline:
-                raise TopicsRefused(str(error)) from None
-            log.warning("waiting for brokers", extra={"reason": str(error)})
+            if asyncio.get_running_loop().time() > deadline:
+                raise TopicsRefused(f"waited {wait:.0f}s for brokers: {error.args[0]}") from None
+            log.warning("waiting for brokers", extra={"reason": error.args[0]})
             await asyncio.sleep(1.0)
         except (KafkaError, OSError, TimeoutError) as error:
             if asyncio.get_running_loop().time() > deadline:
@@ -88,7 +89,8 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = N
             await asyncio.sleep(min(5.0, 0.5 * attempt))
 
 
-async def _create_missing(settings: KafkaSettings, wanted: list[NewTopic]) -> list[str]:
+async def _create_missing(settings: KafkaSettings, wanted: list[NewTopic],
+                          wait_for_brokers: bool) -> list[str]:
     admin = AIOKafkaAdminClient(**settings.client_options(),
                                 client_id=f"{settings.service_name}-admin")
     await start_bounded(admin, settings.connect_timeout)
@@ -96,21 +98,12 @@ async def _create_missing(settings: KafkaSettings, wanted: list[NewTopic]) -> li
         existing = set(await admin.list_topics())
         missing = [topic for topic in wanted if topic.name not in existing]
         if missing:
-            await _enough_brokers(admin, max(topic.replication_factor for topic in missing))
             response = await admin.create_topics(missing)
-            _raise_on_errors(response.topic_errors)
+            _raise_on_errors(response.topic_errors, wait_for_brokers)
             await _until_led(admin, [topic.name for topic in missing])
         return [topic.name for topic in missing]
     finally:
         await admin.close()
-
-
-async def _enough_brokers(admin: AIOKafkaAdminClient, replicas: int) -> None:
-    brokers = len((await admin.describe_cluster())["brokers"])
-    if brokers < replicas:
-        raise TooFewBrokers(f"{replicas} replicas per topic wanted "
-                            f"(SAGA_TOPIC_REPLICATION_FACTOR), but only {brokers} "
-                            f"broker{'s' if brokers != 1 else ''} up")
 
 
 async def _until_led(admin: AIOKafkaAdminClient, topics: list[str], timeout: float = 30.0) -> None:
@@ -124,7 +117,11 @@ async def _until_led(admin: AIOKafkaAdminClient, topics: list[str], timeout: flo
             await asyncio.sleep(0.1)
 
 
-def _raise_on_errors(topic_errors: list) -> None:
+def _raise_on_errors(topic_errors: list, wait_for_brokers: bool = False) -> None:
+    if wait_for_brokers:  # the controller counts the brokers registered now: more may come
+        for topic, code, message, *_ in topic_errors:
+            if code == INVALID_REPLICATION_FACTOR:
+                raise TooFewBrokers(f"{topic}: {message or REFUSALS[code]}")
     refused = [(topic, code, message) for topic, code, message, *_ in topic_errors
                if code in REFUSALS]
     if refused:
