@@ -49,6 +49,7 @@ class Services:
 
 def start(services: Services, timeout: float = 60.0) -> int:
     services.state.mkdir(parents=True, exist_ok=True)
+    spawned: dict[str, subprocess.Popen] = {}
     for name in NAMES:
         if services.pid(name) is not None:
             continue
@@ -59,9 +60,10 @@ def start(services: Services, timeout: float = 60.0) -> int:
         process = subprocess.Popen([sys.executable, "-m", name], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         (services.state / f"{name}.pid").write_text(str(process.pid))
+        spawned[name] = process
     broker = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092 (the default)")
     print(f"waiting until the five services answer /health (Kafka: {broker})", file=sys.stderr)
-    return _wait_healthy(services, timeout)
+    return _wait_healthy(services, timeout, spawned)
 
 
 def _principal(services: Services, name: str) -> dict[str, str]:
@@ -72,11 +74,16 @@ def _principal(services: Services, name: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in settings.read_text().splitlines() if "=" in line)
 
 
-def _wait_healthy(services: Services, timeout: float) -> int:
+def _wait_healthy(services: Services, timeout: float,
+                  spawned: dict[str, subprocess.Popen]) -> int:
+    """A process this call started is asked directly whether it exited (a look at /proc once
+    took a starting service for a dead one); one already running, through its pid file."""
     deadline, pending = time.monotonic() + timeout, list(NAMES)
     while pending and time.monotonic() < deadline:
         for name in list(pending):
-            if services.pid(name) is None:
+            exited = (spawned[name].poll() is not None if name in spawned
+                      else services.pid(name) is None)
+            if exited:
                 print(f"{name} exited; see {services.state / f'{name}.log'}", file=sys.stderr)
                 return 1
             if answers(f"http://127.0.0.1:{services.port(name)}/health"):
