@@ -100,12 +100,12 @@ class OrderStream:
     """Publishes happy-path orders straight to ``OrderCreated`` and watches ``OrderCompleted``."""
 
     def __init__(self, settings: Settings, say: Callable[[str], None]) -> None:
-        self.settings, self.prefix, self.say = settings, settings.topic_prefix, say
-        bootstrap = settings.kafka_bootstrap_servers
+        self.settings, self.say = settings, say
+        #: order id → the OrderCompleted record's timestamp (ms), filled while the stream is open.
         self.completed: dict[str, int] = {}
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
+        self._producer = AIOKafkaProducer(**settings.client_options(), enable_idempotence=True,
                                           acks="all", linger_ms=1)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
         self._watcher: asyncio.Task | None = None
 
     async def __aenter__(self) -> OrderStream:
@@ -124,6 +124,11 @@ class OrderStream:
         await asyncio.gather(self._watcher, return_exceptions=True)
         await asyncio.gather(self._producer.stop(), self._consumer.stop())
 
+    async def send(self, order_id: str, n: int) -> asyncio.Future:
+        """One happy-path order onto ``OrderCreated``; the future resolves when acknowledged."""
+        return await self._producer.send(self.settings.topic("OrderCreated"),
+                                         happy_order(order_id, n), key=order_id.encode())
+
     async def _watch(self) -> None:
         while True:
             batches = await self._consumer.getmany(timeout_ms=200)
@@ -132,11 +137,8 @@ class OrderStream:
 
     async def burst(self, tag: str, count: int, settle: float) -> StreamResult:
         """All orders at once, as fast as one producer sends them."""
-        orders = {f"{tag}-{n:06d}": happy_order(f"{tag}-{n:06d}", n) for n in range(count)}
         first_sent = time.time()
-        futures = {order_id: await self._producer.send(f"{self.prefix}OrderCreated", value,
-                                                       key=order_id.encode())
-                   for order_id, value in orders.items()}
+        futures = {f"{tag}-{n:06d}": await self.send(f"{tag}-{n:06d}", n) for n in range(count)}
         created = {order_id: (await future).timestamp for order_id, future in futures.items()}
         return await self._until_completed(tag, created, first_sent, settle)
 
@@ -152,8 +154,7 @@ class OrderStream:
             if delay > 0:
                 await asyncio.sleep(delay)
             order_id = f"{tag}-{n:06d}"
-            futures[order_id] = await self._producer.send(
-                f"{self.prefix}OrderCreated", happy_order(order_id, n), key=order_id.encode())
+            futures[order_id] = await self.send(order_id, n)
             if n and n % int(max(rate, 1) * 5) == 0:
                 done = sum(1 for o in futures if o in self.completed)
                 self.say(f"  {rate:g}/s: sent {n + 1}/{count}, completed {done}")

@@ -14,10 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-from devtools.benchkit import happy_order
-from sagactl.kafka import partitions_of
+from devtools.benchkit import OrderStream
 from shared.settings import Settings
 
 
@@ -56,28 +53,18 @@ class SteadyLoad:
         return sorted(set(self.created) - set(self.completed))
 
     async def _run(self) -> None:
-        s = self.settings
-        producer = AIOKafkaProducer(**s.client_options(), enable_idempotence=True, acks="all",
-                                    linger_ms=1)
-        consumer = AIOKafkaConsumer(**s.client_options(), enable_auto_commit=False)
         try:
-            await asyncio.gather(producer.start(), consumer.start())
-            partitions = await partitions_of(s, [s.topic("OrderCompleted")])
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            watching = asyncio.create_task(self._watch(consumer))
-            self._running.set()
-            await self._send(producer)
-            await self._until_completed()
-            watching.cancel()
+            async with OrderStream(self.settings, self.say) as stream:
+                self.completed = stream.completed  # filled by the stream while it is open
+                self._running.set()
+                await self._send(stream)
+                await self._until_completed()
         except BaseException as error:
             self._error = error
             self._running.set()
             raise
-        finally:
-            await asyncio.gather(producer.stop(), consumer.stop(), return_exceptions=True)
 
-    async def _send(self, producer: AIOKafkaProducer) -> None:
+    async def _send(self, stream: OrderStream) -> None:
         tag, started, n = f"steady{int(time.time())}", time.perf_counter(), 0
         pending: list[asyncio.Future] = []
         while not self._stopping.is_set():
@@ -85,8 +72,7 @@ class SteadyLoad:
             if delay > 0:
                 await asyncio.sleep(delay)
             order_id = f"{tag}-{n:06d}"
-            sent = await producer.send(self.settings.topic("OrderCreated"),
-                                       happy_order(order_id, n), key=order_id.encode())
+            sent = await stream.send(order_id, n)
             sent.add_done_callback(lambda future, o=order_id: self._created(o, future))
             pending = [future for future in pending if not future.done()] + [sent]
             n += 1
@@ -98,12 +84,6 @@ class SteadyLoad:
             self.created[order_id] = future.result().timestamp
         else:
             self.unsent += 1
-
-    async def _watch(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=200)
-            for record in (r for records in batches.values() for r in records):
-                self.completed.setdefault(record.key.decode(), record.timestamp)
 
     async def _until_completed(self) -> None:
         last, changed = -1, time.monotonic()

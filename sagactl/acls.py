@@ -12,11 +12,10 @@ import asyncio
 import json
 
 import typer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from sagactl.errors import Unreachable
-from sagactl.kafka import reaching, start_client
+from sagactl.kafka import admin_session
 from shared.acls import Acl, policy
 from shared.participants import OPERATOR, SERVICES
 from shared.settings import KafkaSettings, ToolSettings
@@ -45,19 +44,14 @@ def acls_command(ctx: typer.Context,
 
 
 async def apply_acls(settings: KafkaSettings, acls: list[Acl]) -> int:
-    admin = AIOKafkaAdminClient(**settings.client_options(), client_id="sagactl-acls")
-    await start_client(settings, admin)
-    try:
-        async with reaching(settings), asyncio.timeout(settings.send_timeout):
-            for acl in acls:
-                request = CreateAclsRequest(RESOURCE[acl.resource], acl.name, PATTERN[acl.pattern],
-                                            f"User:{acl.principal}", "*",
-                                            OPERATION[acl.operation], ALLOW)
-                response = await admin._send_request(request)  # no public ACL API in aiokafka
-                for code, message in response.creation_responses:
-                    if code:
-                        raise Unreachable(f"the broker refused {acl.describe()}: error {code} "
-                                          f"{message or ''} (are you the admin principal?)")
-        return len(acls)
-    finally:
-        await admin.close()
+    async with admin_session(settings, client_id="sagactl-acls") as admin:
+        for acl in acls:
+            request = CreateAclsRequest(RESOURCE[acl.resource], acl.name, PATTERN[acl.pattern],
+                                        f"User:{acl.principal}", "*",
+                                        OPERATION[acl.operation], ALLOW)
+            response = await admin._send_request(request)  # no public ACL API in aiokafka
+            for code, message in response.creation_responses:
+                if code:
+                    raise Unreachable(f"the broker refused {acl.describe()}: error {code} "
+                                      f"{message or ''} (are you the admin principal?)")
+    return len(acls)

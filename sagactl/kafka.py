@@ -212,10 +212,18 @@ async def partitions_of(settings: KafkaSettings, topics: list[str]) -> list[Topi
 
 
 async def describe(settings: KafkaSettings, topics: list[str]) -> list[dict]:
-    admin = AIOKafkaAdminClient(**settings.client_options(), client_id="sagactl")
+    async with admin_session(settings) as admin:
+        return await admin.describe_topics(topics)
+
+
+@contextlib.asynccontextmanager
+async def admin_session(settings: KafkaSettings, client_id: str = "sagactl"):
+    """An admin client, started within the connect timeout; what is done with it is bounded
+    by the send timeout, and a broker that stops answering or refuses becomes one clear error."""
+    admin = AIOKafkaAdminClient(**settings.client_options(), client_id=client_id)
     await start_client(settings, admin)
     try:
         async with reaching(settings), asyncio.timeout(settings.send_timeout):
-            return await admin.describe_topics(topics)
+            yield admin
     finally:
         await admin.close()

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 
 import typer
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from sagactl.errors import InvalidInput, Unreachable
-from sagactl.kafka import partitions_of, reaching, start_client
+from sagactl.kafka import admin_session, partitions_of, reaching, start_client
 from shared.acls import DECISIONS_TOPIC
 from shared.runtime.topics import BrokerUnreachable, TopicsRefused, catalog_topics, ensure_topics
 from shared.settings import KafkaSettings, ToolSettings
@@ -113,15 +112,10 @@ async def _end_offsets(settings: ToolSettings, partitions: list) -> dict:
 
 async def _group_offsets(settings: ToolSettings) -> dict[str, dict]:
     """Committed offsets of this deployment's consumer groups (those with its prefix)."""
-    admin = AIOKafkaAdminClient(**settings.client_options(), client_id="sagactl")
-    await start_client(settings, admin)
-    try:
-        async with reaching(settings), asyncio.timeout(settings.send_timeout):
-            groups = [group for group, *_ in await admin.list_consumer_groups()
-                      if group.startswith(settings.topic_prefix)]
-            return {group.removeprefix(settings.topic_prefix): {
-                tp: meta.offset for tp, meta in
-                (await admin.list_consumer_group_offsets(group)).items() if meta.offset >= 0}
-                for group in groups}
-    finally:
-        await admin.close()
+    async with admin_session(settings) as admin:
+        groups = [group for group, *_ in await admin.list_consumer_groups()
+                  if group.startswith(settings.topic_prefix)]
+        return {group.removeprefix(settings.topic_prefix): {
+            tp: meta.offset for tp, meta in
+            (await admin.list_consumer_group_offsets(group)).items() if meta.offset >= 0}
+            for group in groups}

@@ -11,7 +11,6 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from devtools.secure import principal_settings
@@ -19,6 +18,7 @@ from localkafka import LocalKafka
 from localkafka.config import BROKER_SESSION_TIMEOUT_MS
 from shared.runtime.topics import ensure_topics
 from shared.settings import Settings
+from tests.support.admin import admin_client
 from tests.support.jvm import jvm_alive
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")),
@@ -108,13 +108,9 @@ async def test_topics_are_created_with_three_replicas_two_of_which_must_have_eac
 
 
 async def _topic_config(settings: Settings, name: str) -> set[tuple[str, str]]:
-    admin = AIOKafkaAdminClient(**settings.client_options())
-    await admin.start()
-    try:
+    async with admin_client(settings) as admin:
         [described] = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, settings.topic(name))])
-    finally:
-        await admin.close()
     return {(entry[0], entry[1]) for entry in described.resources[0][4]}
 
 

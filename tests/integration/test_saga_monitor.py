@@ -9,7 +9,6 @@ import json
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from devtools.orders import UNSERVED, order_body
 from devtools.synthetic_sagas import HAPPY, saga
@@ -18,6 +17,7 @@ from sagactl.kafka import partitions_of, publish_raw, read_topics
 from shared.acls import DECISIONS_TOPIC
 from shared.events import Event, OrderCompleted, encode
 from shared.events.examples import EXAMPLES
+from tests.support.admin import admin_client
 from tests.support.cli import sagactl
 
 pytestmark = pytest.mark.integration
@@ -214,12 +214,8 @@ async def test_the_monitor_says_loudly_and_is_not_ready_when_a_topic_it_reads_di
         mesh, saga_monitor):
     monitor = saga_monitor()
     await _ready(mesh, monitor)
-    admin = AIOKafkaAdminClient(bootstrap_servers=mesh.tool.kafka_bootstrap_servers)
-    await admin.start()
-    try:
+    async with admin_client(mesh.tool) as admin:
         await admin.delete_topics([mesh.tool.topic("PaymentCharged.DLT")])
-    finally:
-        await admin.close()
 
     async def not_ready():
         status, body = await monitor.get("/health")

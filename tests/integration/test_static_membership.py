@@ -3,15 +3,14 @@ restart. A member the group kept an assignment for that lacks one of its topics 
 version read fewer; a broker had not heard of a new topic yet) asks for a new one."""
 
 import asyncio
-import contextlib
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from devtools.orders import BALANCES, STOCK, order_body
 from payment_service.handlers import SERVICE as PAYMENT
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.topics import ensure_topics
+from tests.support.admin import admin_client
 
 
 async def test_a_member_kept_without_one_of_its_topics_gets_every_topic_back(mesh):
@@ -63,13 +62,3 @@ async def test_a_topic_missing_from_the_metadata_for_a_while_is_assigned_again(m
     finally:
         stopping.set()
         await asyncio.wait_for(running, 60)
-
-
-@contextlib.asynccontextmanager
-async def admin_client(settings):
-    admin = AIOKafkaAdminClient(**settings.client_options())
-    await admin.start()
-    try:
-        yield admin
-    finally:
-        await admin.close()
