@@ -78,10 +78,6 @@ def _every_topic() -> Iterable[str]:
     return with_dead_letters(CATALOG)
 
 
-def principals(services: Sequence[ServiceSpec]) -> list[str]:
-    return [spec.name for spec in services] + [OPERATOR, MONITOR]
-
-
 def render(acls: Sequence[Acl]) -> str:
     """docs/acls.md: the policy, per principal, as the broker enforces it."""
     lines = ["# Who may do what on the broker", "",

@@ -108,6 +108,13 @@ def test_a_handler_cannot_emit_what_its_service_does_not_declare(service_under_t
         service.deliver(event(order_created()))
 
 
+def test_the_launcher_makes_credentials_for_every_principal_the_acls_name():
+    from localkafka.secrets import PRINCIPALS  # stdlib only: it keeps its own list
+    from shared.acls import policy
+    from shared.participants import OPERATOR, SERVICES
+    assert {acl.principal for acl in policy(SERVICES, OPERATOR)} == set(PRINCIPALS)
+
+
 def test_docs_acls_md_is_generated_from_the_code():
     from shared.acls import policy
     from shared.acls import render as render_acls
