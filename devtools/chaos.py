@@ -14,6 +14,7 @@ only when there were none.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import random
 import sys
@@ -31,7 +32,8 @@ from devtools.invariants import violations
 from devtools.processes import Mesh, ServiceProcess, free_port
 from devtools.workload import BALANCES, STOCK, PlannedOrder, plan
 from localkafka import LocalKafka
-from shared.settings import Settings
+from sagactl.topics import partitions_behind
+from shared.settings import Settings, ToolSettings
 
 SESSION_TIMEOUT_MS = 6000
 
@@ -204,7 +206,36 @@ class ChaosRun:
         deadline = time.monotonic() + self.chaos.settle_timeout
         while (found := violations(self.data_dir, order_ids)) and time.monotonic() < deadline:
             time.sleep(1)
+        if found:
+            for line in _where_each_service_stands(mesh):
+                self.say(line)
         return found
+
+
+def _where_each_service_stands(mesh: Mesh) -> list[str]:
+    """What a stuck run leaves to look at: each service's health and consumer lag, and every
+    partition a group has not committed to its end."""
+    settings = ToolSettings(kafka_bootstrap_servers=mesh.bootstrap, topic_prefix=mesh.prefix)
+    try:
+        behind = asyncio.run(partitions_behind(settings))
+    except Exception as error:  # a diagnosis must not hide the violations it explains
+        behind = []
+        lines = [f"committed offsets unknown: {error!r}"]
+    else:
+        lines = []
+    lines += [f"{group} committed {tp.topic.removeprefix(mesh.prefix)}[{tp.partition}] at "
+              f"{committed} of {end}" for group, tp, committed, end in behind]
+    for service in mesh.services.values():
+        try:
+            health = httpx.get(f"{service.url}/health", timeout=2).text
+            lag = [line for line in httpx.get(f"{service.url}/metrics", timeout=2).text.splitlines()
+                   if line.startswith("saga_consumer_lag{") and not line.endswith(" 0.0")]
+        except httpx.HTTPError as error:
+            lines.append(f"{service.name}: no answer ({error!r})")
+            continue
+        lines.append(f"{service.name}: {health}")
+        lines += [f"{service.name}: {line}" for line in lag]
+    return lines
 
 
 def _retry(call: Callable[[], httpx.Response], ok: tuple[int, ...], timeout: float = 180.0):

@@ -117,7 +117,7 @@ class Mesh:
         """``service_env`` adds environment per service (in secure mode, its principal)."""
         data_dir.mkdir(parents=True, exist_ok=True)
         common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SAGA_TOPIC_PREFIX": prefix, **env}
-        self.data_dir = data_dir
+        self.data_dir, self.bootstrap, self.prefix = data_dir, bootstrap, prefix
         self.services = {name: ServiceProcess(name, data_dir,
                                               {**common, **(service_env or {}).get(name, {})},
                                               code_dir)

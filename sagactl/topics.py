@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 import typer
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from sagactl.errors import InvalidInput, Unreachable
 from sagactl.kafka import admin_session, partitions_of, reaching, start_client
@@ -96,6 +96,15 @@ async def topic_states(settings: ToolSettings) -> list[TopicState]:
                 lag = states[tp.topic].lag
                 lag[group] = lag.get(group, 0) + max(0, ends[tp] - offset)
     return list(states.values())
+
+
+async def partitions_behind(settings: ToolSettings) -> list[tuple[str, TopicPartition, int, int]]:
+    """(group, partition, committed, end) for every partition a group has not read to its end."""
+    names = [settings.topic(name) for name in catalog_topics()]
+    ends = await _end_offsets(settings, await partitions_of(settings, names))
+    return [(group, tp, offset, ends[tp])
+            for group, committed in sorted((await _group_offsets(settings)).items())
+            for tp, offset in sorted(committed.items()) if tp in ends and offset < ends[tp]]
 
 
 async def _end_offsets(settings: ToolSettings, partitions: list) -> dict:

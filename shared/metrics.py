@@ -54,6 +54,9 @@ class ServiceMetrics:
                                     registry=registry)
         self.retry_queue = Gauge("saga_retry_queue", "Events in the retry queue.", ("status",),
                                  registry=registry)
+        self.consumer_restarts = counter(
+            "saga_consumer_restarts", "Consumers the watchdog restarted: stalled as a whole "
+            "(consumer) or on one partition (partition).", ("reason",))
         self.consumer_lag = Gauge("saga_consumer_lag", "Records behind the end, per partition.",
                                   ("topic", "partition"), registry=registry)
 

@@ -19,6 +19,10 @@ The group also keeps the *assignment* across the restart, even one made while a 
 missing from the metadata (a broker of a cluster that had not heard of a new topic yet) or
 before this version subscribed to a topic: a member that owns no partition of one of its
 topics asks the group for a new assignment.
+
+Every few seconds the consumer reads the end offsets of the partitions it owns: that is the
+lag it exports, and how it notices a partition that is behind and not moving while the
+others flow (:mod:`shared.runtime.stalls`); the service's watchdog restarts it then.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CorruptRecordException, UnsupportedCodecError
+from aiokafka.errors import CorruptRecordException, KafkaError, UnsupportedCodecError
 
 from shared.deadletters import Delivery
 from shared.faults import CrashPoints
@@ -39,6 +43,7 @@ from shared.outbox import OutgoingMessage
 from shared.processing import EventProcessor
 from shared.runtime.offsets import OffsetCommitter
 from shared.runtime.sqlite import SqliteWriter
+from shared.runtime.stalls import StallDetector
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,10 @@ UNREADABLE = (CorruptRecordException, UnsupportedCodecError)
 
 
 class EventConsumer:
+    #: Seconds between two reads of the owned partitions' end offsets (lag, stalls); a class
+    #: attribute so that tests can make it short.
+    end_offsets_interval = 5.0
+
     def __init__(self, settings: Settings, event_types: list[str], writer: SqliteWriter,
                  processor: EventProcessor, on_committed: Callable[[list[OutgoingMessage]], None],
                  *, metrics: ServiceMetrics | None = None,
@@ -69,7 +78,7 @@ class EventConsumer:
         self.last_error = ""
         self._unreadable: dict[tuple[TopicPartition, int], int] = {}
         self._last_skipped: tuple[TopicPartition, int] | None = None
-        self._lag_reported = 0.0
+        self.stalls = StallDetector()
         self._reassign_asked = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self.started = False
@@ -88,18 +97,21 @@ class EventConsumer:
         self.committer = OffsetCommitter(self._consumer, self.crash_points, s.topic_prefix,
                                          s.offset_commit_interval_ms / 1000)
         committing = asyncio.create_task(self.committer.run())
+        watching: asyncio.Task | None = None
         try:
             await self._consumer.start()
             self.started = True
+            watching = asyncio.create_task(self._watch_partitions())
             while not stopping.is_set():
                 batches = await self._fetch()
                 self.last_progress = time.monotonic()
                 if batches:
                     await self._handle(batches)
-                self._report_lag()
                 self._claim_every_topic()
         finally:
             committing.cancel()
+            if watching is not None:
+                watching.cancel()
             await self.committer.close(self.settings.send_timeout)
             await self._stop_consumer()
 
@@ -221,15 +233,39 @@ class EventConsumer:
         self.failures += 1
         self.last_error = f"{type(error).__name__}: {error}"[:300]
 
-    def _report_lag(self) -> None:
-        if time.monotonic() - self._lag_reported < 1.0:
-            return
-        self._lag_reported = time.monotonic()
-        for tp in self.assigned:
-            highwater, position = self._consumer.highwater(tp), self.positions.get(tp)
-            if highwater is not None and position is not None:
+    async def _watch_partitions(self) -> None:
+        """The owned partitions' end offsets, every few seconds: the lag metric and the
+        stall check. A broker that does not answer only means nothing new is observed."""
+        while True:
+            owned = set(self.assigned)
+            if owned:
+                try:
+                    async with asyncio.timeout(self.settings.send_timeout):
+                        ends = await self._consumer.end_offsets(sorted(owned))
+                        await self._observe(ends)
+                except (KafkaError, OSError, TimeoutError) as error:
+                    log.debug("end offsets unknown for now", extra={"error": repr(error)})
+            await asyncio.sleep(self.end_offsets_interval if owned else 1.0)
+
+    async def _observe(self, ends: dict[TopicPartition, int]) -> None:
+        now = time.monotonic()
+        for tp, end in ends.items():
+            position = self.positions.get(tp)
+            if position is None and tp in self.assigned:
+                # Nothing processed here since the assignment: where the client stands.
+                with contextlib.suppress(KafkaError, TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        position = await self._consumer.position(tp)
+            if tp not in self.assigned:
+                continue  # revoked meanwhile
+            self.stalls.observe(tp, position, end, now)
+            if position is not None:
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
-                    max(0, highwater - position))
+                    max(0, end - position))
+
+    def stalled_partitions(self) -> dict[TopicPartition, float]:
+        """Owned partitions behind their end, and for how many seconds they have not moved."""
+        return self.stalls.stalled()
 
     async def _stop_consumer(self) -> None:
         """Close every connection (a dynamic member also leaves its group), bounded; a
@@ -259,6 +295,7 @@ class _TrackAssignment(ConsumerRebalanceListener):
         self.owner.in_group = False
         for tp in revoked:
             self.owner.positions.pop(tp, None)
+        self.owner.stalls.forget(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.assigned |= set(assigned)

@@ -4,7 +4,8 @@ Threads: the event loop runs Kafka, HTTP and the timers; one writer thread owns 
 connection and runs every transaction (group commits, retries, API commands); a few reader
 threads serve the HTTP views. Shutdown order matters: first stop taking new work (consumer,
 retry worker, HTTP), then let the relay publish what those last transactions committed,
-then close the database. A consumer that stops making progress is restarted by a watchdog.
+then close the database. A consumer that stops making progress — as a whole, or on one
+partition behind its end — is restarted by a watchdog.
 """
 
 from __future__ import annotations
@@ -95,7 +96,9 @@ class ServiceRuntime:
                 "assigned_partitions": len(consumer.assigned) if consumer else 0,
                 "consumer": {"failing": failing,
                              "consecutive_failures": consumer.failures if consumer else 0,
-                             "last_error": consumer.last_error if consumer else ""},
+                             "last_error": consumer.last_error if consumer else "",
+                             "stalled_partitions": _named(consumer.stalled_partitions())
+                             if consumer else {}},
                 "outbox_unsent": unsent, "outbox_failed": failed, "retry_queue": queued,
                 "published": self.relay.published,
                 "relay_failing_since": self.relay.failing_since}
@@ -161,10 +164,11 @@ class ServiceRuntime:
             task = asyncio.create_task(self.consumer.run(self.stopping))
             while not task.done():
                 await asyncio.wait([task], timeout=self.watchdog_check_interval)
-                if (not task.done() and time.monotonic() - self.consumer.last_progress
-                        > self.settings.watchdog_timeout):
-                    log.error("consumer stalled; restarting it",
-                              extra={"stalled_for": self.settings.watchdog_timeout})
+                stall = _stall(self.consumer, self.settings.watchdog_timeout)
+                if not task.done() and stall:
+                    log.error("consumer stalled; restarting it", extra=stall)
+                    self.metrics.consumer_restarts.labels(
+                        "partition" if "partitions" in stall else "consumer").inc()
                     await _cancel_once(task, grace=self.settings.send_timeout + 5)
                     break
             if not task.done():
@@ -199,6 +203,17 @@ class ServiceRuntime:
             await sleep_or_stop(self.stopping, HOUSEKEEPING_INTERVAL)
 
 
+def _stall(consumer: EventConsumer, timeout: float) -> dict | None:
+    """Why the consumer counts as stalled, or None: no batch at all for ``timeout`` seconds,
+    or a partition behind its end that has not moved for that long."""
+    idle = time.monotonic() - consumer.last_progress
+    if idle > timeout:
+        return {"stalled_for": round(idle, 1)}
+    stuck = _named({tp: seconds for tp, seconds in consumer.stalled_partitions().items()
+                    if seconds > timeout})
+    return {"partitions": stuck} if stuck else None
+
+
 async def _cancel_once(task: asyncio.Task, grace: float) -> None:
     """Cancel a task once and let its clean-up run (bounded): a second cancel would land
     inside that clean-up and cut it short."""
@@ -207,6 +222,10 @@ async def _cancel_once(task: asyncio.Task, grace: float) -> None:
     if not task.done():
         log.error("a cancelled consumer did not stop in time; abandoning it",
                   extra={"grace": grace})
+
+
+def _named(stalled: dict) -> dict[str, float]:
+    return {f"{tp.topic}[{tp.partition}]": round(seconds, 1) for tp, seconds in stalled.items()}
 
 
 def _outbox_and_queue(db) -> tuple[int, int, dict[str, int]]:

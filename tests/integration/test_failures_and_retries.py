@@ -1,5 +1,5 @@
 """Transient failures are retried; what keeps failing is parked, listed, and replayed once fixed.
-A consumer that stops making progress is restarted."""
+A consumer that stops making progress, as a whole or on one partition, is restarted."""
 
 import asyncio
 import logging
@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from devtools.invariants import violations
 from devtools.orders import BALANCES, STOCK, order_body
 from shared.events import StockAdded
+from shared.runtime.consumer import EventConsumer
 from tests.support.cli import sagactl
 
 pytestmark = pytest.mark.integration
@@ -88,3 +89,33 @@ async def test_a_stalled_consumer_is_restarted_by_the_watchdog(mesh, monkeypatch
 
     await mesh.wait_for(lambda: mesh.db("inventory_service")["stock"].count == 1, timeout=30)
     assert any("consumer stalled" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_partition_that_stops_moving_while_others_flow_gets_the_consumer_restarted(
+        mesh, monkeypatch, caplog):
+    """The real aiokafka consumer stops fetching one topic (paused, as its fetcher can stop
+    fetching a partition after a broker fault) while it keeps fetching the rest: the
+    consumer as a whole looks busy, the stall check finds the topic behind its end."""
+    monkeypatch.setattr(EventConsumer, "end_offsets_interval", 0.3)
+    mesh.configure("inventory_service", watchdog_timeout=2.0)
+    await mesh.start("inventory_service")
+    runtime = mesh.runtimes["inventory_service"]
+    topic = f"{mesh.prefix}StockAdded"
+    stock_added = await mesh.wait_for_async(lambda: _owned(runtime, topic), timeout=30)
+    runtime.consumer._consumer.pause(*stock_added)
+
+    await mesh.publish(StockAdded(sku="WIDGET-1", quantity=3))
+
+    await mesh.wait_for(lambda: mesh.db("inventory_service")["stock"].count == 1, timeout=30)
+    [stalled] = [r for r in caplog.records if r.getMessage() == "consumer stalled; restarting it"]
+    [partition] = stalled.partitions  # the one that holds the record
+    assert partition.startswith(f"{topic}[")
+    assert runtime.metrics.registry.get_sample_value(
+        "saga_consumer_restarts_total", {"reason": "partition"}) == 1
+
+
+async def _owned(runtime, topic: str) -> list:
+    consumer = runtime.consumer
+    if consumer is None or not consumer.in_group:
+        return []
+    return [tp for tp in consumer.assigned if tp.topic == topic]

@@ -5,6 +5,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
+from inventory_service.handlers import SERVICE
 
 pytestmark = pytest.mark.integration
 
@@ -51,8 +52,13 @@ async def test_consumer_lag_is_exported_per_partition(mesh):
     await mesh.seed({"A-1": 1}, {})
     url = mesh.runtimes["inventory_service"].http.url
 
-    async def lag():
-        return [dict(labels) for (name, labels), value in (await _scrape(url)).items()
-                if name == "saga_consumer_lag" and value == 0]
-    [reported] = await mesh.wait_for_async(lag, timeout=10)
-    assert reported["topic"] == f"{mesh.prefix}StockAdded" and reported["partition"].isdigit()
+    async def caught_up():
+        """(topic, partition) of every partition reported at lag 0, once StockAdded's are."""
+        samples = [dict(labels) for (name, labels), value in (await _scrape(url)).items()
+                   if name == "saga_consumer_lag" and value == 0]
+        at_zero = {(sample["topic"], sample["partition"]) for sample in samples}
+        return at_zero if f"{mesh.prefix}StockAdded" in {t for t, _ in at_zero} else set()
+    reported = await mesh.wait_for_async(caught_up, timeout=15)
+    assert all(partition.isdigit() for _, partition in reported)
+    assert {topic for topic, _ in reported} <= {
+        mesh.prefix + payload.event_type() for payload in SERVICE.consumes}

@@ -35,6 +35,9 @@ class SlowStoppingConsumer:
         self.assigned, self.failures, self.last_error, self.failing = set(), 0, "", False
         SlowStoppingConsumer.instances.append(self)
 
+    def stalled_partitions(self) -> dict:
+        return {}
+
     async def run(self, stopping: asyncio.Event) -> None:
         try:
             await asyncio.Event().wait()
