@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from saga_monitor.progress import Letter
-from shared.deadletters import DLT_SUFFIX
+from shared.deadletters import DLT_SUFFIX, UNKNOWN_KIND
 from shared.events import Event, RejectedMessage, decode
 from shared.events.base import IDENTIFIER_PATTERN
 
@@ -65,7 +65,7 @@ def _letter(topic: str, partition: int, offset: int, key: bytes | None,
         source_topic=header.get("dlt.source.topic", topic.removesuffix(DLT_SUFFIX)),
         source_partition=_int(header.get("dlt.source.partition")),
         source_offset=_int(header.get("dlt.source.offset")),
-        kind=header.get("dlt.kind", "unknown")[:40], reason=header.get("dlt.reason", "")[:500],
+        kind=header.get("dlt.kind", UNKNOWN_KIND)[:40], reason=header.get("dlt.reason", "")[:500],
         service=header.get("dlt.service", "?")[:64], attempts=_int(header.get("dlt.attempts")),
         at=_time(header.get("dlt.time")) or timestamp)
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sagactl.kafka import publish_raw, read_topics
 from sagactl.topics import ensure_decisions_topic
 from shared.acls import DECISIONS_TOPIC
-from shared.deadletters import DLT_SUFFIX
+from shared.deadletters import DLT_SUFFIX, UNKNOWN_KIND
 from shared.events import CATALOG
 from shared.settings import KafkaSettings
 
@@ -42,7 +42,7 @@ class DeadLetter:
 
     @property
     def kind(self) -> str:
-        return self.headers.get("dlt.kind", "?")
+        return self.headers.get("dlt.kind", UNKNOWN_KIND)
 
     @property
     def key_text(self) -> str:

@@ -29,6 +29,9 @@ MAX_DEAD_LETTER_KEY_BYTES = 1024
 REPLAYABLE_BY_DEFAULT = ("handler-failed",)
 #: Nothing to send back: the letter holds no value (or no longer all of it).
 NEVER_REPLAYABLE = ("unreadable",)
+#: The kind of a letter without a ``dlt.kind`` header (not written by this project): one
+#: name for it in sagactl and the monitor, so that ``--kind unknown`` finds what both show.
+UNKNOWN_KIND = "unknown"
 
 
 def with_dead_letters(topics: Iterable[str]) -> list[str]:

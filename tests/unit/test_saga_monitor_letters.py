@@ -6,11 +6,13 @@ import json
 from datetime import UTC, datetime
 
 from devtools.synthetic_sagas import HAPPY, saga
-from saga_monitor import progress, views
+from saga_monitor import progress, reading, views
 from saga_monitor.decisions import Decisions
 from saga_monitor.progress import Letter
 from saga_monitor.state import MonitorState
 from saga_monitor.waiting import Deadlines
+from sagactl.dlq import _wanted
+from sagactl.letters import DeadLetter
 from shared.settings import Settings
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -121,3 +123,15 @@ def test_the_monitor_is_not_ready_until_it_has_read_the_decisions_and_a_decision
     state.changed()
     assert "sagactl.dlq-decisions not read yet" not in state.problems()
     assert state.version == version + 1
+
+
+def test_a_letter_without_a_kind_is_named_so_that_the_hints_command_finds_it():
+    """Not written by this project (no ``dlt.kind``): the monitor's hint names a kind that
+    ``sagactl dlq ack --kind`` then matches."""
+    [(_, read_letter)] = reading.read("StockReserved.DLT", 1, 3, b"ord-5", b"{}", {},
+                                      timestamp=T0_SECONDS, max_bytes=1024)
+    row = views.row("ord-5", stuck_with(read_letter), LATER, DEADLINES, {})
+    as_sagactl_sees_it = DeadLetter("StockReserved.DLT", 1, 3, 0, b"ord-5", {}, b"{}")
+
+    assert f"--kind {read_letter.kind} " in row["dead_letters_hint"]
+    assert _wanted(as_sagactl_sees_it, "ord-5", [read_letter.kind], pending=True)
