@@ -33,6 +33,7 @@ from devtools.processes import Mesh, ServiceProcess, free_port
 from devtools.workload import BALANCES, STOCK, PlannedOrder, plan
 from localkafka import LocalKafka
 from sagactl.topics import partitions_behind
+from shared.participants import SERVICES
 from shared.settings import Settings, ToolSettings
 
 SESSION_TIMEOUT_MS = 6000
@@ -216,15 +217,17 @@ def _where_each_service_stands(mesh: Mesh) -> list[str]:
     """What a stuck run leaves to look at: each service's health and consumer lag, and every
     partition a group has not committed to its end."""
     settings = ToolSettings(kafka_bootstrap_servers=mesh.bootstrap, topic_prefix=mesh.prefix)
+    readers = {spec.name: [payload.event_type() for payload in spec.consumes] for spec in SERVICES}
     try:
-        behind = asyncio.run(partitions_behind(settings))
+        behind = asyncio.run(partitions_behind(settings, readers))
     except Exception as error:  # a diagnosis must not hide the violations it explains
         behind = []
         lines = [f"committed offsets unknown: {error!r}"]
     else:
         lines = []
     lines += [f"{group} committed {tp.topic.removeprefix(mesh.prefix)}[{tp.partition}] at "
-              f"{committed} of {end}" for group, tp, committed, end in behind]
+              f"{'nothing' if committed is None else committed} of {end}"
+              for group, tp, committed, end in behind]
     for service in mesh.services.values():
         try:
             health = httpx.get(f"{service.url}/health", timeout=2).text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import typer
@@ -98,13 +99,19 @@ async def topic_states(settings: ToolSettings) -> list[TopicState]:
     return list(states.values())
 
 
-async def partitions_behind(settings: ToolSettings) -> list[tuple[str, TopicPartition, int, int]]:
-    """(group, partition, committed, end) for every partition a group has not read to its end."""
-    names = [settings.topic(name) for name in catalog_topics()]
+async def partitions_behind(settings: ToolSettings, readers: Mapping[str, Sequence[str]]
+                            ) -> list[tuple[str, TopicPartition, int | None, int]]:
+    """``readers``: the event types each group (named without the prefix) reads. Returns
+    (group, partition, committed, end) for every partition of those that the group has not
+    committed to its end; committed is None where the group has committed nothing yet."""
+    names = sorted({settings.topic(name) for names in readers.values() for name in names})
     ends = await _end_offsets(settings, await partitions_of(settings, names))
-    return [(group, tp, offset, ends[tp])
-            for group, committed in sorted((await _group_offsets(settings)).items())
-            for tp, offset in sorted(committed.items()) if tp in ends and offset < ends[tp]]
+    committed = await _group_offsets(settings)
+    return [(group, tp, committed.get(group, {}).get(tp), end)
+            for group, types in sorted(readers.items())
+            for tp, end in sorted(ends.items())
+            if tp.topic.removeprefix(settings.topic_prefix) in types
+            and committed.get(group, {}).get(tp, 0) < end]
 
 
 async def _end_offsets(settings: ToolSettings, partitions: list) -> dict:
