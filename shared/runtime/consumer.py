@@ -78,7 +78,8 @@ class EventConsumer:
         self.last_error = ""
         self._unreadable: dict[tuple[TopicPartition, int], int] = {}
         self._last_skipped: tuple[TopicPartition, int] | None = None
-        self.stalls = StallDetector()
+        # Looks come every interval, each bounded by the send timeout.
+        self.stalls = StallDetector(max_gap=2 * self.end_offsets_interval + settings.send_timeout)
         self._reassign_asked = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self.started = False

@@ -8,9 +8,10 @@ consumer that no longer fetched them.) Comparing each partition's position with 
 offset finds it, whatever the cause.
 
 The evidence is only what was observed: a partition counts as stalled from the first look
-that found it behind to the last look that found it behind *at the same position*. While
-the broker cannot be asked, nothing new is observed and the stall does not grow — a
-consumer is not restarted for a broker that is down.
+that found it behind to the last look that found it behind *at the same position*, in an
+unbroken run of looks. While the broker cannot be asked, nothing new is observed and the
+stall does not grow; and a gap in the looks starts the evidence over, so a consumer is not
+restarted for a broker that was down either (it gets its chance to resume by itself).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from aiokafka import TopicPartition
 
 
 class StallDetector:
-    def __init__(self) -> None:
+    def __init__(self, max_gap: float) -> None:
+        #: Looks further apart than this (seconds) are not one run of evidence.
+        self.max_gap = max_gap
         # Per partition behind its end: (position, first seen there, last seen there).
         self._behind: dict[TopicPartition, tuple[int | None, float, float]] = {}
 
@@ -29,7 +32,8 @@ class StallDetector:
             self._behind.pop(tp, None)
             return
         seen = self._behind.get(tp)
-        first = now if seen is None or seen[0] != position else seen[1]
+        unbroken = seen is not None and seen[0] == position and now - seen[2] <= self.max_gap
+        first = seen[1] if unbroken else now
         self._behind[tp] = (position, first, now)
 
     def forget(self, partitions: set[TopicPartition]) -> None:
