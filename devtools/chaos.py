@@ -217,7 +217,7 @@ def _where_each_service_stands(mesh: Mesh) -> list[str]:
     """What a stuck run leaves to look at: each service's health and consumer lag, and every
     partition a group has not committed to its end."""
     settings = ToolSettings(kafka_bootstrap_servers=mesh.bootstrap, topic_prefix=mesh.prefix)
-    readers = {spec.name: [payload.event_type() for payload in spec.consumes] for spec in SERVICES}
+    readers = {spec.name: spec.consumed_topics for spec in SERVICES}
     try:
         behind = asyncio.run(partitions_behind(settings, readers))
     except Exception as error:  # a diagnosis must not hide the violations it explains

@@ -107,11 +107,13 @@ async def partitions_behind(settings: ToolSettings, readers: Mapping[str, Sequen
     names = sorted({settings.topic(name) for names in readers.values() for name in names})
     ends = await _end_offsets(settings, await partitions_of(settings, names))
     committed = await _group_offsets(settings)
-    return [(group, tp, committed.get(group, {}).get(tp), end)
-            for group, types in sorted(readers.items())
-            for tp, end in sorted(ends.items())
-            if tp.topic.removeprefix(settings.topic_prefix) in types
-            and committed.get(group, {}).get(tp, 0) < end]
+    behind = []
+    for group, types in sorted(readers.items()):
+        done = committed.get(group, {})
+        behind += [(group, tp, done.get(tp), end) for tp, end in sorted(ends.items())
+                   if tp.topic.removeprefix(settings.topic_prefix) in types
+                   and done.get(tp, 0) < end]
+    return behind
 
 
 async def _end_offsets(settings: ToolSettings, partitions: list) -> dict:

@@ -39,6 +39,11 @@ class ServiceSpec:
         return tuple(self.reactions)
 
     @property
+    def consumed_topics(self) -> list[str]:
+        """What it subscribes to (without prefix): one topic per event type."""
+        return [payload.event_type() for payload in self.consumes]
+
+    @property
     def emits(self) -> tuple[type[Payload], ...]:
         emitted = [payload for reaction in self.reactions.values() for payload in reaction.emits]
         return tuple(dict.fromkeys([*self.originates, *emitted]))

@@ -252,9 +252,9 @@ class EventConsumer:
         now = time.monotonic()
         for tp, end in ends.items():
             position = self.positions.get(tp)
-            if position is None and tp in self.assigned:
+            if position is None:
                 # Nothing processed here since the assignment: where the client stands.
-                with contextlib.suppress(KafkaError, TimeoutError):
+                with contextlib.suppress(KafkaError, TimeoutError):  # revoked meanwhile, too
                     async with asyncio.timeout(1.0):
                         position = await self._consumer.position(tp)
             if tp not in self.assigned:

@@ -139,7 +139,7 @@ class ServiceRuntime:
     def _own_topics(self) -> list[str]:
         """What this service reads, writes and dead-letters to: the topics it creates if
         missing (in secure mode it may only make sure they exist; the setup creates them)."""
-        consumed = [payload.event_type() for payload in self.spec.consumes]
+        consumed = self.spec.consumed_topics
         emitted = [payload.event_type() for payload in self.spec.emits]
         return list(dict.fromkeys([*consumed, *emitted, *(t + DLT_SUFFIX for t in consumed)]))
 
@@ -154,7 +154,7 @@ class ServiceRuntime:
 
     def _new_consumer(self) -> EventConsumer:
         return self.consumer_class(
-            self.settings, [payload.event_type() for payload in self.spec.consumes],
+            self.settings, self.spec.consumed_topics,
             self.writer, self.processor, self.relay.hand_over, metrics=self.metrics,
             crash_points=self.crash_points)
 
@@ -166,9 +166,9 @@ class ServiceRuntime:
                 await asyncio.wait([task], timeout=self.watchdog_check_interval)
                 stall = _stall(self.consumer, self.settings.watchdog_timeout)
                 if not task.done() and stall:
-                    log.error("consumer stalled; restarting it", extra=stall)
-                    self.metrics.consumer_restarts.labels(
-                        "partition" if "partitions" in stall else "consumer").inc()
+                    reason, details = stall
+                    log.error("consumer stalled; restarting it", extra=details)
+                    self.metrics.consumer_restarts.labels(reason).inc()
                     await _cancel_once(task, grace=self.settings.send_timeout + 5)
                     break
             if not task.done():
@@ -203,15 +203,15 @@ class ServiceRuntime:
             await sleep_or_stop(self.stopping, HOUSEKEEPING_INTERVAL)
 
 
-def _stall(consumer: EventConsumer, timeout: float) -> dict | None:
-    """Why the consumer counts as stalled, or None: no batch at all for ``timeout`` seconds,
-    or a partition behind its end that has not moved for that long."""
+def _stall(consumer: EventConsumer, timeout: float) -> tuple[str, dict] | None:
+    """Why the consumer counts as stalled, or None: no batch at all for ``timeout`` seconds
+    ("consumer"), or a partition behind its end that has not moved for that long ("partition")."""
     idle = time.monotonic() - consumer.last_progress
     if idle > timeout:
-        return {"stalled_for": round(idle, 1)}
+        return "consumer", {"stalled_for": round(idle, 1)}
     stuck = _named({tp: seconds for tp, seconds in consumer.stalled_partitions().items()
                     if seconds > timeout})
-    return {"partitions": stuck} if stuck else None
+    return ("partition", {"partitions": stuck}) if stuck else None
 
 
 async def _cancel_once(task: asyncio.Task, grace: float) -> None:

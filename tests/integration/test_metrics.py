@@ -61,4 +61,4 @@ async def test_consumer_lag_is_exported_per_partition(mesh):
     reported = await mesh.wait_for_async(caught_up, timeout=15)
     assert all(partition.isdigit() for _, partition in reported)
     assert {topic for topic, _ in reported} <= {
-        mesh.prefix + payload.event_type() for payload in SERVICE.consumes}
+        mesh.prefix + topic for topic in SERVICE.consumed_topics}
