@@ -1,9 +1,13 @@
 """The inbox: which events this service has already applied.
 
 Guarantee: claimed in the same transaction as the state change it guards, so an event is
-applied exactly once however often Kafka delivers it. Entries are kept at least as long as
-the topics retain messages (``inbox_retention_days``), because a message can only be
-redelivered while the broker still has it.
+applied exactly once however often Kafka delivers it. An entry is keyed by the event's type
+*and* id: a principal that may publish one event type cannot make a service skip an event of
+another type by reusing its id. Entries are kept at least as long as the topics retain
+messages (``inbox_retention_days``), because a message can only be redelivered while the
+broker still has it — and longer for an event whose twin still waits in the retry queue (a
+duplicate queued behind a parked event of its key must find the original here, however late
+it is replayed).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import sqlite_utils
 from shared.db import create_table
 from shared.events import Event
 
+KEY = ("event_type", "event_id")
+
 
 class Inbox:
     def __init__(self, db: sqlite_utils.Database) -> None:
@@ -23,17 +29,26 @@ class Inbox:
     @staticmethod
     def create(db: sqlite_utils.Database) -> None:
         create_table(db, "inbox", {"event_id": str, "event_type": str, "order_id": str,
-                                   "received_at": float}, pk="event_id")
+                                   "received_at": float}, pk=KEY)
+        if tuple(db["inbox"].pks) != KEY:  # keyed on event_id alone before
+            db["inbox"].transform(pk=KEY)
         db["inbox"].create_index(["received_at"], if_not_exists=True)
 
     def claim(self, event: Event) -> bool:
-        """True the first time this event id is seen; False for a duplicate (a no-op)."""
+        """True the first time this event is seen; False for a duplicate (a no-op)."""
+        return self.claim_key(event.event_type, event.event_id, event.order_id)
+
+    def claim_key(self, kind: str, key: str, order_id: str | None = None) -> bool:
+        """Claim anything that must happen once, by a kind and a key of its own: an event, or
+        a decision such as dead-lettering the record at some coordinates."""
         cursor = self.db.conn.execute(
             "INSERT OR IGNORE INTO inbox (event_id, event_type, order_id, received_at) "
-            "VALUES (?, ?, ?, ?)",
-            [event.event_id, event.event_type, event.order_id, time.time()])
+            "VALUES (?, ?, ?, ?)", [key, kind, order_id, time.time()])
         return cursor.rowcount == 1
 
     def prune(self, older_than_days: float, now: float | None = None) -> int:
         cutoff = (now or time.time()) - older_than_days * 86_400
-        return self.db.execute("DELETE FROM inbox WHERE received_at < ?", [cutoff]).rowcount
+        return self.db.execute(
+            "DELETE FROM inbox WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM retry_queue q "
+            "WHERE q.event_type = inbox.event_type AND q.event_id = inbox.event_id)",
+            [cutoff]).rowcount

@@ -63,12 +63,16 @@ class Outbox:
         return OutgoingMessage(cursor.lastrowid, topic, key, value,
                                [(name, text.encode()) for name, text in headers], now)
 
-    def pending(self, after_seq: int = 0, limit: int = 500) -> list[OutgoingMessage]:
-        """Unsent rows after ``after_seq``, oldest first (failed rows are not pending)."""
+    def pending(self, after_seq: int = 0, limit: int = 500,
+                created_before: float | None = None) -> list[OutgoingMessage]:
+        """Unsent rows after ``after_seq``, oldest first (failed rows are not pending); only
+        those created before ``created_before`` when given."""
+        where, params = "sent_at IS NULL AND failed_at IS NULL AND seq > ?", [after_seq]
+        if created_before is not None:
+            where, params = f"{where} AND created_at < ?", [*params, created_before]
         rows = self.db.conn.execute(
             "SELECT seq, topic, key, value, headers, created_at FROM outbox "
-            "WHERE sent_at IS NULL AND failed_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
-            [after_seq, limit]).fetchall()
+            f"WHERE {where} ORDER BY seq LIMIT ?", [*params, limit]).fetchall()
         return [OutgoingMessage(seq, topic, key, value,
                                 [(name, text.encode()) for name, text in json.loads(headers)],
                                 created_at)

@@ -30,6 +30,8 @@ from shared.runtime.dispatcher import Dispatcher
 from shared.tracing import Tracing, current_trace_id, record_failure
 
 log = logging.getLogger(__name__)
+#: The inbox kind under which a record's dead-lettering is claimed, keyed by its coordinates.
+DEAD_LETTERED = "dead-lettered"
 
 
 def create_all_tables(db: sqlite_utils.Database, service_tables: Callable) -> None:
@@ -55,10 +57,12 @@ class EventProcessor:
         self.metrics = metrics or ServiceMetrics()
         self.tracing = tracing or Tracing("service")
         self._handled: list[tuple[Event, list[Event], int, str | None]] = []  # pragma: no mutate
+        self._after_commit_actions: list[Callable[[], None]] = []  # pragma: no mutate
 
     def process_batch(self, deliveries: Sequence[Delivery]) -> list[OutgoingMessage]:
         """Decide every delivery in one transaction; returns the outbox rows it committed."""
-        started, messages, self._handled = time.perf_counter(), [], []
+        started, messages = time.perf_counter(), []
+        self._handled, self._after_commit_actions = [], []
         with write_transaction(self.db):
             for delivery in deliveries:
                 messages += self._process(delivery)
@@ -67,7 +71,8 @@ class EventProcessor:
 
     def retry_due(self) -> list[OutgoingMessage]:
         """Try every due head of the retry queue once, in one transaction."""
-        started, messages, self._handled = time.perf_counter(), [], []
+        started, messages = time.perf_counter(), []
+        self._handled, self._after_commit_actions = [], []
         with write_transaction(self.db):
             due = self.queue.due()
             for queued in due:
@@ -81,7 +86,7 @@ class EventProcessor:
             event = decode(delivery.value, expected_type=delivery.topic,
                            max_bytes=self.max_message_bytes)
         except RejectedMessage as rejected:
-            return [self.reject(delivery, kind=rejected.kind, reason=rejected.reason)]
+            return self.reject(delivery, kind=rejected.kind, reason=rejected.reason)
         if self.queue.holds(event.key):
             self._wait_behind_earlier_events(event, delivery)
             return []
@@ -93,14 +98,18 @@ class EventProcessor:
     def set_aside(self, delivery: Delivery, kind: str, reason: str) -> list[OutgoingMessage]:
         """Dead-letter one message in a transaction of its own."""
         with write_transaction(self.db):
-            return [self.reject(delivery, kind=kind, reason=reason)]
+            return self.reject(delivery, kind=kind, reason=reason)
 
-    def reject(self, delivery: Delivery, *, kind: str, reason: str) -> OutgoingMessage:
-        """Dead-letter a message no handler can ever process (within the open transaction)."""
+    def reject(self, delivery: Delivery, *, kind: str, reason: str) -> list[OutgoingMessage]:
+        """Dead-letter a message no handler can ever process (within the open transaction),
+        once: the same record read again (a crash before its offset was committed, a
+        partition that moved meanwhile) is not dead-lettered a second time."""
+        if not Inbox(self.db).claim_key(DEAD_LETTERED, _coordinates(delivery)):
+            return []
         log.warning("dead-lettered", extra={"topic": delivery.topic, "kind": kind,
                                             "reason": reason, "offset": delivery.offset})
         self.metrics.dead_lettered.labels(delivery.topic, kind).inc()
-        return self.dead_letters.add(self.db, delivery, kind=kind, reason=reason)
+        return [self.dead_letters.add(self.db, delivery, kind=kind, reason=reason)]
 
     def _react(self, event: Event, delivery: Delivery,
                attempts: int) -> list[OutgoingMessage] | Exception:
@@ -123,11 +132,12 @@ class EventProcessor:
         self.metrics.handler_seconds.labels(event.event_type).observe(
             time.perf_counter() - started)
         self._handled.append((event, reacted.emitted, attempts, trace_id))
+        self._after_commit_actions += reacted.after_commit
         self.crash_points.reached("inside_group_commit", event.event_type)
         return reacted.messages
 
     def _wait_behind_earlier_events(self, event: Event, delivery: Delivery) -> None:
-        if self.queue.revive(event.event_id):
+        if self.queue.revive_replayed(event, delivery):
             log.info("parked event replayed, retrying", extra=_fields(event))
         else:
             self.queue.add(event, delivery, attempts=0, delay=0)
@@ -181,8 +191,19 @@ class EventProcessor:
         for event, emitted, attempts, trace_id in self._handled:
             self.metrics.handled.labels(event.event_type).inc()
             _log_handled(event, emitted, attempts, trace_id)
+        for action in self._after_commit_actions:
+            try:
+                action()
+            except Exception:  # the state is committed: a failed side effect must not undo it
+                log.exception("a side effect after the commit failed")
         self.crash_points.reached("after_local_commit",
                                   *(event.event_type for event, *_ in self._handled))
+
+
+def _coordinates(delivery: Delivery) -> str:
+    """Where a record was read; its timestamp too where known, so that a topic deleted and
+    made again does not look like the old one."""
+    return f"{delivery.topic}:{delivery.partition}:{delivery.offset}:{delivery.timestamp_ms or ''}"
 
 
 def _fields(event: Event) -> dict:

@@ -67,7 +67,11 @@ class RetryQueue:
             "source_topic": str, "source_partition": int, "source_offset": int,
             "attempts": int, "status": str, "next_attempt_at": float, "last_error": str,
             "created_at": float, "traceparent": str}, pk="seq")
-        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS retry_queue_event ON retry_queue (event_id)")
+        # One queued copy per event, by type and id (as the inbox): a forged id of another
+        # type cannot stand in for a genuine event. (Keyed on the id alone before.)
+        db.execute("DROP INDEX IF EXISTS retry_queue_event")
+        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS retry_queue_event_key "
+                   "ON retry_queue (event_type, event_id)")
         db.execute("CREATE INDEX IF NOT EXISTS retry_queue_order ON retry_queue (order_key, seq)")
 
     def holds(self, order_key: str) -> bool:
@@ -78,7 +82,7 @@ class RetryQueue:
             error: str = "", status: str = WAITING) -> None:
         """Queue an event (once: a redelivery of a queued event changes nothing)."""
         traceparent = next((value.decode(errors="replace") for name, value in delivery.headers
-                            if name == "traceparent"), None)
+                            if name == "traceparent" and isinstance(value, bytes)), None)
         self.db.conn.execute(
             "INSERT OR IGNORE INTO retry_queue (order_key, event_id, event_type, value, "
             "source_topic, source_partition, source_offset, attempts, status, next_attempt_at, "
@@ -116,10 +120,21 @@ class RetryQueue:
             [PARKED, attempts, error[:500], seq])
 
     def revive(self, event_id: str) -> bool:
-        """A parked event was replayed: try it again from the first attempt."""
+        """An operator asks for a parked event again: try it from the first attempt."""
         return self.db.conn.execute(
             "UPDATE retry_queue SET status = ?, attempts = 0, next_attempt_at = 0 "
-            "WHERE event_id = ? AND status = ?", [WAITING, event_id, PARKED]).rowcount == 1
+            "WHERE event_id = ? AND status = ?", [WAITING, event_id, PARKED]).rowcount > 0
+
+    def revive_replayed(self, event: Event, delivery: Delivery) -> bool:
+        """A parked event came back: try it again from the first attempt — if it is a replay.
+        A replay is a new record (other coordinates); the same record delivered again (a
+        crash before its offset was committed) is a redelivery and changes nothing."""
+        return self.db.conn.execute(
+            "UPDATE retry_queue SET status = ?, attempts = 0, next_attempt_at = 0 "
+            "WHERE event_type = ? AND event_id = ? AND status = ? AND NOT (source_topic = ? "
+            "AND source_partition = ? AND source_offset = ?)",
+            [WAITING, event.event_type, event.event_id, PARKED, delivery.topic,
+             delivery.partition, delivery.offset]).rowcount == 1
 
     def counts(self) -> dict[str, int]:
         rows = self.db.conn.execute("SELECT status, count(*) FROM retry_queue GROUP BY status")

@@ -169,7 +169,11 @@ class Settings(KafkaSettings, ApiTokenSettings):
                                     description="Tries before an event is parked.")
     retry_base_delay: float = Field(default=0.2, gt=0, le=60, description="Seconds; doubles per try.")
     retry_max_delay: float = Field(default=30.0, gt=0, le=3600)
-    relay_poll_interval: float = Field(default=1.0, gt=0, description="Fallback when not woken.")
+    relay_poll_interval: float = Field(default=1.0, gt=0, description="How often the relay "
+                                       "looks for committed rows never handed to it in memory.")
+    relay_stranded_after: float = Field(
+        default=5.0, ge=0, le=3600, description="A committed row not handed over this long "
+        "(seconds) is stranded, and the relay's look at the outbox publishes it.")
     batch_max_events: int = Field(default=500, ge=1, le=10_000,
                                   description="Events decided in one group commit, at most.")
     fetch_max_wait_ms: int = Field(default=100, ge=0, le=10_000,

@@ -89,8 +89,9 @@ def current_trace_id() -> str | None:
 
 
 def _parent_context(event: Event, headers: Sequence[tuple[str, bytes]]):
+    # A header may come without a value (other clients send null): then there is none.
     carrier = {name: value.decode(errors="replace") for name, value in headers
-               if name == TRACEPARENT}
+               if name == TRACEPARENT and isinstance(value, bytes)}
     context = _propagator.extract(carrier) if carrier else None
     if context is not None and trace.get_current_span(context).get_span_context().is_valid:
         return context

@@ -5,11 +5,16 @@ together or not at all. A unit of work is a SAVEPOINT: inside the runtime's grou
 is one event's share of the batch transaction (a failure rolls back only that share);
 used on its own (the order API, unit tests) it is a transaction of its own. Services
 subclass it to add their repositories.
+
+A side effect outside the database (telling a customer) must not happen for a change that
+may still roll back: :meth:`UnitOfWork.after_commit` holds it until the transaction that
+contains this unit has committed — the unit's own, or the whole group commit's.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import sqlite_utils
 
@@ -42,19 +47,20 @@ class UnitOfWork:
         self.headers: list[tuple[str, str]] = []
         self._emitted: list[Event] = []
         self._messages: list[OutgoingMessage] = []
+        self._after_commit: list[Callable[[], None]] = []
         self._savepoint: str | None = None  # pragma: no mutate (set by __enter__ before use)
 
     def __enter__(self) -> UnitOfWork:
         self._savepoint = f"uow{next(_names)}"
         self.db.conn.execute(f"SAVEPOINT {self._savepoint}")
-        self._emitted, self._messages = [], []
+        self._emitted, self._messages, self._after_commit = [], [], []
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._savepoint is not None:  # left without commit(): undo everything
             roll_back_to(self.db, self._savepoint)
             self._savepoint = None  # pragma: no mutate (read again only after __enter__)
-            self._emitted, self._messages = [], []
+            self._emitted, self._messages, self._after_commit = [], [], []
 
     def emit(self, payload: Payload, *, caused_by: Event) -> Event:
         """Add a follow-up event of ``caused_by`` to the outbox."""
@@ -66,6 +72,10 @@ class UnitOfWork:
     def originate(self, payload: Payload, *, order_id: str | None) -> Event:
         """Add an event that starts something (an API call), not caused by another event."""
         return self._add(Event.new(payload, order_id=order_id, producer=self.producer))
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once what this unit did is durable; never if it rolls back."""
+        self._after_commit.append(action)
 
     def _add(self, event: Event) -> Event:
         self._messages.append(self.outbox.add(event, self.headers))
@@ -79,6 +89,15 @@ class UnitOfWork:
             self.crash_points.reached("during_compensation", *compensating)
         self.db.conn.execute(f"RELEASE {self._savepoint}")
         self._savepoint = None
+        if not self.db.conn.in_transaction:  # it was a transaction of its own: committed now
+            for action in self.take_after_commit():
+                action()
+
+    def take_after_commit(self) -> list[Callable[[], None]]:
+        """The side effects waiting for the enclosing transaction to commit (the group
+        commit runs them after its COMMIT)."""
+        actions, self._after_commit = self._after_commit, []
+        return actions
 
     @property
     def emitted(self) -> list[Event]:

@@ -55,7 +55,18 @@ def encode(event: Event) -> bytes:
 
 def decode(value: bytes | None, *, expected_type: str | None = None,
            max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Event:
-    """Parse and validate one message; ``expected_type`` is the topic's event type."""
+    """Parse and validate one message; ``expected_type`` is the topic's event type. Whatever
+    the bytes are, the only error is a :class:`RejectedMessage`: one bad record must never
+    fail the batch it arrived in."""
+    try:
+        return _decode(value, expected_type, max_bytes)
+    except RejectedMessage:
+        raise
+    except Exception as error:  # e.g. RecursionError deep in a parser: still this record's fault
+        raise MalformedMessage(f"cannot be decoded ({type(error).__name__})") from None
+
+
+def _decode(value: bytes | None, expected_type: str | None, max_bytes: int) -> Event:
     if value is None:
         raise MalformedMessage("empty message (tombstone)")
     if len(value) > max_bytes:
@@ -99,7 +110,9 @@ def summarize(error: ValidationError, limit: int = 3, prefix: str = "") -> str:
 def _parse_json(value: bytes) -> dict[str, Any]:
     try:
         raw = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:
+        # ValueError: not UTF-8, not JSON, or an integer beyond Python's 4,300 digits;
+        # RecursionError: nested deeper than the parser goes.
         raise MalformedMessage(f"not valid UTF-8 JSON ({type(error).__name__})") from None
     if not isinstance(raw, dict):
         raise MalformedMessage(f"expected a JSON object, got {type(raw).__name__}")

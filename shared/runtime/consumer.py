@@ -7,8 +7,10 @@ crash anywhere before that redelivers the record, and the inbox turns the redeli
 no-op. Ordering is per partition, hence per order id (the message key). The event loop only
 awaits: decoding, handlers and the fsync run on the service's writer thread.
 
-A record batch that cannot be read at all (a corrupt CRC, a codec this process lacks) is
-retried a few times, then dead-lettered by its coordinates and skipped: never a crash loop.
+A record that cannot be read at all (a corrupt CRC, a codec this process lacks, a header
+that is not UTF-8) is found among the good ones around it, tried again a few times with a
+backoff, then dead-lettered by its coordinates and skipped: never a crash loop, and never a
+good record blamed for it (:mod:`shared.runtime.unreadable`).
 
 Membership is static by default (``group_instance_id``, KIP-345): the group keeps this
 instance's partitions for it across a restart, so a service killed and started again gets
@@ -34,7 +36,7 @@ import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CorruptRecordException, KafkaError, UnsupportedCodecError
+from aiokafka.errors import KafkaError
 
 from shared.deadletters import Delivery
 from shared.faults import CrashPoints
@@ -44,13 +46,12 @@ from shared.processing import EventProcessor
 from shared.runtime.offsets import OffsetCommitter
 from shared.runtime.sqlite import SqliteWriter
 from shared.runtime.stalls import StallDetector
+from shared.runtime.unreadable import UnreadableRecords, about_a_record
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 #: Seconds between two requests for a new assignment (each is a rebalance of the group).
 REASSIGN_INTERVAL = 10.0
-#: aiokafka raises these from getmany() when it cannot unpack a fetched record batch.
-UNREADABLE = (CorruptRecordException, UnsupportedCodecError)
 
 
 class EventConsumer:
@@ -76,8 +77,8 @@ class EventConsumer:
         #: Consecutive rounds that failed (a batch not decided, or a batch not readable).
         self.failures = 0
         self.last_error = ""
-        self._unreadable: dict[tuple[TopicPartition, int], int] = {}
-        self._last_skipped: tuple[TopicPartition, int] | None = None
+        #: Batches (or unreadable records) decided: this consumer has made progress.
+        self.decided = 0
         # Looks come every interval, each bounded by the send timeout.
         self.stalls = StallDetector(max_gap=2 * self.end_offsets_interval + settings.send_timeout)
         self._reassign_asked = 0.0
@@ -95,6 +96,9 @@ class EventConsumer:
             max_poll_interval_ms=s.max_poll_interval_ms, fetch_max_wait_ms=s.fetch_max_wait_ms,
             max_partition_fetch_bytes=s.max_partition_fetch_bytes)
         self._consumer.subscribe(self.topics, listener=_TrackAssignment(self))
+        self._unreadable = UnreadableRecords(
+            self._consumer, max_tries=s.unreadable_max_tries, batch_max=s.batch_max_events,
+            rewind=self._rewind, set_aside=self._set_aside)
         self.committer = OffsetCommitter(self._consumer, self.crash_points, s.topic_prefix,
                                          s.offset_commit_interval_ms / 1000)
         committing = asyncio.create_task(self.committer.run())
@@ -121,53 +125,37 @@ class EventConsumer:
         return self.failures >= 3
 
     async def _fetch(self) -> dict[TopicPartition, list]:
+        self._unreadable.resume_due()
         try:
             return await self._consumer.getmany(timeout_ms=500,
                                                 max_records=self.settings.batch_max_events)
-        except UNREADABLE as error:
+        except Exception as error:
+            if not about_a_record(error):
+                raise
             self._failed(error)
-            log.warning("a fetched record batch could not be read; finding its partition",
+            log.warning("a fetched record could not be read; finding it",
                         extra={"error": self.last_error, "failures": self.failures})
-            return await self._read_partition_by_partition()
+            return await self._unreadable.read_around(self.assigned)
 
-    async def _read_partition_by_partition(self) -> dict[TopicPartition, list]:
-        """aiokafka neither says which partition held the batch it could not unpack, nor keeps
-        the records it had read before it: go back to our positions, then read each
-        partition alone to find the unreadable one."""
-        await self._rewind(self.assigned)
-        batches: dict[TopicPartition, list] = {}
-        for tp in sorted(self.assigned):
-            try:
-                # Short waits: after the rewind one fetch brings every partition's records.
-                batches.update(await self._consumer.getmany(
-                    tp, timeout_ms=200, max_records=self.settings.batch_max_events))
-            except UNREADABLE as error:
-                await self._rewind({tp})
-                await self._skip_if_hopeless(tp, error)
-        return batches
-
-    async def _skip_if_hopeless(self, tp: TopicPartition, error: Exception) -> None:
-        position = self.positions.get(tp)
-        if position is None:
-            position = await self._consumer.position(tp)
-        tries = self._unreadable[(tp, position)] = self._unreadable.get((tp, position), 0) + 1
-        # Inside a run of unreadable offsets (one bad batch) one try per offset is enough.
-        limit = 1 if self._last_skipped == (tp, position - 1) else self.settings.unreadable_max_tries
-        if tries < limit:
-            return
+    async def _set_aside(self, tp: TopicPartition, position: int, error: Exception) -> bool:
+        """Dead-letter the unreadable record at ``position`` by its coordinates and move past
+        it; False if the partition was revoked meanwhile (its new owner reads the record
+        again, and dead-lettering the same coordinates twice writes one letter)."""
         delivery = Delivery(tp.topic.removeprefix(self.settings.topic_prefix), tp.partition,
                             position, None, None)
-        log.error("record batch unreadable; dead-lettering it by its coordinates and moving on",
+        log.error("record unreadable; dead-lettering it by its coordinates and moving on",
                   extra={"topic": tp.topic, "partition": tp.partition, "offset": position,
-                         "tries": tries, "error": repr(error)})
+                         "error": repr(error)})
         self.on_committed(await self.writer.call(
             self.processor.set_aside, delivery, "unreadable", f"{type(error).__name__}: {error}"))
-        self._unreadable.pop((tp, position), None)
-        self._last_skipped = (tp, position)
+        if tp not in self._consumer.assignment():
+            return False
         self._consumer.seek(tp, position + 1)
         self.positions[tp] = position + 1
         self.committer.add({tp: position + 1})
         self.failures = 0  # skipped: the partition flows again
+        self.decided += 1
+        return True
 
     async def _handle(self, batches: dict[TopicPartition, list]) -> None:
         now = time.time()
@@ -189,6 +177,7 @@ class EventConsumer:
             await asyncio.sleep(1.0)
             return
         self.failures = 0
+        self.decided += 1
         self.on_committed(messages)
         # A rebalance can revoke a partition while its batch is being decided: its new owner
         # reads it from the last committed offset (the inbox absorbs the repeat).
@@ -264,6 +253,9 @@ class EventConsumer:
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                     max(0, end - position))
 
+    def forget_unreadable(self, partitions: set[TopicPartition]) -> None:
+        self._unreadable.forget(partitions)
+
     def stalled_partitions(self) -> dict[TopicPartition, float]:
         """Owned partitions behind their end, and for how many seconds they have not moved."""
         return self.stalls.stalled()
@@ -297,6 +289,7 @@ class _TrackAssignment(ConsumerRebalanceListener):
         for tp in revoked:
             self.owner.positions.pop(tp, None)
         self.owner.stalls.forget(set(revoked))
+        self.owner.forget_unreadable(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.assigned |= set(assigned)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.choreography import ServiceSpec
 from shared.errors import PermanentError
@@ -22,6 +22,8 @@ class Reacted:
     emitted: list[Event]
     #: The outbox rows the reaction added (its events), for the relay.
     messages: list[OutgoingMessage]
+    #: Side effects to run once the enclosing transaction has committed.
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -42,4 +44,4 @@ class Dispatcher:
         uow.declared = reaction.emits
         uow.headers = list(headers)
         reaction.handler(event, uow)
-        return Reacted(uow.emitted, uow.messages)
+        return Reacted(uow.emitted, uow.messages, uow.take_after_commit())

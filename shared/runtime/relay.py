@@ -3,12 +3,15 @@
 Guarantees: at-least-once publication of every committed row; a row is marked sent only
 after the broker acknowledged it (idempotent producer, acks=all). Rows arrive in memory
 right after each commit (:meth:`OutboxRelay.hand_over`), so a saga never waits for a query
-or a polling interval; the outbox table is read only at start and, as a safety net, whenever
-the relay is idle for ``relay_poll_interval``, for rows committed but never handed over (say
-a batch whose caller was cancelled after its COMMIT). The relay knows a row by its seq while
+or a polling interval; the outbox table is read at start and, as a safety net, every
+``relay_poll_interval`` whatever the backlog, for rows committed at least
+``relay_stranded_after`` seconds ago but never handed over (say a batch whose caller was
+cancelled after its COMMIT, an HTTP client gone mid-request). The relay knows a row by its seq while
 it is queued, in flight or sent but not yet marked, so a row is never queued twice. A row the
 broker can never accept (too large, invalid topic) is marked failed with its reason and
-skipped: one bad row never holds up the rows behind it. Rows are handed to the producer one
+skipped: one bad row never holds up the rows behind it; a topic every send to which fails
+(no ACL for it, deleted) is held aside with its rows while the other topics flow
+(:mod:`shared.runtime.held`). Rows are handed to the producer one
 batch at a time, in seq order (only the acknowledgements are pipelined), so rows of one
 partition keep their order, except that a row whose send failed transiently can be overtaken
 by a later row (consumers do not rely on it: see docs/reliability.md). Every send is bounded by
@@ -38,6 +41,7 @@ from shared.db import write_transaction
 from shared.faults import CrashPoints
 from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox, OutgoingMessage
+from shared.runtime.held import TOPIC_ERRORS, HeldTopics
 from shared.runtime.sqlite import SqliteWriter
 from shared.runtime.waiting import sleep_or_stop, wait_for_any
 from shared.settings import Settings
@@ -73,22 +77,28 @@ class OutboxRelay:
         self._unmarked: list[int] = []
         self._unmarked_refused: list[tuple[OutgoingMessage, Exception]] = []
         self._marking: asyncio.Task | None = None
+        self.held = HeldTopics()
 
     def hand_over(self, messages: list[OutgoingMessage]) -> None:
         """Rows a transaction just committed (or the safety net found), in seq order."""
         fresh = [message for message in messages if message.seq not in self._known]
         if fresh:
             self._known.update(message.seq for message in fresh)
-            if self._queue and fresh[0].seq < self._queue[-1].seq:  # a straggler from a poll
-                self._queue = deque(sorted([*self._queue, *fresh], key=lambda row: row.seq))
-            else:
-                self._queue.extend(fresh)
-            self.metrics.outbox_backlog.set(len(self._queue))
-            self._wakeup.set()
+            for row in [row for row in fresh if self.held.holds(row.topic)]:
+                self.held.add(row)
+            self._enqueue([row for row in fresh if not self.held.holds(row.topic)])
+
+    def _enqueue(self, rows: list[OutgoingMessage]) -> None:
+        if rows and self._queue and rows[0].seq < self._queue[-1].seq:  # a straggler
+            self._queue = deque(sorted([*self._queue, *rows], key=lambda row: row.seq))
+        else:
+            self._queue.extend(rows)
+        self.metrics.outbox_backlog.set(len(self._queue))
+        self._wakeup.set()
 
     @property
     def backlog(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + self.held.count
 
     async def run(self, stopping: asyncio.Event) -> None:
         failures = 0
@@ -109,7 +119,9 @@ class OutboxRelay:
                     await self._close_producer()
                     await sleep_or_stop(stopping, min(10.0, 0.2 * 2 ** failures))
                     continue
-                await wait_for_any(self._wakeup, stopping, timeout=self.settings.relay_poll_interval)
+                await wait_for_any(self._wakeup, stopping, timeout=min(
+                    self.settings.relay_poll_interval,
+                    self.held.seconds_until_due() or self.settings.relay_poll_interval))
             try:
                 await self.publish_pending()  # flush what the last handlers committed
             except (KafkaError, OSError, TimeoutError) as error:  # they stay in the outbox
@@ -121,14 +133,17 @@ class OutboxRelay:
             await self._close_producer()
 
     async def _poll_if_due(self) -> None:
-        """Rows committed but not handed over: all of them at start, a safety net later,
-        when nothing is queued (a backlog is being published anyway: no need to scan it)."""
-        if self._queue or time.monotonic() - self._last_poll < self.settings.relay_poll_interval:
+        """Rows committed but not handed over: all of them at start; later, on its own timer
+        whatever the backlog (a busy relay is exactly when a stranded row would wait
+        longest), those committed ``relay_stranded_after`` seconds ago or earlier."""
+        if time.monotonic() - self._last_poll < self.settings.relay_poll_interval:
             return
+        first = self._last_poll == -float("inf")
         self._last_poll = time.monotonic()
+        before = None if first else time.time() - self.settings.relay_stranded_after
         after = 0
         while rows := await self.writer.run(
-                lambda db, after: Outbox(db).pending(after, BATCH), after):
+                lambda db, after: Outbox(db).pending(after, BATCH, created_before=before), after):
             self.hand_over(rows)
             after = rows[-1].seq
 
@@ -136,6 +151,7 @@ class OutboxRelay:
         """Send everything queued, and what arrives meanwhile. Batches are sent without
         waiting for the previous one's acknowledgement (up to MAX_IN_FLIGHT of them); the
         first failure is raised once every batch in flight has settled."""
+        self._enqueue(self.held.due())
         if not self._queue:
             return 0
         producer = await self._ensure_producer()
@@ -172,6 +188,11 @@ class OutboxRelay:
                    if isinstance(outcome, UNPUBLISHABLE)]
         again = [(row, outcome) for row, outcome in outcomes
                  if outcome is not None and not isinstance(outcome, UNPUBLISHABLE)]
+        self._hold_failing_topics([(row, error) for row, error in again
+                                   if isinstance(error, TOPIC_ERRORS)])
+        again = [(row, error) for row, error in again if not isinstance(error, TOPIC_ERRORS)]
+        for topic in {row.topic for row in sent}:
+            self.held.published(topic)
         self.crash_points.reached("after_publish", *(row.topic for row in sent))
         self._mark([row.seq for row in sent], refused)
         for row, error in refused:
@@ -184,6 +205,19 @@ class OutboxRelay:
             self._requeue([row for row, _ in again])
             raise again[0][1]
         return len(sent)
+
+    def _hold_failing_topics(self, failed: list[tuple[OutgoingMessage, Exception]]) -> None:
+        """Rows refused for their topic's sake wait aside, with every queued row of the
+        same topic (it must not overtake them)."""
+        if not failed:
+            return
+        topics = {row.topic for row, _ in failed}
+        behind = [row for row in self._queue if row.topic in topics]
+        self._queue = deque(row for row in self._queue if row.topic not in topics)
+        rows = sorted([*(row for row, _ in failed), *behind], key=lambda row: row.seq)
+        self.held.hold(rows, failed[0][1])
+        log.error("a topic refuses every send; holding its rows, the other topics go on",
+                  extra={"topics": sorted(topics), "rows": len(rows), "error": repr(failed[0][1])})
 
     def _requeue(self, rows: list[OutgoingMessage]) -> None:
         """Back into the queue, in seq order, ahead of rows not sent yet."""
@@ -211,6 +245,9 @@ class OutboxRelay:
                     ) -> list[tuple[OutgoingMessage, Exception | None]]:
         started = time.time()
         pending: list[tuple[OutgoingMessage, asyncio.Future | Exception]] = []
+        unknown = await self._topics_without_metadata(producer, {row.topic for row in rows})
+        pending += [(row, unknown[row.topic]) for row in rows if row.topic in unknown]
+        rows = [row for row in rows if row.topic not in unknown]
         async with asyncio.timeout(self.settings.send_timeout):
             # send() can wait (metadata, a full batch): without the lock a later batch could
             # slip rows into a partition ahead of this one's.
@@ -235,6 +272,20 @@ class OutboxRelay:
                 if item.exception() is None:
                     self.metrics.publish_seconds.observe(acknowledged)
         return outcomes
+
+    async def _topics_without_metadata(self, producer: AIOKafkaProducer, topics: set[str]
+                                       ) -> dict[str, Exception]:
+        """The topics the broker does not know or lets us not write, each with its error.
+        Asked before the batch's own timeout starts: a topic that does not exist takes the
+        client a whole request timeout to give up on, and must not fail the batch with it."""
+        errors: dict[str, Exception] = {}
+        for topic in topics:
+            try:
+                async with asyncio.timeout(self.settings.send_timeout + 1):
+                    await producer.partitions_for(self.settings.topic(topic))
+            except TOPIC_ERRORS as error:
+                errors[topic] = error
+        return errors
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

@@ -44,10 +44,12 @@ HOUSEKEEPING_INTERVAL = 3600.0
 
 class ServiceRuntime:
     consumer_class = EventConsumer
-    #: How often the watchdog looks at the consumer, and the retry worker's pause after an
-    #: error (seconds). Class attributes so that tests can make them short.
+    #: How often the watchdog looks at the consumer, the retry worker's pause after an error,
+    #: and the pause before a crashed consumer is replaced (seconds). Class attributes so that
+    #: tests can make them short.
     watchdog_check_interval = 1.0
     retry_error_pause = 1.0
+    consumer_restart_pause = 2.0
 
     def __init__(self, settings: Settings, spec: ServiceSpec,
                  uow_class: Callable[..., UnitOfWork], create_tables: Callable) -> None:
@@ -70,6 +72,8 @@ class ServiceRuntime:
                                    self.metrics)
         self.http = HttpServer(self.app, settings.http_host, settings.http_port)
         self.consumer: EventConsumer | None = None
+        #: Consumers in a row that ended with an error before deciding anything.
+        self.consumer_crashes = 0
         self.started = asyncio.Event()
         self.stopping = asyncio.Event()
 
@@ -89,19 +93,27 @@ class ServiceRuntime:
     async def status(self) -> dict:
         unsent, failed, queued = await self.readers.run(_outbox_and_queue)
         consumer = self.consumer
-        failing = consumer is not None and consumer.failing
+        # A consumer that ends with an error is replaced by a fresh one: count those in a row
+        # until one makes progress, or a crash loop would look healthy.
+        crashes = 0 if consumer is not None and consumer.decided else self.consumer_crashes
+        failing = (consumer is not None and consumer.failing) or crashes >= 3
+        # A topic the relay has not been able to write for this long needs a person.
+        relay_stuck = self.relay.held.failing_longer_than(self.settings.watchdog_timeout)
         self.metrics.retry_queue.labels("WAITING").set(queued["WAITING"])
         self.metrics.retry_queue.labels("PARKED").set(queued["PARKED"])
-        return {"service": self.spec.name, "ready": self.started.is_set() and not failing,
+        return {"service": self.spec.name,
+                "ready": self.started.is_set() and not failing and not relay_stuck,
                 "assigned_partitions": len(consumer.assigned) if consumer else 0,
                 "consumer": {"failing": failing,
                              "consecutive_failures": consumer.failures if consumer else 0,
+                             "consecutive_crashes": crashes,
                              "last_error": consumer.last_error if consumer else "",
                              "stalled_partitions": _named(consumer.stalled_partitions())
                              if consumer else {}},
                 "outbox_unsent": unsent, "outbox_failed": failed, "retry_queue": queued,
                 "published": self.relay.published,
-                "relay_failing_since": self.relay.failing_since}
+                "relay_failing_since": self.relay.failing_since,
+                "relay_held_topics": self.relay.held.report()}
 
     async def parked(self) -> list[dict]:
         return await self.readers.run(_parked)
@@ -178,9 +190,12 @@ class ServiceRuntime:
             except asyncio.CancelledError:
                 if not task.cancelled():
                     raise
-            except Exception:
-                log.exception("consumer failed; restarting it")
-                await sleep_or_stop(self.stopping, 2.0)
+            except Exception as error:
+                self.consumer_crashes = 1 if self.consumer.decided else self.consumer_crashes + 1
+                self.consumer.last_error = f"{type(error).__name__}: {error}"[:300]
+                log.exception("consumer failed; restarting it",
+                              extra={"consecutive_crashes": self.consumer_crashes})
+                await sleep_or_stop(self.stopping, self.consumer_restart_pause)
 
     async def _retry_due_events(self) -> None:
         """The retry worker: survives any error (a SQLite error, say) and tries again."""

@@ -24,11 +24,14 @@ class StallDetector:
         #: Looks further apart than this (seconds) are not one run of evidence.
         self.max_gap = max_gap
         # Per partition behind its end: (position, first seen there, last seen there).
-        self._behind: dict[TopicPartition, tuple[int | None, float, float]] = {}
+        self._behind: dict[TopicPartition, tuple[int, float, float]] = {}
 
     def observe(self, tp: TopicPartition, position: int | None, end: int, now: float) -> None:
-        """``position``: the next offset to read (None: not known yet)."""
-        if end == 0 or (position is not None and position >= end):
+        """``position``: the next offset to read (None: not known — the broker did not say,
+        which is no evidence of a stall: nothing is recorded, as if this look had not been)."""
+        if position is None:
+            return
+        if end == 0 or position >= end:
             self._behind.pop(tp, None)
             return
         seen = self._behind.get(tp)

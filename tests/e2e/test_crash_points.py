@@ -69,3 +69,22 @@ def test_a_crash_at_this_point_finishes_with_exactly_one_effect(process_mesh, po
     assert len({e.event_id for e in effects}) == 1, f"{event_type} decided twice"
     if point == "after_publish":
         assert len(effects) == 2, "the unmarked outbox row is published again after restart"
+
+
+def test_a_crash_inside_the_group_commit_tells_the_customer_once(process_mesh):
+    """The customer is told after the commit, not before it: the telling of a batch that a
+    SIGKILL rolls back never happened, and its redelivery tells once."""
+    process_mesh.start(overrides={"notification_service": {
+        "SAGA_CRASH_POINT": "inside_group_commit:OrderCompleted"}})
+    process_mesh.seed(process_mesh.tool, STOCK, BALANCES)
+    order_id = process_mesh.place(order_body(quantity=1))
+
+    victim = process_mesh["notification_service"]
+    assert victim.wait_exit(timeout=60) == -signal.SIGKILL
+    victim.start()
+    victim.wait_healthy()
+    assert process_mesh.wait_final(order_id)["status"] == "COMPLETED"
+    assert _settled(process_mesh.data_dir, order_id) == []
+    told = [line for line in victim.log_path.read_text().splitlines()
+            if f"Your order {order_id}" in line]
+    assert len(told) == 1, told

@@ -1,5 +1,6 @@
 """Records other clients produce that once stopped a service: compressed batches, a batch
-this process cannot unpack, and an outbox row the broker will never accept."""
+this process cannot unpack (and the good records in front of it), a header aiokafka cannot
+read, an outbox row the broker will never accept, and a topic that refuses every send."""
 
 import aiokafka.codec
 import httpx
@@ -10,6 +11,7 @@ from sagactl.kafka import read_topics
 from shared.deadletters import Delivery
 from shared.events import Event, StockAdded, encode
 from shared.runtime.topics import ensure_topics
+from tests.support.kcat import kcat_produce, needs_kcat
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +105,66 @@ async def test_once_an_unreadable_batch_is_skipped_the_consumer_is_healthy_again
             response = await client.get(health)
         return response.status_code == 200 and not response.json()["consumer"]["failing"]
     await mesh.wait_for_async(healthy, timeout=15)
+
+
+def _letter_headers(letter) -> dict[str, str]:
+    return {name: value.decode() for name, value in letter.headers}
+
+
+async def test_good_records_in_front_of_an_unreadable_batch_are_applied_and_only_it_is_set_aside(
+        mesh, monkeypatch):
+    await ensure_topics(mesh.tool)
+    await _produce(mesh, "StockAdded", [_stock_added("GOOD-1"), _stock_added("GOOD-2")])
+    await _produce(mesh, "StockAdded", [_stock_added("SNAPPY-1")], "snappy")  # offset 2
+    await _produce(mesh, "StockAdded", [_stock_added("AFTER-1")])
+    # One fetch brings all four; this process cannot unpack the third.
+    monkeypatch.setattr(aiokafka.codec, "has_snappy", lambda: False)
+    await mesh.start("inventory_service")
+
+    await mesh.wait_for(lambda: mesh.db("inventory_service")["stock"].count == 3, timeout=60)
+    skus = {row["sku"] for row in mesh.db("inventory_service")["stock"].rows}
+    assert skus == {"GOOD-1", "GOOD-2", "AFTER-1"}
+    [letter] = await mesh.wait_for_async(lambda: _dead_letters(mesh, "StockAdded"), timeout=30)
+    headers = _letter_headers(letter)
+    assert (headers["dlt.kind"], headers["dlt.source.offset"]) == ("unreadable", "2")
+
+
+@needs_kcat
+async def test_a_header_key_that_is_not_utf8_is_set_aside_and_the_consumer_never_crashes(mesh):
+    await ensure_topics(mesh.tool)
+    bootstrap, topic = mesh.tool.kafka_bootstrap_servers, mesh.tool.topic("StockAdded")
+    await kcat_produce(bootstrap, topic, _stock_added("ODD-HEADER-1"), partition=0,
+                       headers=((b"\xff\xfe", b"v"),))
+    await kcat_produce(bootstrap, topic, _stock_added("PLAIN-1"), partition=0)
+    await mesh.start("inventory_service")
+
+    await mesh.wait_for(lambda: mesh.db("inventory_service")["stock"].count == 1, timeout=60)
+    [letter] = await mesh.wait_for_async(lambda: _dead_letters(mesh, "StockAdded"), timeout=30)
+    headers = _letter_headers(letter)
+    assert (headers["dlt.kind"], headers["dlt.source.offset"]) == ("unreadable", "0")
+    assert "UnicodeDecodeError" in headers["dlt.reason"]
+    status = await mesh.runtimes["inventory_service"].status()
+    assert status["consumer"]["consecutive_crashes"] == 0 and status["ready"]
+
+
+async def test_a_topic_that_refuses_every_send_is_held_and_the_other_topics_flow(mesh):
+    mesh.configure("inventory_service", send_timeout=3.0)
+    await mesh.start("inventory_service")
+    runtime = mesh.runtimes["inventory_service"]
+
+    def write_rows(db):
+        from shared.db import write_transaction
+        from shared.outbox import Outbox
+        with write_transaction(db):
+            outbox = Outbox(db)  # a topic nobody made (auto-creation is off), then a good one
+            return [outbox.add_raw("StockAdded.Nowhere", b"k", b"lost?", []),
+                    outbox.add_raw("StockAdded", b"LATER-1", _stock_added("LATER-1"), [])]
+
+    runtime.relay.hand_over(await runtime.writer.run(write_rows))
+    await mesh.wait_for(lambda: mesh.db("inventory_service")["stock"].count == 1, timeout=60)
+    held = (await runtime.status())["relay_held_topics"]
+    assert list(held) == ["StockAdded.Nowhere"] and held["StockAdded.Nowhere"]["rows"] == 1
+    assert "UnknownTopicOrPartition" in held["StockAdded.Nowhere"]["error"]
+    unsent = mesh.db("inventory_service").execute(
+        "SELECT topic FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL").fetchall()
+    assert unsent == [("StockAdded.Nowhere",)]  # kept, to go out once the topic exists

@@ -57,6 +57,18 @@ class RecordingCrashPoints(CrashPoints):
         self.reached_points.append((point, event_types))
 
 
+class Crashed(Exception):
+    pass
+
+
+class RaisingCrashPoints(CrashPoints):
+    """Raises where the real one would SIGKILL the process: nothing after it runs."""
+
+    def reached(self, point, *event_types):
+        if point == self.point:
+            raise Crashed(point)
+
+
 def processor_for(service, clock, failures=0, max_attempts=3, error=None, *, errors=(),
                   backoff=None, max_message_bytes=64 * 1024, metrics: ServiceMetrics | None = None,
                   crash_points: CrashPoints | None = None) -> EventProcessor:

@@ -10,6 +10,7 @@ from notification_service.repository import create_tables as notification_tables
 from order_service.repository import create_tables as order_tables
 from payment_service.repository import create_tables as payment_tables
 from shared.db import open_database, open_reader
+from shared.events import StockAdded
 from shared.inbox import Inbox
 from shared.processing import create_all_tables
 from shipping_service.repository import create_tables as shipping_tables
@@ -63,7 +64,7 @@ def test_the_plumbing_tables_keep_the_columns_existing_databases_have():
         "source_partition", "source_offset", "attempts", "status", "next_attempt_at",
         "last_error", "created_at", "traceparent"]
     assert [db[table].pks for table in ("inbox", "outbox", "retry_queue")] == [
-        ["event_id"], ["seq"], ["seq"]]
+        ["event_type", "event_id"], ["seq"], ["seq"]]
 
 
 def test_reopening_a_database_creates_nothing_twice_and_changes_no_table(tmp_path):
@@ -90,3 +91,17 @@ def test_a_table_an_older_version_created_gains_the_new_columns_and_keeps_its_ro
                                         "received_at": float}
     assert Inbox(db).claim(event(order_created())) is True
     assert [row["event_id"] for row in db["inbox"].rows][0] == "old-event"
+
+
+def test_an_inbox_keyed_on_the_event_id_alone_is_migrated_to_type_and_id_and_keeps_its_rows():
+    db = open_database(":memory:")
+    db.execute("CREATE TABLE inbox (event_id TEXT PRIMARY KEY, event_type TEXT, order_id TEXT, "
+               "received_at FLOAT)")
+    applied = event(order_created())
+    db.execute("INSERT INTO inbox VALUES (?, 'OrderCreated', 'ord-1', 1.0)", [applied.event_id])
+    create_all_tables(db, lambda db: None)
+
+    assert db["inbox"].pks == ["event_type", "event_id"]
+    assert Inbox(db).claim(applied) is False
+    # The same id under another type is another event (a forged one cannot hide it).
+    assert Inbox(db).claim(event(StockAdded(sku="A", quantity=1), event_id=applied.event_id))

@@ -9,6 +9,7 @@ from shared.db import open_database
 from shared.events import StockAdded, encode
 from shared.inbox import Inbox
 from shared.outbox import Outbox, OutgoingMessage
+from shared.processing import create_all_tables
 from tests.support.builders import event, order_created
 
 DAY = 86_400.0
@@ -18,8 +19,7 @@ NOW = 1_800_000_000.0
 @pytest.fixture
 def db():
     db = open_database(":memory:")
-    Inbox.create(db)
-    Outbox.create(db)
+    create_all_tables(db, lambda db: None)
     return db
 
 

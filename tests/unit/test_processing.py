@@ -12,10 +12,16 @@ from shared.db import open_database
 from shared.deadletters import MAX_DEAD_LETTER_BYTES, Delivery
 from shared.errors import PermanentError
 from shared.events import OrderShipped, StockAdded
-from shared.faults import CrashPoints
 from shared.retry import RetryQueue
 from tests.support.builders import event, order_created
-from tests.support.processing import dead_letters, delivery_of, drain, processor_for
+from tests.support.processing import (
+    Crashed,
+    RaisingCrashPoints,
+    dead_letters,
+    delivery_of,
+    drain,
+    processor_for,
+)
 
 
 def test_a_valid_event_is_applied_and_its_outbox_rows_are_returned(stocked_inventory, clock):
@@ -42,8 +48,8 @@ def test_a_crash_inside_the_group_commit_leaves_nothing_of_the_batch(tmp_path, c
     path = tmp_path / "inventory.db"
     inventory = service_under_test(SERVICE, InventoryUnitOfWork, create_tables, path)
     processor = processor_for(inventory, clock)
-    processor.crash_points = _RaisingCrashPoints("inside_group_commit")
-    with pytest.raises(_Crashed):
+    processor.crash_points = RaisingCrashPoints("inside_group_commit")
+    with pytest.raises(Crashed):
         processor.process_batch([delivery_of(event(StockAdded(sku="WIDGET-1", quantity=3))),
                                  delivery_of(event(order_created()))])
     fresh = open_database(path)
@@ -187,18 +193,6 @@ def test_a_value_too_big_to_republish_is_cut_and_the_letter_says_so(stocked_inve
     assert letter["headers"]["dlt.truncated-from"] == "900000"
     assert len(letter["value"]) + sum(len(k) + len(v) for k, v in letter["headers"].items()) \
         <= MAX_DEAD_LETTER_BYTES
-
-
-class _Crashed(Exception):
-    pass
-
-
-class _RaisingCrashPoints(CrashPoints):
-    """Raises where the real one would SIGKILL the process: nothing after it runs."""
-
-    def reached(self, point, *event_types):
-        if point == self.point:
-            raise _Crashed(point)
 
 
 def test_a_handler_that_raises_after_emitting_leaves_no_inbox_state_or_outbox_row(

@@ -64,6 +64,39 @@ async def test_the_watchdog_cancels_a_stalled_consumer_once_and_lets_it_stop(run
     assert all(c.cancels == 1 and c.stopped for c in restarted)
 
 
+class CrashingConsumer:
+    """Fails as soon as it runs, before deciding anything: as a record that crashes the
+    client every time it is fetched once made every new consumer do."""
+
+    instances: list = []
+
+    def __init__(self, *args, **options) -> None:
+        self.last_progress, self.started, self.decided = time.monotonic(), True, 0
+        self.assigned, self.failures, self.last_error, self.failing = set(), 0, "", False
+        CrashingConsumer.instances.append(self)
+
+    def stalled_partitions(self) -> dict:
+        return {}
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+
+async def test_consumers_that_keep_crashing_make_the_service_unhealthy(runtime):
+    CrashingConsumer.instances = []
+    runtime.consumer_class, runtime.consumer_restart_pause = CrashingConsumer, 0.01
+    runtime.started.set()
+    watchdog = asyncio.create_task(runtime._consume_with_watchdog())
+    await _until(lambda: len(CrashingConsumer.instances) >= 4)
+    status = await runtime.status()
+    runtime.stopping.set()
+    await asyncio.wait_for(watchdog, 10)
+
+    assert status["ready"] is False and status["consumer"]["failing"] is True
+    assert status["consumer"]["consecutive_crashes"] >= 3
+    assert "UnicodeDecodeError" in status["consumer"]["last_error"]
+
+
 async def test_the_retry_worker_survives_an_error_and_tries_again(runtime, monkeypatch):
     calls = []
 

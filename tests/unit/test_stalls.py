@@ -37,8 +37,16 @@ def test_a_partition_at_its_end_or_empty_is_not_behind():
     assert stalls.stalled() == {}
 
 
-def test_an_unknown_position_with_records_waiting_counts_as_behind():
-    assert looked(10.0, 25.0, position=None, end=3).stalled() == {TP: 15.0}
+def test_an_unknown_position_is_no_evidence_of_a_stall():
+    """The group coordinator did not say where the consumer stands: a look that learnt
+    nothing, however long it goes on."""
+    assert looked(10.0, 25.0, 40.0, position=None, end=3).stalled() == {}
+
+
+def test_an_unknown_position_neither_grows_nor_ends_a_stall_seen_before():
+    stalls = looked(30.0, 40.0, stalls=looked(10.0, 20.0), position=None)
+
+    assert stalls.stalled() == {TP: 10.0}
 
 
 def test_without_new_looks_the_stall_does_not_grow():
