@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KAFKA_PORT ?= 9092
 KAFKA_DIR ?= .run/kafka
+POSTGRES_DIR ?= .run/postgres
+# Empty: the port of the last start (a free one the first time); 0: always a free one.
+POSTGRES_PORT ?=
 SERVICES_DIR ?= .run/services
 SERVICES_PORT_BASE ?= 8000
 SERVICES_ARGS = --state-dir $(SERVICES_DIR) --port-base $(SERVICES_PORT_BASE)
@@ -23,8 +26,9 @@ export ORDER_API_PORT KAFKA_HOST_PORT KAFKA_2_HOST_PORT KAFKA_3_HOST_PORT MONITO
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install lock test test-unit lint mutation kafka kafka-stop kafka-status services \
-	services-stop services-status clean demo chaos bench up down logs standins
+.PHONY: help install lock test test-unit lint mutation kafka kafka-stop kafka-status postgres \
+	postgres-stop postgres-status services services-stop services-status clean demo chaos bench \
+	up down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -76,6 +80,15 @@ kafka-stop:  ## stop the broker (every node) that `make kafka` started
 kafka-status:  ## say whether the background broker runs
 	@$(PYTHON) -m localkafka status --state-dir $(KAFKA_DIR)
 
+postgres:  ## local PostgreSQL in the background, a role and database per service; `eval $(make -s postgres)` exports SAGA_DATABASE_URL, SAGA_DATABASE_PASSWORD_FILE
+	@$(PYTHON) -m localpostgres start --state-dir $(POSTGRES_DIR) $(if $(POSTGRES_PORT),--port $(POSTGRES_PORT))
+
+postgres-stop:  ## stop the PostgreSQL that `make postgres` started
+	@$(PYTHON) -m localpostgres stop --state-dir $(POSTGRES_DIR)
+
+postgres-status:  ## say whether the background PostgreSQL runs
+	@$(PYTHON) -m localpostgres status --state-dir $(POSTGRES_DIR)
+
 services: install  ## the five services in the background (.run/services/), waits until each is healthy
 	$(BIN)/python -m devtools.services start $(SERVICES_ARGS) --kafka-dir $(KAFKA_DIR)
 
@@ -85,9 +98,10 @@ services-stop:  ## stop the services that `make services` started
 services-status:  ## say which of the five services run
 	@$(BIN)/python -m devtools.services status $(SERVICES_ARGS)
 
-clean:  ## remove local state (.run: broker data, databases, logs)
+clean:  ## remove local state (.run: broker data, databases, PostgreSQL, logs)
 	-@$(BIN)/python -m devtools.services stop $(SERVICES_ARGS) 2>/dev/null
 	-@$(PYTHON) -m localkafka stop --state-dir $(KAFKA_DIR) 2>/dev/null
+	-@$(PYTHON) -m localpostgres stop --state-dir $(POSTGRES_DIR) 2>/dev/null
 	rm -rf .run
 
 demo: install  ## every saga path on a real broker and five service processes; SECURE=1 in secure mode

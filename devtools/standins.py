@@ -9,7 +9,11 @@
   keeps the official image's contract (``KAFKA_FOO_BAR`` → ``foo.bar``, ``CLUSTER_ID``,
   storage formatted on first start, ``Kafka Server started`` when ready, ``/opt/kafka/bin``);
 * ``prom/prometheus:v2.42.0`` — Debian's prometheus package (the same version), with the
-  official image's entrypoint, config path, volume and port (compose profile observability).
+  official image's entrypoint, config path, volume and port (compose profile observability);
+* ``postgres:15`` — Debian's postgresql-15 package, with an entrypoint that keeps the official
+  image's contract (``POSTGRES_USER``, ``POSTGRES_PASSWORD``, ``POSTGRES_DB`` and their
+  ``_FILE`` variants, ``/docker-entrypoint-initdb.d/`` on first start, data in
+  ``/var/lib/postgresql/data``, port 5432, ``pg_isready``).
 
 Tagged with the public names, they let the real Dockerfile and docker-compose.yml run
 unchanged. On a machine that can pull images, none of this is needed.
@@ -33,6 +37,7 @@ BASE = "saga-standin/debian:bookworm"
 PYTHON = "python:3.11-slim"
 KAFKA = f"apache/kafka:{KAFKA_VERSION}"
 PROMETHEUS = "prom/prometheus:v2.42.0"
+POSTGRES = "postgres:15"
 LABEL = "org.saga-choreography.standin-recipe"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -42,6 +47,7 @@ def ensure_standins(say: Callable[[str], None] = print, force: bool = False) -> 
     _ensure(PYTHON, RECIPES / "python", say, force, extra=_copy_ca_bundle)
     _ensure(KAFKA, RECIPES / "kafka", say, force, extra=_copy_kafka_jars)
     _ensure(PROMETHEUS, RECIPES / "prometheus", say, force, extra=lambda context: None)
+    _ensure(POSTGRES, RECIPES / "postgres", say, force, extra=lambda context: None)
 
 
 def image_exists(name: str) -> bool:

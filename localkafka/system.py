@@ -57,14 +57,20 @@ def claim_ports(host: str, wanted: list[tuple[int, str]]) -> list[int]:
 
 
 def _claim_port(host: str, port: int, role: str) -> int:
+    try:
+        return bindable_port(host, port)
+    except OSError as error:
+        raise LocalKafkaError(
+            f"{role} port {host}:{port} is already in use ({error.strerror}); "
+            "stop whatever holds it (make kafka-stop?) or choose another port"
+        ) from None
+
+
+def bindable_port(host: str, port: int) -> int:
+    """``port`` if a server could bind it now (a free one for 0); OSError if not."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # As Kafka binds: a port whose last user just stopped (TIME-WAIT) is free to take.
+        # As Kafka and PostgreSQL bind: a port whose last user just stopped (TIME-WAIT) is
+        # free to take.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise LocalKafkaError(
-                f"{role} port {host}:{port} is already in use ({error.strerror}); "
-                "stop whatever holds it (make kafka-stop?) or choose another port"
-            ) from None
+        probe.bind((host, port))
         return probe.getsockname()[1]

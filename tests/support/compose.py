@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 
 from devtools.orders import is_final
 from devtools.processes import SERVICES, free_port
+from tests.support.waiting import until
 
 ROOT = Path(__file__).parents[2]
 CONTAINERS = {name: name.replace("_", "-") for name in SERVICES}
@@ -72,13 +72,7 @@ class ComposeMesh:
         return httpx.get(f"{self.api}/orders/{order_id}", timeout=10).json()
 
     def until(self, condition, timeout: float = 90, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = condition()
-            if result:
-                return result
-            time.sleep(0.5)
-        raise TimeoutError(f"{what} not met within {timeout}s")
+        return until(condition, timeout, what)
 
     def final(self, order_id: str) -> dict:
         def done():

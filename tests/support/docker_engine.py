@@ -63,10 +63,10 @@ def compose_command() -> list[str]:
                 "installed (apt-get install docker-compose)")
 
 
-def ensure_base_images() -> None:
-    """The public images the compose file names: pulled where a registry answers, built as
-    local stand-ins where none does."""
-    missing = [image for image in (PYTHON, KAFKA, PROMETHEUS) if not image_exists(image)]
+def ensure_base_images(images: tuple[str, ...] = (PYTHON, KAFKA, PROMETHEUS)) -> None:
+    """The public images (by default those the compose file names): pulled where a registry
+    answers, built as local stand-ins where none does."""
+    missing = [image for image in images if not image_exists(image)]
     pulled = [image for image in missing if subprocess.run(
         ["docker", "pull", image], capture_output=True, timeout=300).returncode == 0]
     if set(missing) - set(pulled):

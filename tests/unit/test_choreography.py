@@ -115,6 +115,12 @@ def test_the_launcher_makes_credentials_for_every_principal_the_acls_name():
     assert {acl.principal for acl in policy(SERVICES, OPERATOR)} == set(PRINCIPALS)
 
 
+def test_the_postgres_launcher_makes_a_role_and_database_for_every_service():
+    from localpostgres import SERVICES as DATABASES  # stdlib only: it keeps its own list
+    from shared.participants import SERVICES
+    assert [service.name for service in SERVICES] == list(DATABASES)
+
+
 def test_docs_acls_md_is_generated_from_the_code():
     from shared.acls import policy
     from shared.acls import render as render_acls

@@ -1,0 +1,2 @@
+class LocalPostgresError(RuntimeError):
+    """The local PostgreSQL could not be prepared, started or stopped; the message says why."""
