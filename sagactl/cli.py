@@ -85,8 +85,8 @@ def docs_acls(
     check: bool = typer.Option(False, "--check", help="Fail if the file is out of date."),
 ) -> None:
     """Generate the broker's ACL policy (docs/acls.md) from the services' declarations."""
+    from participants import OPERATOR, SERVICES
     from shared.acls import policy, render
-    from shared.participants import OPERATOR, SERVICES
 
     _write_or_check(output, render(policy(SERVICES, OPERATOR)), check, "sagactl docs acls")
 
@@ -97,8 +97,8 @@ def docs_events(
     check: bool = typer.Option(False, "--check", help="Fail if the file is out of date."),
 ) -> None:
     """Generate the event catalog (docs/events.md) from the services' declarations."""
+    from participants import PARTICIPANTS
     from shared.eventdocs import render
-    from shared.participants import PARTICIPANTS
     from shared.saga import ORDER_SAGA
     from shared.saga import check as check_rules
 
