@@ -7,8 +7,8 @@ import pytest
 
 from order_service.repository import OrderUnitOfWork, create_tables
 from participants import PARTICIPANTS
+from sagactl.docs.catalog import render
 from shared.choreography import Reaction, ServiceSpec
-from shared.eventdocs import render
 from shared.events import (
     OrderCancellationAccepted,
     OrderCancelled,
