@@ -23,6 +23,7 @@ COPY inventory_service ./inventory_service
 COPY payment_service ./payment_service
 COPY shipping_service ./shipping_service
 COPY notification_service ./notification_service
+COPY participants ./participants
 COPY sagactl ./sagactl
 COPY saga_monitor ./saga_monitor
 COPY localkafka ./localkafka

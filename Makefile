@@ -26,9 +26,9 @@ export ORDER_API_PORT KAFKA_HOST_PORT KAFKA_2_HOST_PORT KAFKA_3_HOST_PORT MONITO
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install lock test test-unit lint mutation kafka kafka-stop kafka-status postgres \
-	postgres-stop postgres-status services services-stop services-status clean demo chaos bench \
-	up down logs standins
+.PHONY: help install lock test test-unit lint asyncapi mutation kafka kafka-stop kafka-status \
+	postgres postgres-stop postgres-status services services-stop services-status clean demo \
+	chaos bench up down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -60,6 +60,16 @@ test-unit: install  ## the tests that need no broker: rules, handlers, plumbing,
 
 lint: install  ## ruff
 	$(BIN)/ruff check .
+
+# The AsyncAPI validator (node): versions pinned by devtools/asyncapi/package-lock.json; no
+# install scripts run (one of them is telemetry), nothing downloads a browser.
+ASYNCAPI_DIR := devtools/asyncapi
+$(ASYNCAPI_DIR)/node_modules/.package-lock.json: $(ASYNCAPI_DIR)/package-lock.json
+	cd $(ASYNCAPI_DIR) && PUPPETEER_SKIP_DOWNLOAD=1 SCARF_ANALYTICS=false \
+		npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+asyncapi: $(ASYNCAPI_DIR)/node_modules/.package-lock.json  ## validate docs/asyncapi.yaml with the official AsyncAPI parser (needs node and npm)
+	node $(ASYNCAPI_DIR)/validate.mjs docs/asyncapi.yaml
 
 MUTATION_ARGS ?=
 mutation: install  ## how many small breakages of rules and plumbing the unit tests catch (~7 min; a report, not a gate)

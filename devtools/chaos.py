@@ -32,8 +32,8 @@ from devtools.invariants import violations
 from devtools.processes import Mesh, ServiceProcess, free_port
 from devtools.workload import BALANCES, STOCK, PlannedOrder, plan
 from localkafka import LocalKafka
+from participants import SERVICES
 from sagactl.topics import partitions_behind
-from shared.participants import SERVICES
 from shared.settings import Settings, ToolSettings
 
 SESSION_TIMEOUT_MS = 6000

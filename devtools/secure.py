@@ -25,10 +25,10 @@ from localkafka.secrets import (
     server_security_properties,
     write_client_settings,
 )
+from participants import OPERATOR, SERVICES
 from sagactl.acls import apply_acls
 from sagactl.topics import create_all
 from shared.acls import policy
-from shared.participants import OPERATOR, SERVICES
 from shared.settings import ToolSettings
 
 #: Where the broker container mounts the compose material (docker-compose.secure.yml).

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from participants import SERVICES
 from saga_monitor.progress import E_AT, E_TYPE, EVENTS, LETTERS, NOTIFIED, OUTCOMES, finished
 from shared.choreography import reactions_to
 from shared.events import CATALOG
-from shared.participants import SERVICES
 from shared.saga import ORDER_SAGA, compensation_chain
 
 REQUESTED, DECISIONS = "OrderCancellationRequested", ("OrderCancellationAccepted",

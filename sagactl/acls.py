@@ -14,10 +14,10 @@ import json
 import typer
 from aiokafka.protocol.admin import CreateAclsRequest
 
+from participants import OPERATOR, SERVICES
 from sagactl.errors import Unreachable
 from sagactl.kafka import admin_session
 from shared.acls import Acl, policy
-from shared.participants import OPERATOR, SERVICES
 from shared.settings import KafkaSettings, ToolSettings
 
 RESOURCE = {"TOPIC": 2, "GROUP": 3, "CLUSTER": 4}

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import typer
 
 from sagactl import acls, dlq, doctor, orders, publishing, sagas, seeding, tailing, topics
-from sagactl.errors import EXIT_CODES_HELP, CliError, fail
+from sagactl.docs import command as docs_command
+from sagactl.errors import EXIT_CODES_HELP, CliError
 from shared.logs import TextFormatter
 from shared.settings import DEFAULT_HTTP_PORTS, ToolSettings, load
 
@@ -29,8 +29,7 @@ app.command("tail")(tailing.tail_command)
 app.command("doctor")(doctor.doctor_command)
 app.command("acls")(acls.acls_command)
 
-docs_app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
-app.add_typer(docs_app, name="docs")
+app.add_typer(docs_command.app, name="docs", help="Generated documents: write or --check them.")
 
 
 def _version(shown: bool) -> None:
@@ -77,45 +76,6 @@ def _log_waits_to_stderr() -> None:
     handler.setFormatter(TextFormatter("sagactl"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-
-
-@docs_app.command("acls")
-def docs_acls(
-    output: Path = typer.Option(Path("docs/acls.md"), help="Where to write the policy."),
-    check: bool = typer.Option(False, "--check", help="Fail if the file is out of date."),
-) -> None:
-    """Generate the broker's ACL policy (docs/acls.md) from the services' declarations."""
-    from shared.acls import policy, render
-    from shared.participants import OPERATOR, SERVICES
-
-    _write_or_check(output, render(policy(SERVICES, OPERATOR)), check, "sagactl docs acls")
-
-
-@docs_app.command("events")
-def docs_events(
-    output: Path = typer.Option(Path("docs/events.md"), help="Where to write the catalog."),
-    check: bool = typer.Option(False, "--check", help="Fail if the file is out of date."),
-) -> None:
-    """Generate the event catalog (docs/events.md) from the services' declarations."""
-    from shared.eventdocs import render
-    from shared.participants import PARTICIPANTS
-    from shared.saga import ORDER_SAGA
-    from shared.saga import check as check_rules
-
-    problems = check_rules(ORDER_SAGA, PARTICIPANTS)
-    if problems:
-        raise fail("the declared choreography breaks the saga:\n" + "\n".join(problems))
-    _write_or_check(output, render(ORDER_SAGA, PARTICIPANTS), check, "sagactl docs events")
-
-
-def _write_or_check(output: Path, text: str, check: bool, command: str) -> None:
-    if check:
-        if not output.exists() or output.read_text() != text:
-            raise fail(f"{output} is out of date: run `{command}`")
-        typer.echo(f"{output} is up to date")
-        return
-    output.write_text(text)
-    typer.echo(f"wrote {output}")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from sagactl.kafka import publish
 from shared.events import CATALOG, Event, RejectedMessage
 from shared.events.codec import validate
 from shared.events.examples import example_event
+from shared.events.versions import upcast
 from shared.settings import ToolSettings
 
 
@@ -72,8 +73,10 @@ def build_event(event_type: str, order_id: str | None, fields: list[str],
     raw.setdefault("event_id", uuid.uuid4().hex)  # a file may bring its own, to replay exactly
     if order_id:
         raw["order_id"] = order_id
+    # Fields set here are the current version's; a file may hold an older one (upcast, as read).
+    raw.setdefault("schema_version", payload_type.schema_version)
     try:
-        return validate(raw, payload_type)
+        return validate(upcast(raw, payload_type), payload_type)
     except RejectedMessage as invalid:
         raise fail(f"invalid {event_type}: {invalid.reason}") from None
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from shared.events.base import Event, Payload
 from shared.events.catalog import CATALOG
+from shared.events.versions import upcast
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 
@@ -78,6 +79,7 @@ def _decode(value: bytes | None, expected_type: str | None, max_bytes: int) -> E
         raise UnsupportedSchemaVersion(
             f"{payload_type.event_type()} schema_version {version} is newer than the supported "
             f"{payload_type.schema_version}")
+    raw = upcast(raw, payload_type)  # an older version is read as the current one
     return validate(raw, payload_type)
 
 

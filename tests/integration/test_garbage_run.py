@@ -11,11 +11,11 @@ import pytest
 
 from devtools.invariants import violations
 from devtools.orders import BALANCES, STOCK, order_body
+from participants import SERVICES
 from sagactl.kafka import read_topics
 from shared.choreography import consumers_of
 from shared.deadletters import DLT_SUFFIX
 from shared.events import CATALOG, Event, StockAdded, encode
-from shared.participants import SERVICES
 from tests.support.kcat import kcat_produce, needs_kcat
 
 pytestmark = [pytest.mark.integration, needs_kcat]

@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 
 from devtools.invariants import violations
 from devtools.orders import BALANCES, STOCK, order_body
+from participants import SERVICES
 from sagactl.kafka import publish_raw, read_topics
 from shared.choreography import consumers_of
 from shared.deadletters import DLT_SUFFIX
 from shared.events import CATALOG, RejectedMessage, decode, encode
 from shared.events.examples import example_event
-from shared.participants import SERVICES
 
 pytestmark = pytest.mark.integration
 

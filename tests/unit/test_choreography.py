@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from order_service.repository import OrderUnitOfWork, create_tables
+from participants import PARTICIPANTS
+from sagactl.docs.catalog import render
 from shared.choreography import Reaction, ServiceSpec
-from shared.eventdocs import render
 from shared.events import (
     OrderCancellationAccepted,
     OrderCancelled,
@@ -18,7 +19,6 @@ from shared.events import (
     ShipmentFailed,
     StockReleased,
 )
-from shared.participants import PARTICIPANTS
 from shared.saga import ORDER_SAGA, SagaDefinition, check, compensation_chain
 from shared.uow import UndeclaredEvent
 from tests.support.builders import event, order_created
@@ -110,29 +110,29 @@ def test_a_handler_cannot_emit_what_its_service_does_not_declare(service_under_t
 
 def test_the_launcher_makes_credentials_for_every_principal_the_acls_name():
     from localkafka.secrets import PRINCIPALS  # stdlib only: it keeps its own list
+    from participants import OPERATOR, SERVICES
     from shared.acls import policy
-    from shared.participants import OPERATOR, SERVICES
     assert {acl.principal for acl in policy(SERVICES, OPERATOR)} == set(PRINCIPALS)
 
 
 def test_the_postgres_launcher_makes_a_role_and_database_for_every_service():
     from localpostgres import SERVICES as DATABASES  # stdlib only: it keeps its own list
-    from shared.participants import SERVICES
+    from participants import SERVICES
     assert [service.name for service in SERVICES] == list(DATABASES)
 
 
 def test_docs_acls_md_is_generated_from_the_code():
+    from participants import OPERATOR, SERVICES
     from shared.acls import policy
     from shared.acls import render as render_acls
-    from shared.participants import OPERATOR, SERVICES
 
     assert (CATALOG_DOC.parent / "acls.md").read_text() == render_acls(
         policy(SERVICES, OPERATOR)), "docs/acls.md is out of date: run `sagactl docs acls`"
 
 
 def test_each_service_may_write_only_what_it_declares_it_emits():
+    from participants import OPERATOR, SERVICES
     from shared.acls import policy
-    from shared.participants import OPERATOR, SERVICES
 
     acls = policy(SERVICES, OPERATOR)
     for spec in SERVICES:
@@ -148,9 +148,9 @@ def test_each_service_may_write_only_what_it_declares_it_emits():
 
 
 def test_the_monitor_may_read_every_saga_topic_and_the_operators_dead_letter_decisions():
+    from participants import OPERATOR, SERVICES
     from saga_monitor.topics import READ
     from shared.acls import DECISIONS_TOPIC, policy
-    from shared.participants import OPERATOR, SERVICES
 
     read = {a.name for a in policy(SERVICES, OPERATOR) if a.principal == "saga_monitor"
             and a.operation == "READ" and a.resource == "TOPIC"}

@@ -14,6 +14,7 @@ from notification_service.repository import NotificationUnitOfWork
 from notification_service.repository import create_tables as notification_tables
 from order_service.repository import OrderUnitOfWork
 from order_service.repository import create_tables as order_tables
+from participants import SERVICES
 from payment_service.repository import PaymentUnitOfWork
 from payment_service.repository import create_tables as payment_tables
 from shared.events import (
@@ -24,7 +25,6 @@ from shared.events import (
     StockReserved,
 )
 from shared.events.examples import example_event
-from shared.participants import SERVICES
 from shipping_service.repository import ShippingUnitOfWork
 from shipping_service.repository import create_tables as shipping_tables
 

@@ -5,61 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from sagactl.docs.schemas import schema_path
+from sagactl.docs.wire import CHANGING, HEADER
 from shared.choreography import ServiceSpec, consumers_of, producers_of, reactions_to
 from shared.events import CATALOG, Payload
 from shared.events.examples import example_event
 from shared.saga import SagaDefinition
 
-HEADER = """\
-# Event catalog
-
-Generated from the services' declarations by `sagactl docs events`; a test fails when this
-file and the code disagree. Do not edit by hand.
-
-## Wire contract
-
-* **One topic per event type**, named exactly after the type (`OrderCreated`, ...), created
-  explicitly with a chosen partition count (`SAGA_TOPIC_PARTITIONS`, default 3). A deployment
-  may prefix every topic (`SAGA_TOPIC_PREFIX`). Each topic has a dead-letter twin `<topic>.DLT`.
-* **Message key**: the order id (UTF-8), so one order's events stay ordered within a topic.
-  Reference-data events name their key field below.
-* **Value**: a UTF-8 JSON envelope:
-
-| field | type | meaning |
-|---|---|---|
-| `event_id` | string | **required**, unique per event; consumers deduplicate on it |
-| `event_type` | string | the payload type, equal to the topic name |
-| `schema_version` | integer | version of the payload schema (all are 1 today); a JSON number, never `"1"` |
-| `occurred_at` | string | ISO 8601 time, UTC |
-| `order_id` | string or null | the saga the event belongs to (null only for reference data) |
-| `causation_id` | string or null | `event_id` of the event that caused this one |
-| `producer` | string | the service or tool that published it |
-| `payload` | object | the fields listed per topic below |
-
-* Readers ignore fields they do not know. **Money is a decimal string** (`"19.90"`), never a
-  JSON number; an order's total must fit in one (at most `9999999999.99`). Quantities are JSON
-  whole numbers (not `"2"`, not `true`). Identifiers match `^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`.
-* Anything else (invalid JSON, unknown type, no `event_id`, invalid fields, a newer
-  `schema_version`, more than 64 KiB) is moved to `<topic>.DLT` with the reason in headers and
-  skipped.
-
-### Taking part with kcat
-
-One message per line (kcat splits its input on newlines); the key is the order id:
-
-```bash
-echo '{"event_id": "e-42", "event_type": "OrderCreated", "order_id": "ord-42", "producer": "kcat", "payload": {"customer_id": "alice", "items": [{"sku": "WIDGET-1", "quantity": 2, "unit_price": "9.95"}], "shipping_address": {"name": "Alice", "street": "1 Main St", "city": "Berlin", "country": "DE"}}}' \\
-  | kcat -P -b 127.0.0.1:9092 -t OrderCreated -k ord-42
-kcat -C -b 127.0.0.1:9092 -t OrderCompleted -o beginning -e -f '%k %s\\n'
-```
-
-`schema_version`, `occurred_at` and `causation_id` may be left out; `event_id` may not, and
-must be unique (a repeated one is treated as a duplicate delivery and ignored).
-"""
-
 
 def render(saga: SagaDefinition, specs: Sequence[ServiceSpec]) -> str:
-    parts = [HEADER, _flow(saga, specs), "## Topics\n"]
+    parts = [HEADER, CHANGING, _flow(saga, specs), "## Topics\n"]
     parts += [_topic(payload, specs) for payload in CATALOG.values()]
     parts += ["## Shapes used inside payloads\n", *_shapes()]
     return "\n".join(parts).rstrip() + "\n"
@@ -93,12 +48,20 @@ def _topic(payload: type[Payload], specs: Sequence[ServiceSpec]) -> str:
              f"* **Producers:** {', '.join(producers_of(payload, specs)) or '—'}",
              f"* **Consumers:** {', '.join(consumers_of(payload, specs)) or '—'}",
              f"* **Reactions:** {'; '.join(reacting) or '—'}",
-             f"* **Key:** {key}", "", "| field | type | required | description |",
+             f"* **Key:** {key}", f"* **Schema:** {_versions(payload)}", "",
+             "| field | type | required | description |",
              "|---|---|---|---|"]
     lines += _fields(payload.model_json_schema(mode="serialization"))
     example = json.dumps(json.loads(example_event(payload).model_dump_json()), indent=2)
     lines += ["", "Example message value:", "", "```json", example, "```", ""]
     return "\n".join(lines)
+
+
+def _versions(payload: type[Payload]) -> str:
+    name, current = payload.event_type(), payload.schema_version
+    older = ", ".join(f"[v{v}]({schema_path(name, v)})" for v in range(1, current))
+    return (f"version {current}, [`{schema_path(name, current)}`]({schema_path(name, current)})"
+            + (f"; older versions, upcast on read: {older}" if older else ""))
 
 
 def _shapes() -> list[str]:

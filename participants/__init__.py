@@ -1,9 +1,10 @@
 """Everyone who takes part in the choreography: the services' declarations, all at once.
 
-For the docs, the rules check and the ACLs (sagactl), and for who must react to a saga's last
-event (the monitor). The services never import each other, and none of them imports this
-module: it is the one module in ``shared`` that imports the services, so it cannot live in
-``shared.choreography``, which every service imports while it declares itself.
+For the docs, the rules check and the ACLs (sagactl), for who must react to a saga's last
+event (the monitor) and for the tools in devtools. It lives above the services, beside the tools
+that need it, so that every import arrow points down: the tools import this registry, the
+registry imports the services, the services import ``shared`` — and ``shared`` imports none of
+them (a unit test parses every module in ``shared`` to keep it so).
 """
 
 from inventory_service.handlers import SERVICE as INVENTORY
