@@ -32,34 +32,37 @@ def record_order(event: Event, uow: OrderUnitOfWork) -> None:
     with uow:
         # Orders placed through the API were claimed when placed: this is then a no-op.
         if uow.inbox.claim(event) and uow.orders.get(event.order_id) is None:
-            uow.orders.add(event.order_id, event.payload)
-            _apply_fact(event, uow)
+            order = uow.orders.add(event.order_id, event.payload)
+            uow.orders.record(event)
+            # Its other facts may have come first (they wait in its history): all of them, once.
+            _settle(order, model.advance(order, uow.orders.facts(order.order_id)), event, uow)
         uow.commit()
 
 
 def track_order(event: Event, uow: OrderUnitOfWork) -> None:
     with uow:
         if uow.inbox.claim(event):
-            _apply_fact(event, uow)
+            fact = uow.orders.record(event)
+            order = uow.orders.get(event.order_id)
+            if order is not None:  # else the fact waits in the history for its order
+                _settle(order, model.apply(order, fact), event, uow)
         uow.commit()
 
 
-def _apply_fact(event: Event, uow: OrderUnitOfWork) -> None:
-    uow.orders.record(event)
-    order = uow.orders.get(event.order_id)
-    if order is None:
-        return  # the facts wait in the history until the order itself arrives
-    facts = uow.orders.facts(order.order_id)
-    advanced = model.advance(order, facts)
-    uow.orders.save(advanced)
-    if advanced.status != order.status and advanced.status in model.TERMINAL:
-        uow.orders.record(uow.emit(_conclusion(advanced, facts), caused_by=event))
+def _settle(before: model.Order, after: model.Order, cause: Event, uow: OrderUnitOfWork) -> None:
+    """Store what changed; conclude the order when it has just become final."""
+    if after == before:
+        return
+    uow.orders.save(after)
+    if after.status != before.status and after.status in model.TERMINAL:
+        uow.orders.record(uow.emit(_conclusion(after), caused_by=cause))
 
 
-def _conclusion(order: model.Order, facts: list[model.Fact]) -> OrderCompleted | OrderCancelled:
+def _conclusion(order: model.Order) -> OrderCompleted | OrderCancelled:
     if order.status is model.OrderStatus.COMPLETED:
         return OrderCompleted(customer_id=order.customer_id, total=order.total)
-    return OrderCancelled(customer_id=order.customer_id, reason=model.cancellation_reason(facts))
+    return OrderCancelled(customer_id=order.customer_id,
+                          reason=order.cancel_reason or "cancelled")
 
 
 _CONCLUDES = (OrderCompleted, OrderCancelled)

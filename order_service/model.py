@@ -4,6 +4,12 @@ Events of one saga travel on different topics, so the order service may learn
 that an order shipped before it sees the order itself (an ``OrderCreated``
 published straight to Kafka while this service was down). The status is
 therefore a function of the *set* of facts, and terminal states never change.
+
+The status is kept up to date one fact at a time (:func:`apply`): each fact can only raise
+the status (pending < cancelling < cancelled < completed), and the decision on a
+cancellation, so the stored order and the new fact are all it takes — never the whole
+history again. :func:`advance`, the fold over every fact at once, is what an order that
+arrives after some of its facts starts from.
 """
 
 from __future__ import annotations
@@ -51,36 +57,62 @@ class Order:
     total: Decimal
     status: OrderStatus = OrderStatus.PENDING
     cancellation: Cancellation | None = None
+    #: Why it is being cancelled: the first failure or accepted cancellation seen.
+    cancel_reason: str | None = None
+
+
+_RANK = {OrderStatus.PENDING: 0, OrderStatus.CANCELLING: 1, OrderStatus.CANCELLED: 2,
+         OrderStatus.COMPLETED: 3}
+_STATUS_OF = {**{name: OrderStatus.CANCELLING for name in _COMPENSATING},
+              **{name: OrderStatus.CANCELLED for name in _CANCELLING},
+              **{name: OrderStatus.COMPLETED for name in _COMPLETING}}
+_DECISIONS = list(Cancellation)
 
 
 def status_after(facts: Iterable[Fact]) -> OrderStatus:
-    seen = {fact.event_type for fact in facts}
-    if seen & _COMPLETING:
-        return OrderStatus.COMPLETED
-    if seen & _CANCELLING:
-        return OrderStatus.CANCELLED
-    if seen & _COMPENSATING:
-        return OrderStatus.CANCELLING
-    return OrderStatus.PENDING
+    """The highest status any of the facts leads to."""
+    return max((_STATUS_OF.get(fact.event_type, OrderStatus.PENDING) for fact in facts),
+               key=_RANK.__getitem__, default=OrderStatus.PENDING)
 
 
 def cancellation_after(facts: Iterable[Fact]) -> Cancellation | None:
     decisions = [_CANCELLATION[f.event_type] for f in facts if f.event_type in _CANCELLATION]
-    return max(decisions, key=list(Cancellation).index, default=None)
+    return max(decisions, key=_DECISIONS.index, default=None)
+
+
+def apply(order: Order, fact: Fact) -> Order:
+    """The order after one more fact; a terminal status never changes again."""
+    status, cancellation = order.status, order.cancellation
+    raised = _STATUS_OF.get(fact.event_type)
+    if raised is not None and status not in TERMINAL and _RANK[raised] > _RANK[status]:
+        status = raised
+    decision = _CANCELLATION.get(fact.event_type)
+    if decision is not None and (cancellation is None or
+                                 _DECISIONS.index(decision) > _DECISIONS.index(cancellation)):
+        cancellation = decision
+    reason = order.cancel_reason
+    if reason is None and fact.event_type in _FAILURES:
+        reason = _describe(fact)
+    if (status, cancellation, reason) == (order.status, order.cancellation, order.cancel_reason):
+        return order
+    return replace(order, status=status, cancellation=cancellation, cancel_reason=reason)
 
 
 def advance(order: Order, facts: list[Fact]) -> Order:
-    """The order after these facts; a terminal status never changes again."""
+    """The order after all these facts at once (for an order that arrives after some of its
+    facts); a terminal status never changes again."""
     status = order.status if order.status in TERMINAL else status_after(facts)
-    return replace(order, status=status, cancellation=cancellation_after(facts))
+    return replace(order, status=status, cancellation=cancellation_after(facts),
+                   cancel_reason=cancellation_reason(facts, default=None))
 
 
-def cancellation_reason(facts: Iterable[Fact]) -> str:
+def cancellation_reason(facts: Iterable[Fact], default: str | None = "cancelled") -> str | None:
     """Why the order was cancelled: the first failure or accepted cancellation seen."""
-    for fact in facts:
-        if fact.event_type in _FAILURES:
-            return f"{fact.event_type}: {fact.detail}" if fact.detail else fact.event_type
-    return "cancelled"
+    return next((_describe(fact) for fact in facts if fact.event_type in _FAILURES), default)
+
+
+def _describe(fact: Fact) -> str:
+    return f"{fact.event_type}: {fact.detail}" if fact.detail else fact.event_type
 
 
 class CancellationRefused(Exception):

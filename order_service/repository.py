@@ -8,17 +8,18 @@ from decimal import Decimal
 
 import sqlite_utils
 
-from order_service.model import Cancellation, Fact, Order, OrderStatus
+from order_service.model import Cancellation, Fact, Order, OrderStatus, cancellation_reason
 from shared.db import create_table
 from shared.events import Event, OrderCreated
 from shared.uow import UnitOfWork
 
 
 def create_tables(db: sqlite_utils.Database) -> None:
+    had_reasons = "orders" not in db.table_names() or "cancel_reason" in db["orders"].columns_dict
     create_table(db, "orders", {"order_id": str, "customer_id": str, "status": str,
                                 "cancellation": str, "total": str, "items": str,
                                 "shipping_address": str, "created_at": float,
-                                "updated_at": float}, pk="order_id")
+                                "updated_at": float, "cancel_reason": str}, pk="order_id")
     # One index per list query the API offers (GET /orders by status, by customer, or all).
     db["orders"].create_index(["status", "created_at", "order_id"], if_not_exists=True)
     db["orders"].create_index(["customer_id", "created_at", "order_id"], if_not_exists=True)
@@ -26,14 +27,29 @@ def create_tables(db: sqlite_utils.Database) -> None:
     create_table(db, "order_history", {"seq": int, "order_id": str, "event_id": str,
                                        "event_type": str, "producer": str, "causation_id": str,
                                        "occurred_at": str, "detail": str}, pk="seq")
-    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS order_history_event "
-               "ON order_history (order_id, event_id)")
+    # A fact is its type and id (as in the inbox): an event reusing another type's id is
+    # another fact. (Keyed on the id alone before.)
+    db.execute("DROP INDEX IF EXISTS order_history_event")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS order_history_fact "
+               "ON order_history (order_id, event_type, event_id)")
+    if not had_reasons:
+        _note_reasons_of_running_orders(db)
 
 
-def detail_of(event: Event) -> str:
-    payload = event.payload
-    return str(getattr(payload, "reason", "") or getattr(payload, "tracking_number", "")
-               or getattr(payload, "message", ""))
+def _note_reasons_of_running_orders(db: sqlite_utils.Database) -> None:
+    """Orders an older version left running learn why they are being cancelled, once: the
+    fold no longer reads their history again."""
+    for (order_id,) in db.execute("SELECT order_id FROM orders WHERE status NOT IN "
+                                  "('COMPLETED', 'CANCELLED')").fetchall():
+        reason = cancellation_reason(OrderRepository(db).facts(order_id), default=None)
+        db.execute("UPDATE orders SET cancel_reason = ? WHERE order_id = ?", [reason, order_id])
+
+
+def fact_of(event: Event) -> Fact:
+    """The event as a fact of its order's history, with the detail a person wants to see."""
+    fields = vars(event.payload)  # not getattr: a missing field is slow to find on a model
+    return Fact(event.event_type, str(fields.get("reason") or fields.get("tracking_number")
+                                      or fields.get("message") or ""))
 
 
 class OrderRepository:
@@ -41,15 +57,15 @@ class OrderRepository:
         self.db = db
 
     def get(self, order_id: str) -> Order | None:
-        row = self.db.execute("SELECT customer_id, total, status, cancellation FROM orders "
-                              "WHERE order_id = ?", [order_id]).fetchone()
+        row = self.db.conn.execute("SELECT customer_id, total, status, cancellation, cancel_reason "
+                                   "FROM orders WHERE order_id = ?", [order_id]).fetchone()
         if row is None:
             return None
-        customer_id, total, status, cancellation = row
+        customer_id, total, status, cancellation, reason = row
         return Order(order_id, customer_id, Decimal(total), OrderStatus(status),
-                     Cancellation(cancellation) if cancellation else None)
+                     Cancellation(cancellation) if cancellation else None, reason)
 
-    def add(self, order_id: str, order: OrderCreated) -> None:
+    def add(self, order_id: str, order: OrderCreated) -> Order:
         now = time.time()
         self.db.conn.execute(
             "INSERT INTO orders (order_id, customer_id, status, cancellation, total, items, "
@@ -57,20 +73,24 @@ class OrderRepository:
             [order_id, order.customer_id, str(order.total),
              json.dumps([item.model_dump(mode="json") for item in order.items]),
              order.shipping_address.model_dump_json(), now, now])
+        return Order(order_id, order.customer_id, order.total)
 
     def save(self, order: Order) -> None:
-        self.db.execute("UPDATE orders SET status = ?, cancellation = ?, updated_at = ? "
-                        "WHERE order_id = ?", [str(order.status),
-                                               order.cancellation and str(order.cancellation),
-                                               time.time(), order.order_id])
+        """Its status, cancellation and reason; ``updated_at`` is when one of them changed."""
+        self.db.conn.execute(
+            "UPDATE orders SET status = ?, cancellation = ?, cancel_reason = ?, updated_at = ? "
+            "WHERE order_id = ?", [str(order.status), order.cancellation and str(order.cancellation),
+                                   order.cancel_reason, time.time(), order.order_id])
 
-    def record(self, event: Event) -> None:
+    def record(self, event: Event) -> Fact:
         """Append an event to the order's history (once, however often it arrives)."""
-        self.db.execute(
+        fact = fact_of(event)
+        self.db.conn.execute(
             "INSERT OR IGNORE INTO order_history (order_id, event_id, event_type, producer, "
             "causation_id, occurred_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [event.order_id, event.event_id, event.event_type, event.producer,
-             event.causation_id, event.occurred_at.isoformat(), detail_of(event)])
+             event.causation_id, event.occurred_at.isoformat(), fact.detail])
+        return fact
 
     def has_history(self, order_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM order_history WHERE order_id = ? LIMIT 1",

@@ -17,6 +17,7 @@ BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
+        self._children: dict[tuple, object] = {}
 
         def counter(name: str, text: str, labels: tuple[str, ...] = ()) -> Counter:
             return Counter(name, text, labels, registry=registry)
@@ -59,6 +60,14 @@ class ServiceMetrics:
             "(consumer) or on one partition (partition).", ("reason",))
         self.consumer_lag = Gauge("saga_consumer_lag", "Records behind the end, per partition.",
                                   ("topic", "partition"), registry=registry)
+
+    def labelled(self, metric, *values: str):
+        """``metric.labels(*values)``, looked up once per combination: ``labels()`` takes a
+        lock and builds its key on every call, and the hot path asks for the same few."""
+        child = self._children.get((metric, values))
+        if child is None:
+            child = self._children[(metric, values)] = metric.labels(*values)
+        return child
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -63,20 +63,35 @@ class Outbox:
         return OutgoingMessage(cursor.lastrowid, topic, key, value,
                                [(name, text.encode()) for name, text in headers], now)
 
-    def pending(self, after_seq: int = 0, limit: int = 500,
-                created_before: float | None = None) -> list[OutgoingMessage]:
-        """Unsent rows after ``after_seq``, oldest first (failed rows are not pending); only
-        those created before ``created_before`` when given."""
-        where, params = "sent_at IS NULL AND failed_at IS NULL AND seq > ?", [after_seq]
-        if created_before is not None:
-            where, params = f"{where} AND created_at < ?", [*params, created_before]
-        rows = self.db.conn.execute(
+    def pending(self, after_seq: int = 0, limit: int = 500) -> list[OutgoingMessage]:
+        """Unsent rows after ``after_seq``, oldest first (failed rows are not pending)."""
+        return self._messages(self.db.conn.execute(
             "SELECT seq, topic, key, value, headers, created_at FROM outbox "
-            f"WHERE {where} ORDER BY seq LIMIT ?", [*params, limit]).fetchall()
+            "WHERE sent_at IS NULL AND failed_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            [after_seq, limit]).fetchall())
+
+    @staticmethod
+    def _messages(rows: list[tuple]) -> list[OutgoingMessage]:
         return [OutgoingMessage(seq, topic, key, value,
                                 [(name, text.encode()) for name, text in json.loads(headers)],
                                 created_at)
                 for seq, topic, key, value, headers, created_at in rows]
+
+    def unsent_seqs(self, created_before: float | None = None) -> list[int]:
+        """The seqs of every unsent row (not failed), oldest first; only those created before
+        ``created_before`` when given. Read from the partial index of unsent rows."""
+        where, params = "sent_at IS NULL AND failed_at IS NULL", []
+        if created_before is not None:
+            where, params = f"{where} AND created_at < ?", [created_before]
+        rows = self.db.conn.execute(f"SELECT seq FROM outbox WHERE {where} ORDER BY seq", params)
+        return [seq for (seq,) in rows.fetchall()]
+
+    def rows(self, seqs: list[int]) -> list[OutgoingMessage]:
+        """These rows, oldest first."""
+        marks = ",".join("?" * len(seqs))
+        return self._messages(self.db.conn.execute(
+            "SELECT seq, topic, key, value, headers, created_at FROM outbox "
+            f"WHERE seq IN ({marks}) ORDER BY seq", seqs).fetchall())
 
     def mark_sent(self, seqs: list[int]) -> None:
         now = time.time()

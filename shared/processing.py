@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import sqlite_utils
@@ -58,12 +59,15 @@ class EventProcessor:
         self.tracing = tracing or Tracing("service")
         self._handled: list[tuple[Event, list[Event], int, str | None]] = []  # pragma: no mutate
         self._after_commit_actions: list[Callable[[], None]] = []  # pragma: no mutate
+        self._queue_may_hold = True  # pragma: no mutate (set per batch)
 
     def process_batch(self, deliveries: Sequence[Delivery]) -> list[OutgoingMessage]:
         """Decide every delivery in one transaction; returns the outbox rows it committed."""
         started, messages = time.perf_counter(), []
         self._handled, self._after_commit_actions = [], []
         with write_transaction(self.db):
+            # Almost always empty: then no event of the batch needs to ask it about its key.
+            self._queue_may_hold = not self.queue.is_empty()
             for delivery in deliveries:
                 messages += self._process(delivery)
         self._after_commit(started, len(deliveries))
@@ -87,7 +91,7 @@ class EventProcessor:
                            max_bytes=self.max_message_bytes)
         except RejectedMessage as rejected:
             return self.reject(delivery, kind=rejected.kind, reason=rejected.reason)
-        if self.queue.holds(event.key):
+        if self._queue_may_hold and self.queue.holds(event.key):
             self._wait_behind_earlier_events(event, delivery)
             return []
         outcome = self._react(event, delivery, attempts=1)
@@ -129,7 +133,7 @@ class EventProcessor:
                 self.metrics.failed.labels(event.event_type).inc()
                 record_failure(error)
                 return error
-        self.metrics.handler_seconds.labels(event.event_type).observe(
+        self.metrics.labelled(self.metrics.handler_seconds, event.event_type).observe(
             time.perf_counter() - started)
         self._handled.append((event, reacted.emitted, attempts, trace_id))
         self._after_commit_actions += reacted.after_commit
@@ -145,6 +149,7 @@ class EventProcessor:
 
     def _after_failure(self, event: Event, delivery: Delivery,
                        error: Exception) -> list[OutgoingMessage]:
+        self._queue_may_hold = True  # the later events of its key queue behind it
         if is_permanent(error):
             self.queue.add(event, delivery, attempts=1, delay=0, error=_describe(error),
                            status=PARKED)
@@ -188,8 +193,9 @@ class EventProcessor:
     def _after_commit(self, started: float, events: int) -> None:
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_events.observe(events)
+        for event_type, count in Counter(event.event_type for event, *_ in self._handled).items():
+            self.metrics.labelled(self.metrics.handled, event_type).inc(count)
         for event, emitted, attempts, trace_id in self._handled:
-            self.metrics.handled.labels(event.event_type).inc()
             _log_handled(event, emitted, attempts, trace_id)
         for action in self._after_commit_actions:
             try:

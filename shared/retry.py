@@ -74,6 +74,9 @@ class RetryQueue:
                    "ON retry_queue (event_type, event_id)")
         db.execute("CREATE INDEX IF NOT EXISTS retry_queue_order ON retry_queue (order_key, seq)")
 
+    def is_empty(self) -> bool:
+        return self.db.conn.execute("SELECT 1 FROM retry_queue LIMIT 1").fetchone() is None
+
     def holds(self, order_key: str) -> bool:
         return self.db.conn.execute("SELECT 1 FROM retry_queue WHERE order_key = ? LIMIT 1",
                                [order_key]).fetchone() is not None

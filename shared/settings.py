@@ -221,6 +221,10 @@ class Settings(KafkaSettings, ApiTokenSettings):
 
     otlp_endpoint: str | None = Field(default=None, description="Export trace spans to this "
                                       "OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318/v1/traces).")
+    trace_sample_ratio: float = Field(
+        default=1.0, ge=0, le=1, description="With an exporter: the share of sagas whose spans "
+        "are recorded (decided from the trace id, so every service decides the same; a saga "
+        "arriving with a decision keeps it).")
 
     fault_rate: float = Field(default=0.0, ge=0, le=1, description="Injected transient failures.")
     crash_point: str | None = Field(default=None, description="Test hook: exit abruptly here.")

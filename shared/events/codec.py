@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 
 from shared.events.base import Event, Payload
 from shared.events.catalog import CATALOG
@@ -72,6 +72,10 @@ def _decode(value: bytes | None, expected_type: str | None, max_bytes: int) -> E
         raise MalformedMessage("empty message (tombstone)")
     if len(value) > max_bytes:
         raise OversizedMessage(f"message of {len(value)} bytes exceeds the {max_bytes}-byte limit")
+    if expected_type in ENVELOPES:
+        event = _in_one_pass(value, expected_type)
+        if event is not None:
+            return event
     raw = _parse_json(value)
     payload_type = _payload_type(raw, expected_type)
     version = raw.get("schema_version", 1)
@@ -81,6 +85,32 @@ def _decode(value: bytes | None, expected_type: str | None, max_bytes: int) -> E
             f"{payload_type.schema_version}")
     raw = upcast(raw, payload_type)  # an older version is read as the current one
     return validate(raw, payload_type)
+
+
+def _envelope_for(payload_type: type[Payload]) -> type[Event]:
+    """The envelope with its payload's own type: bytes to a typed event in one validation."""
+    return create_model(f"{payload_type.event_type()}Event", __base__=Event,
+                        payload=(payload_type, ...))
+
+
+#: One typed envelope per topic's event type.
+ENVELOPES = {name: _envelope_for(payload_type) for name, payload_type in CATALOG.items()}
+
+
+def _in_one_pass(value: bytes, expected_type: str) -> Event | None:
+    """The common case in one step: a current-version event of its topic's type, straight from
+    the bytes (pydantic parses and validates them in one pass). None for anything else — then
+    the step-by-step path below decides, and says why it rejects a message."""
+    try:
+        event = ENVELOPES[expected_type].model_validate_json(value)
+    except ValueError:  # ValidationError included
+        return None
+    current = CATALOG[expected_type].schema_version
+    if (event.event_type != expected_type or "event_id" not in event.model_fields_set
+            or event.schema_version != current):
+        return None
+    # The plain envelope, as every other event is (validated already: nothing runs again).
+    return Event.model_construct(event.model_fields_set, **event.__dict__)
 
 
 def validate(raw: dict[str, Any], payload_type: type[Payload]) -> Event:

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 
 import sqlite_utils
 from aiokafka import AIOKafkaProducer
@@ -78,6 +78,8 @@ class OutboxRelay:
         self._unmarked_refused: list[tuple[OutgoingMessage, Exception]] = []
         self._marking: asyncio.Task | None = None
         self.held = HeldTopics()
+        # Topics whose metadata the producer has: a batch of them needs no question first.
+        self._topics_with_metadata: set[str] = set()
 
     def hand_over(self, messages: list[OutgoingMessage]) -> None:
         """Rows a transaction just committed (or the safety net found), in seq order."""
@@ -135,17 +137,18 @@ class OutboxRelay:
     async def _poll_if_due(self) -> None:
         """Rows committed but not handed over: all of them at start; later, on its own timer
         whatever the backlog (a busy relay is exactly when a stranded row would wait
-        longest), those committed ``relay_stranded_after`` seconds ago or earlier."""
+        longest), those committed ``relay_stranded_after`` seconds ago or earlier. Only the
+        seqs are read first: the rows this relay already holds are not read again."""
         if time.monotonic() - self._last_poll < self.settings.relay_poll_interval:
             return
         first = self._last_poll == -float("inf")
         self._last_poll = time.monotonic()
         before = None if first else time.time() - self.settings.relay_stranded_after
-        after = 0
-        while rows := await self.writer.run(
-                lambda db, after: Outbox(db).pending(after, BATCH, created_before=before), after):
-            self.hand_over(rows)
-            after = rows[-1].seq
+        seqs = await self.writer.run(lambda db: Outbox(db).unsent_seqs(created_before=before))
+        stranded = [seq for seq in seqs if seq not in self._known]
+        for start in range(0, len(stranded), BATCH):
+            self.hand_over(await self.writer.run(
+                lambda db, seqs: Outbox(db).rows(seqs), stranded[start:start + BATCH]))
 
     async def publish_pending(self) -> int:
         """Send everything queued, and what arrives meanwhile. Batches are sent without
@@ -190,6 +193,7 @@ class OutboxRelay:
                  if outcome is not None and not isinstance(outcome, UNPUBLISHABLE)]
         self._hold_failing_topics([(row, error) for row, error in again
                                    if isinstance(error, TOPIC_ERRORS)])
+        self._topics_with_metadata -= {row.topic for row, _ in again}  # ask again next time
         again = [(row, error) for row, error in again if not isinstance(error, TOPIC_ERRORS)]
         for topic in {row.topic for row in sent}:
             self.held.published(topic)
@@ -199,8 +203,8 @@ class OutboxRelay:
             log.error("outbox row refused by the broker; skipped", extra={
                 "seq": row.seq, "topic": row.topic, "bytes": row.size, "error": repr(error)})
         self.published += len(sent)
-        for row in sent:
-            self.metrics.published.labels(row.topic).inc()
+        for topic, count in Counter(row.topic for row in sent).items():
+            self.metrics.labelled(self.metrics.published, topic).inc(count)
         if again:
             self._requeue([row for row, _ in again])
             raise again[0][1]
@@ -245,7 +249,8 @@ class OutboxRelay:
                     ) -> list[tuple[OutgoingMessage, Exception | None]]:
         started = time.time()
         pending: list[tuple[OutgoingMessage, asyncio.Future | Exception]] = []
-        unknown = await self._topics_without_metadata(producer, {row.topic for row in rows})
+        unknown = await self._topics_without_metadata(
+            producer, {row.topic for row in rows} - self._topics_with_metadata)
         pending += [(row, unknown[row.topic]) for row in rows if row.topic in unknown]
         rows = [row for row in rows if row.topic not in unknown]
         async with asyncio.timeout(self.settings.send_timeout):
@@ -285,6 +290,8 @@ class OutboxRelay:
                     await producer.partitions_for(self.settings.topic(topic))
             except TOPIC_ERRORS as error:
                 errors[topic] = error
+            else:
+                self._topics_with_metadata.add(topic)
         return errors
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
@@ -301,6 +308,7 @@ class OutboxRelay:
 
     async def _close_producer(self) -> None:
         producer, self._producer = self._producer, None
+        self._topics_with_metadata.clear()
         if producer is not None:
             # stop() flushes and can hang while the broker is down: bound it.
             with contextlib.suppress(Exception):

@@ -59,7 +59,7 @@ class ServiceRuntime:
         self.readers = SqliteReaders(settings.database_path)
         self.metrics = ServiceMetrics()
         self.crash_points = CrashPoints(settings.crash_point)
-        self.tracing = Tracing(spec.name, settings.otlp_endpoint)
+        self.tracing = Tracing(spec.name, settings.otlp_endpoint, settings.trace_sample_ratio)
         self.relay = OutboxRelay(settings, self.writer, self.metrics, self.crash_points)
         self.dispatcher = Dispatcher(spec, self.new_uow, FaultInjector(settings.fault_rate))
         self.processor = EventProcessor(

@@ -4,6 +4,8 @@ import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.events import (
     CATALOG,
@@ -17,6 +19,7 @@ from shared.events.codec import (
     InvalidEvent,
     MalformedMessage,
     OversizedMessage,
+    RejectedMessage,
     UnknownEventType,
     UnsupportedSchemaVersion,
 )
@@ -194,3 +197,31 @@ def test_an_order_whose_total_no_amount_can_hold_is_rejected():
     raw["payload"]["items"] = [{"sku": "A-1", "quantity": 1000, "unit_price": "99999999.99"}]
     with pytest.raises(InvalidEvent, match="exceeds the largest amount"):
         decode(json.dumps(raw).encode())
+
+
+def _step_by_step(value: bytes, topic: str) -> Event | str:
+    from shared.events.codec import _parse_json, _payload_type, validate
+    try:
+        raw = _parse_json(value)
+        return validate(raw, _payload_type(raw, topic))
+    except RejectedMessage as rejected:
+        return rejected.kind
+
+
+_MUTATIONS = st.sampled_from([None, "", 0, 1.5, -1, "x" * 70, [], {}, True, "19.9", "ord 1",
+                              "2026-13-01T00:00:00Z"])
+
+
+@given(name=st.sampled_from(sorted(CATALOG)), field=st.text(max_size=3), path=st.integers(0, 9),
+       replacement=_MUTATIONS)
+def test_decoding_in_one_pass_accepts_exactly_what_the_step_by_step_path_accepts(
+        name, field, path, replacement):
+    """The fast path may only say yes where the thorough one says yes, to the same event."""
+    raw = json.loads(encode(example_event(CATALOG[name])))
+    where = raw if path < 4 else raw["payload"]
+    keys = sorted(where) + [field]
+    where[keys[path % len(keys)]] = replacement
+    value = json.dumps(raw).encode()
+    from shared.events.codec import _in_one_pass
+    fast, thorough = _in_one_pass(value, name), _step_by_step(value, name)
+    assert fast is None or fast == thorough

@@ -4,6 +4,8 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from order_service import commands, model
 from order_service.handlers import SERVICE
@@ -171,3 +173,62 @@ def test_a_cancelled_order_stays_cancelled_when_a_late_shipment_arrives():
 ])
 def test_the_cancellation_reason_is_the_first_failure_seen(facts, reason):
     assert model.cancellation_reason(facts) == reason
+
+
+#: Every fact the order service records: those that move the status or the cancellation,
+#: and those that move nothing.
+FACTS = st.tuples(st.sampled_from(sorted({
+    "OrderCreated", "StockReserved", "StockReservationFailed", "PaymentCharged", "PaymentFailed",
+    "OrderShipped", "ShipmentFailed", "PaymentRefunded", "StockReleased",
+    "OrderCancellationRequested", "OrderCancellationAccepted", "OrderCancellationRejected",
+    "CustomerNotified"})), st.sampled_from(["", "no carrier", "declined"])).map(
+    lambda pair: model.Fact(*pair))
+
+
+@given(st.lists(FACTS, max_size=14))
+def test_one_fact_at_a_time_gives_what_folding_every_fact_seen_so_far_gives(facts):
+    """The stored order plus the new fact is all it takes: the same status, cancellation and
+    reason as the fold over the whole history after each fact, in any order of facts."""
+    incremental = full = model.Order("ord-1", "alice", Decimal("19.90"))
+    for seen in range(1, len(facts) + 1):
+        incremental = model.apply(incremental, facts[seen - 1])
+        full = model.advance(full, facts[:seen])
+        assert incremental == full
+
+
+def test_a_fact_that_changes_nothing_gives_back_the_same_order():
+    order = model.Order("ord-1", "alice", Decimal("19.90"), model.OrderStatus.CANCELLING,
+                        cancel_reason="PaymentFailed")
+    assert model.apply(order, model.Fact("CustomerNotified")) is order
+
+
+def test_recording_a_fact_reads_only_its_order_never_the_history(orders, monkeypatch):
+    orders.deliver(event(order_created()))
+    monkeypatch.setattr(OrderRepository, "facts", lambda *_: pytest.fail("history read"))
+    orders.deliver(event(DECLINED), event(RELEASED))
+    assert _order(orders).status is model.OrderStatus.CANCELLED
+
+
+def test_an_order_an_older_version_left_running_is_cancelled_with_its_first_failure(tmp_path):
+    from shared.db import open_database
+    from shared.processing import create_all_tables
+    from tests.unit.conftest import ServiceUnderTest
+
+    path = tmp_path / "order.db"
+    older = open_database(path)  # the tables as the version before cancel_reason made them
+    older.execute("CREATE TABLE orders (order_id TEXT PRIMARY KEY, customer_id TEXT, status "
+                  "TEXT, cancellation TEXT, total TEXT, items TEXT, shipping_address TEXT, "
+                  "created_at FLOAT, updated_at FLOAT)")
+    older.execute("INSERT INTO orders VALUES ('ord-1', 'alice', 'CANCELLING', NULL, '19.90', "
+                  "'[]', '{}', 1.0, 1.0)")
+    older.execute("CREATE TABLE order_history (seq INTEGER PRIMARY KEY, order_id TEXT, event_id "
+                  "TEXT, event_type TEXT, producer TEXT, causation_id TEXT, occurred_at TEXT, "
+                  "detail TEXT)")
+    older.execute("INSERT INTO order_history (order_id, event_id, event_type, detail) VALUES "
+                  "('ord-1', 'e1', 'PaymentFailed', 'declined')")
+    create_all_tables(older, create_tables)
+    older.conn.close()
+
+    orders = ServiceUnderTest(SERVICE, OrderUnitOfWork, create_tables, path)
+    [cancelled] = orders.deliver(event(RELEASED))
+    assert cancelled.payload.reason == "PaymentFailed: declined"
