@@ -2,6 +2,7 @@
 credentials, refused outside what the choreography grants — and every saga path still ends."""
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
 from devtools.secure import prepare, principal_env, principal_settings
 from localkafka import LocalKafka
 from sagactl.errors import CliError
-from sagactl.kafka import publish_raw
+from sagactl.kafka import publish_raw, read_topics
+from shared.acls import DECISIONS_TOPIC
+from shared.events import Event, FundsDeposited, OrderShipped, encode
 from shared.settings import ToolSettings
 from tests.support.mesh import InProcessMesh
 
@@ -92,6 +95,39 @@ async def test_the_sagactl_principal_places_orders_but_cannot_move_money(secured
                             env=env, capture_output=True, text=True, timeout=60)
     assert placed.returncode == 0, placed.stderr
     assert forged.returncode == 3 and "refused sagactl" in forged.stderr
+
+
+def _planted(dlt: str, target: str, value: bytes, offset: int = 0) -> tuple:
+    """A letter as a compromised service may write it: any bytes, any headers."""
+    headers = {"dlt.kind": "handler-failed", "dlt.reason": "gateway timeout",
+               "dlt.source.topic": target, "dlt.source.partition": "0",
+               "dlt.source.offset": str(offset), "dlt.service": "inventory_service"}
+    return (dlt, b"mallory", value, [(k, v.encode()) for k, v in headers.items()])
+
+
+async def test_a_compromised_service_cannot_publish_through_the_operators_replay(secured,
+                                                                                secure_kafka):
+    money = Event.new(FundsDeposited(customer_id="mallory", amount="1000000.00"),
+                      producer="payment_service")
+    shipped = Event.new(OrderShipped(shipment_id="s-1", carrier="X", tracking_number="1"),
+                        producer="shipping_service", order_id="ord-1")
+    decision = json.dumps({"decision": "acked", "reason": "nothing to see"}).encode()
+    await publish_raw(secured("inventory_service"), [  # it may write these .DLT topics
+        _planted("StockAdded.DLT", "FundsDeposited", encode(money)),
+        _planted("StockAdded.DLT", "OrderShipped", encode(shipped)),
+        _planted("StockAdded.DLT", DECISIONS_TOPIC, decision),
+        _planted("OrderShipped.DLT", "OrderShipped", encode(shipped))])
+
+    for operator in ("sagactl", "admin"):
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("SAGA_")},
+               **principal_env(secure_kafka.state_dir, operator),
+               "SAGA_TOPIC_PREFIX": secured.prefix}
+        ran = subprocess.run([sys.executable, "-m", "sagactl", "dlq", "replay", "--all"],
+                             env=env, capture_output=True, text=True, timeout=90)
+        assert ran.returncode == 0 and "replayed 0 letter(s), skipped 4" in ran.stderr, ran.stderr
+    published = [r async for r in read_topics(secured("admin"), [
+        "FundsDeposited", "OrderShipped", DECISIONS_TOPIC], follow=False, from_beginning=True)]
+    assert published == []
 
 
 async def test_a_service_cannot_join_another_services_consumer_group(secured):
