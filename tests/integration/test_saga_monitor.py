@@ -126,11 +126,11 @@ async def test_a_stuck_saga_names_who_it_waits_for_its_parked_event_and_the_comm
     await mesh.restart("payment_service", fault_rate=0.0)  # the cause is fixed
     await _run(mesh, saga["replay_command"])  # exactly what the monitor said to run
 
-    async def finished():
+    async def finished_and_replayed():  # the decision comes on a topic of its own
         saga = await monitor.json(f"/api/sagas/{order_id}")
-        return saga if saga and saga["finished"] else None
+        return saga if saga and saga["finished"] and not saga["dead_letters_pending"] else None
 
-    done = await mesh.wait_for_async(finished, timeout=60)
+    done = await mesh.wait_for_async(finished_and_replayed, timeout=60)
     assert (done["status"], done["stuck"], done["replay_command"]) == ("completed", False, None)
     assert [(d["pending"], d["state"]) for d in done["dead_letters"]] == [(False, "replayed")]
 
