@@ -22,10 +22,10 @@ from pathlib import Path
 
 from localkafka.errors import LocalKafkaError
 
-ADMIN, CONTROLLER = "admin", "controller"
+ADMIN, CONTROLLER, MONITOR = "admin", "controller", "saga_monitor"
 #: One principal per service, one for sagactl, one for the monitor (shared/acls.py grants them).
 PRINCIPALS = ("order_service", "inventory_service", "payment_service", "shipping_service",
-              "notification_service", "sagactl", "saga_monitor")
+              "notification_service", "sagactl", MONITOR)
 BROKER_NAMES = ("127.0.0.1", "localhost", "kafka")
 
 
@@ -128,9 +128,10 @@ def write_client_settings(found: Secrets, bootstrap: str, extra: dict[str, str] 
                      f"bootstrap.servers={bootstrap}\nsecurity.protocol=SASL_SSL\n"
                      f"sasl.mechanisms=SCRAM-SHA-512\nsasl.username={principal}\n"
                      f"sasl.password={password}\nssl.ca.location={found.ca.resolve()}\n")
-        # The order service checks the API token; sagactl sends it.
+        # Every service checks the API token (the monitor serves no route behind it); sagactl
+        # sends it.
         token = (f"SAGA_API_TOKEN_FILE={found.api_token.resolve()}\n"
-                 if principal in ("order_service", "sagactl") else "")
+                 if principal != MONITOR else "")
         (found.clients / f"{principal}.env").write_text(
             f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}\nSAGA_KAFKA_SECURITY_PROTOCOL=SASL_SSL\n"
             f"SAGA_KAFKA_USERNAME={principal}\nSAGA_KAFKA_PASSWORD_FILE={password_file.resolve()}\n"

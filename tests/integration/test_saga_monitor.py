@@ -243,3 +243,18 @@ async def _run(mesh, command: str) -> str:
 
 def _text(url: str) -> str:
     return httpx.get(url, timeout=5).text
+
+
+async def test_a_page_naming_another_host_reads_nothing_from_the_monitor(mesh, saga_monitor):
+    """DNS rebinding: a web page whose name now points at 127.0.0.1 sends its own Host."""
+    monitor = saga_monitor()
+    await mesh.wait_for_async(lambda: _answers(monitor), timeout=90)
+    async with httpx.AsyncClient(base_url=monitor.url) as client:
+        rebound = await client.get("/api/stats", headers={"Host": "evil.example"})
+        named = await client.get("/api/stats", headers={"Host": "localhost"})
+    assert (rebound.status_code, named.status_code) == (400, 200)
+
+
+async def _answers(monitor) -> bool:
+    status, _ = await monitor.get("/health")
+    return status is not None
