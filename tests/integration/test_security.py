@@ -16,10 +16,12 @@ from pydantic import SecretStr
 from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
 from devtools.secure import prepare, principal_env, principal_settings
 from localkafka import LocalKafka
+from sagactl.acls import apply_acls
 from sagactl.errors import CliError
 from sagactl.kafka import publish_raw, read_topics
-from shared.acls import DECISIONS_TOPIC
+from shared.acls import DECISIONS_TOPIC, Acl, policy
 from shared.events import Event, FundsDeposited, OrderShipped, encode
+from shared.participants import OPERATOR, SERVICES
 from shared.settings import ToolSettings
 from tests.support.mesh import InProcessMesh
 
@@ -97,6 +99,29 @@ async def test_the_sagactl_principal_places_orders_but_cannot_move_money(secured
     assert forged.returncode == 3 and "refused sagactl" in forged.stderr
 
 
+def _sagactl(kafka, prefix: str, principal: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SAGA_")},
+           **principal_env(kafka.state_dir, principal), "SAGA_TOPIC_PREFIX": prefix}
+    return subprocess.run([sys.executable, "-m", "sagactl", *args], env=env,
+                          capture_output=True, text=True, timeout=90)
+
+
+async def test_applying_the_acls_takes_away_every_grant_the_declarations_do_not_give(
+        secured, secure_kafka):
+    stale = Acl("payment_service", "WRITE", "TOPIC", f"{secured.prefix}OrderShipped")
+    await apply_acls(secured("admin"), [*policy(SERVICES, OPERATOR, secured.prefix), stale])
+    assert await _publish(secured("payment_service"), "OrderShipped") == "allowed"
+
+    shown = _sagactl(secure_kafka, secured.prefix, "admin", "acls", "--dry-run")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [f"- {stale.describe()}"]
+    assert await _publish(secured("payment_service"), "OrderShipped") == "allowed"  # still
+    applied = _sagactl(secure_kafka, secured.prefix, "admin", "acls", "--apply")
+    assert applied.returncode == 0 and "0 created, 1 deleted" in applied.stderr, applied.stderr
+    assert "TopicAuthorizationFailed" in await _publish(secured("payment_service"),
+                                                        "OrderShipped")
+
+
 def _planted(dlt: str, target: str, value: bytes, offset: int = 0) -> tuple:
     """A letter as a compromised service may write it: any bytes, any headers."""
     headers = {"dlt.kind": "handler-failed", "dlt.reason": "gateway timeout",
@@ -119,11 +144,7 @@ async def test_a_compromised_service_cannot_publish_through_the_operators_replay
         _planted("OrderShipped.DLT", "OrderShipped", encode(shipped))])
 
     for operator in ("sagactl", "admin"):
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("SAGA_")},
-               **principal_env(secure_kafka.state_dir, operator),
-               "SAGA_TOPIC_PREFIX": secured.prefix}
-        ran = subprocess.run([sys.executable, "-m", "sagactl", "dlq", "replay", "--all"],
-                             env=env, capture_output=True, text=True, timeout=90)
+        ran = _sagactl(secure_kafka, secured.prefix, operator, "dlq", "replay", "--all")
         assert ran.returncode == 0 and "replayed 0 letter(s), skipped 4" in ran.stderr, ran.stderr
     published = [r async for r in read_topics(secured("admin"), [
         "FundsDeposited", "OrderShipped", DECISIONS_TOPIC], follow=False, from_beginning=True)]
