@@ -27,6 +27,10 @@ ADMIN, CONTROLLER, MONITOR = "admin", "controller", "saga_monitor"
 PRINCIPALS = ("order_service", "inventory_service", "payment_service", "shipping_service",
               "notification_service", "sagactl", MONITOR)
 BROKER_NAMES = ("127.0.0.1", "localhost", "kafka")
+#: Older librdkafka (Debian 12's kcat: 2.0.2) repeats the client nonce in its SCRAM answer,
+#: which Kafka 4 refuses as invalid credentials (librdkafka PR 4895, fixed in 2.6.1).
+LIBRDKAFKA_NOTE = ("# for librdkafka clients (kcat -F this-file): librdkafka 2.6.1 or newer; "
+                   "older ones fail SCRAM against Kafka 4 with 'invalid credentials'\n")
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,9 @@ def _certified_names(secret_dir: Path) -> list[str]:
 
 def write_client_settings(found: Secrets, bootstrap: str, extra: dict[str, str] | None = None
                           ) -> None:
-    """Per principal: a librdkafka/kcat properties file (``kcat -F``) and an env file with the
-    project's own settings (``SAGA_KAFKA_*``, and ``extra``), both pointing at the CA and a
-    password file."""
+    """Per principal: a librdkafka/kcat properties file (``kcat -F``; librdkafka 2.6.1 or newer,
+    the broker's name checked against its certificate) and an env file with the project's own
+    settings (``SAGA_KAFKA_*``, and ``extra``), both pointing at the CA and a password file."""
     private_dir(found.clients)
     for principal, password in found.passwords().items():
         if principal == CONTROLLER:
@@ -125,9 +129,11 @@ def write_client_settings(found: Secrets, bootstrap: str, extra: dict[str, str] 
         password_file = found.password_file(principal)
         write_secret(password_file, password)
         write_secret(found.clients / f"{principal}.properties",
-                     f"bootstrap.servers={bootstrap}\nsecurity.protocol=SASL_SSL\n"
-                     f"sasl.mechanisms=SCRAM-SHA-512\nsasl.username={principal}\n"
-                     f"sasl.password={password}\nssl.ca.location={found.ca.resolve()}\n")
+                     f"{LIBRDKAFKA_NOTE}bootstrap.servers={bootstrap}\n"
+                     f"security.protocol=SASL_SSL\nsasl.mechanisms=SCRAM-SHA-512\n"
+                     f"sasl.username={principal}\nsasl.password={password}\n"
+                     f"ssl.ca.location={found.ca.resolve()}\n"
+                     "ssl.endpoint.identification.algorithm=https\n")
         # Every service checks the API token (the monitor serves no route behind it); sagactl
         # sends it.
         token = (f"SAGA_API_TOKEN_FILE={found.api_token.resolve()}\n"

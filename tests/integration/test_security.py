@@ -11,6 +11,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import GroupAuthorizationFailedError, KafkaError
+from confluent_kafka import Producer
 from pydantic import SecretStr
 
 from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
@@ -186,3 +187,19 @@ async def test_every_saga_path_completes_in_secure_mode(secured, secure_kafka, t
             "no carrier": "CANCELLED"}
     finally:
         await mesh.stop()
+
+
+def test_a_librdkafka_client_connects_with_the_generated_properties_file(secured, secure_kafka):
+    """What kcat users get (kcat -F): librdkafka 2.6.1 or newer authenticates; the client may
+    do what its principal may, and no more."""
+    lines = (secure_kafka.state_dir / "clients" / "sagactl.properties").read_text().splitlines()
+    config = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert config["ssl.endpoint.identification.algorithm"] == "https"
+    outcomes = {}
+    producer = Producer({**config, "error_cb": lambda error: outcomes.setdefault("error", error)})
+    for topic in ("OrderCreated", "PaymentCharged"):
+        producer.produce(secured.prefix + topic, key=b"ord-1", value=b"{}",
+                         on_delivery=lambda error, _, topic=topic: outcomes.update({topic: error}))
+    assert producer.flush(30) == 0
+    assert outcomes["OrderCreated"] is None and "error" not in outcomes, outcomes
+    assert outcomes["PaymentCharged"].name() == "TOPIC_AUTHORIZATION_FAILED"
