@@ -76,11 +76,12 @@ mutation: install  ## how many small breakages of rules and plumbing the unit te
 	$(BIN)/python -m devtools.mutation $(MUTATION_ARGS)
 
 SECURE ?=
+FRESH ?=
 BROKERS ?= 1
 # A cluster (BROKERS=3) replicates every topic three times: so do the topics made for SECURE=1.
-kafka: $(if $(SECURE),install)  ## local broker in the background; `eval $(make -s kafka)` exports its address; BROKERS=3: a replicated cluster; SECURE=1: TLS, SCRAM, ACLs
+kafka: $(if $(SECURE),install)  ## local broker in the background; `eval $(make -s kafka)` exports its address; BROKERS=3: a replicated cluster; SECURE=1: TLS, SCRAM, ACLs; FRESH=1: start over (deletes its topics)
 	@$(PYTHON) -m localkafka start --port $(KAFKA_PORT) --state-dir $(KAFKA_DIR) --brokers $(BROKERS) \
-		$(if $(SECURE),--secure)
+		$(if $(SECURE),--secure) $(if $(FRESH),--fresh)
 	@$(if $(SECURE),SAGA_TOPIC_REPLICATION_FACTOR=$(if $(filter 1,$(BROKERS)),1,3) \
 		$(BIN)/python -m devtools.secure setup $(KAFKA_DIR))
 

@@ -56,9 +56,8 @@ def body(customer="alice", sku="WIDGET-1", quantity=1, address=None) -> dict:
 class Demo:
     def __init__(self, mesh: Mesh, settings: ToolSettings) -> None:
         self.mesh, self.settings = mesh, settings
-        token = settings.api_token_value()
-        self.client = httpx.Client(base_url=mesh.order_api, timeout=10, headers={
-            "Authorization": f"Bearer {token}"} if token else {})
+        self.client = httpx.Client(base_url=mesh.order_api, timeout=10,
+                                   headers=settings.api_headers())
 
     def place(self, order: dict) -> str:
         response = self.client.post("/orders", json=order)

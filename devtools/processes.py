@@ -149,16 +149,19 @@ class Mesh:
         payloads = seed_payloads({"stock": stock, "balances": balances})
         asyncio.run(publish(settings, [Event.new(p, producer="seed") for p in payloads]))
         deadline = time.monotonic() + timeout
-        while not self._seeded(stock, balances):
+        while not self._seeded(stock, balances, settings.api_headers()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"seed data did not arrive within {timeout:.0f}s")
             time.sleep(0.2)
 
-    def _seeded(self, stock: dict[str, int], balances: dict[str, str]) -> bool:
+    def _seeded(self, stock: dict[str, int], balances: dict[str, str],
+                headers: dict[str, str]) -> bool:
         try:
-            levels = httpx.get(f"{self['inventory_service'].url}/stock", timeout=5).json()
+            levels = httpx.get(f"{self['inventory_service'].url}/stock", headers=headers,
+                               timeout=5).json()
             funded = all(httpx.get(f"{self['payment_service'].url}/accounts/{customer}",
-                                   timeout=5).status_code == 200 for customer in balances)
+                                   headers=headers, timeout=5).status_code == 200
+                         for customer in balances)
         except httpx.HTTPError:
             return False
         return {level["sku"] for level in levels["stock"]} >= set(stock) and funded

@@ -52,11 +52,14 @@ def principal_settings(kafka_dir: Path, principal: str, **overrides) -> dict:
 
 
 async def prepare(kafka_dir: Path, prefix: str = "", partitions: int = 3) -> int:
-    """Create every topic and apply every ACL for this prefix; returns how many ACLs."""
+    """Create every topic and grant exactly the ACLs of this prefix (one broker serves one
+    deployment: another prefix's grants are taken away); returns how many ACLs."""
     admin = ToolSettings(**principal_settings(kafka_dir, "admin", topic_prefix=prefix,
                                               topic_partitions=partitions, connect_timeout=30))
     await create_all(admin, wait=60)
-    return await apply_acls(admin, policy(SERVICES, OPERATOR, prefix))
+    acls = policy(SERVICES, OPERATOR, prefix)
+    await apply_acls(admin, acls)
+    return len(acls)
 
 
 def compose_material(root: Path, host_port: int) -> None:

@@ -9,5 +9,5 @@ from shared.settings import Settings
 
 def bootstrap(settings: Settings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, SERVICE, InventoryUnitOfWork, create_tables)
-    runtime.app.include_router(api.router(runtime.readers))
+    runtime.app.include_router(api.router(runtime.readers), dependencies=runtime.reads)
     return runtime

@@ -18,6 +18,7 @@ from pathlib import Path
 from localkafka.broker import LocalKafka
 from localkafka.errors import LocalKafkaError
 from localkafka.jars import KAFKA_VERSION, ensure_jars
+from localkafka.mode import refuse_other_mode
 from localkafka.node import is_broker, stop_pids
 from localkafka.system import locked
 
@@ -36,7 +37,7 @@ def start(args: argparse.Namespace) -> int:
     with locked(state_dir):
         running = _running_nodes(state_dir)
         if running:
-            return _already_running(state_dir, running, args.brokers)
+            return _already_running(state_dir, running, args.brokers, args.secure)
         if args.fresh:
             for data in (state_dir / "data", *state_dir.glob("node-*/data")):
                 shutil.rmtree(data, ignore_errors=True)
@@ -46,11 +47,13 @@ def start(args: argparse.Namespace) -> int:
     pids = ", ".join(str(node.process.pid) for node in kafka.nodes)
     print(f"Kafka {KAFKA_VERSION} started ({len(kafka.nodes)} node(s), pid {pids}, "
           f"log {kafka.log_path}{' …' if len(kafka.nodes) > 1 else ''}).", file=sys.stderr)
-    _print_bootstrap(bootstrap, state_dir)
+    _print_bootstrap(bootstrap, state_dir, args.secure)
     return 0
 
 
-def _already_running(state_dir: Path, running: dict[int, Path], brokers: int) -> int:
+def _already_running(state_dir: Path, running: dict[int, Path], brokers: int,
+                     secure: bool) -> int:
+    refuse_other_mode(state_dir, secure, running=True)
     bootstrap = (state_dir / "bootstrap").read_text()
     expected = len(bootstrap.split(","))
     if len(running) != expected:
@@ -60,17 +63,17 @@ def _already_running(state_dir: Path, running: dict[int, Path], brokers: int) ->
     if expected != brokers:
         print(f"note: it has {expected} node(s), not the {brokers} asked for; stop it first "
               "to change that", file=sys.stderr)
-    _print_bootstrap(bootstrap, state_dir)
+    _print_bootstrap(bootstrap, state_dir, secure)
     return 0
 
 
-def _print_bootstrap(bootstrap: str, state_dir: Path) -> None:
+def _print_bootstrap(bootstrap: str, state_dir: Path, secure: bool) -> None:
     """The one line on stdout: `eval $(make -s kafka)` sets and exports it for child processes.
     A cluster replicates every topic the services create three times. A secure broker also
     exports the sagactl principal's settings, and says where every principal's are (a
     trailing comment, harmless to eval)."""
     sagactl = state_dir / "clients" / "sagactl.env"
-    if not sagactl.exists():
+    if not secure:
         replicated = " SAGA_TOPIC_REPLICATION_FACTOR=3" if len(bootstrap.split(",")) >= 3 else ""
         print(f"export KAFKA_BOOTSTRAP_SERVERS={bootstrap}{replicated}")
         return

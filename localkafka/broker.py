@@ -12,6 +12,7 @@ Single nodes can be killed, frozen and started again from Python (:class:`KafkaN
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -22,14 +23,18 @@ from pathlib import Path
 from localkafka.config import LOG4J2_PROPERTIES, new_cluster_id, server_properties
 from localkafka.errors import LocalKafkaError
 from localkafka.jars import KAFKA_VERSION, ensure_jars
+from localkafka.mode import record_mode, refuse_other_mode
 from localkafka.node import KafkaNode
 from localkafka.secrets import (
     ADMIN,
     Secrets,
+    argument_file,
     ensure_secrets,
+    private_dir,
     scram_arguments,
     server_security_properties,
     write_client_settings,
+    write_secret,
 )
 from localkafka.system import claim_ports, find_java
 from localkafka.wire import ClusterMetadata, Credentials, active_controller, metadata
@@ -103,11 +108,14 @@ class LocalKafka:
         for node, (port, controller_port) in zip(self.nodes, zip(ports[::2], ports[1::2],
                                                                   strict=True), strict=True):
             node.port, node.controller_port = port, controller_port
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir)  # data, config and (secure) credentials: no one else's
+        if any((node.data_dir / "meta.properties").exists() for node in self.nodes):
+            refuse_other_mode(self.state_dir, self.secure)
         if self.secure:
             self.secrets = ensure_secrets(self.state_dir, hosts={self.host})
         self._write_configs()
         self._format_storage()
+        record_mode(self.state_dir, self.secure)
         self._run_all()
         if self.secrets is not None:
             replication = ({"SAGA_TOPIC_REPLICATION_FACTOR": "3"}
@@ -233,7 +241,7 @@ class LocalKafka:
         security = server_security_properties(self.secrets) if self.secrets else None
         for node in self.nodes:
             node.directory.mkdir(parents=True, exist_ok=True)
-            node.config_path.write_text(server_properties(
+            write_secret(node.config_path, server_properties(  # passwords, when secure
                 node_id=node.node_id, host=node.host, port=node.port,
                 controller_port=node.controller_port, voters=voters, nodes=len(self.nodes),
                 data_dir=node.data_dir, security=security))
@@ -253,16 +261,19 @@ class LocalKafka:
             return
         cluster_id = _existing_cluster_id(self.nodes) or new_cluster_id()
         scram = scram_arguments(self.secrets) if self.secrets else []
-        formats = [subprocess.Popen(
-            [*self._java_command("256m"), "kafka.tools.StorageTool", "format", "-t", cluster_id,
-             "-c", str(node.config_path), *scram],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for node in missing]
-        for node, run in zip(missing, formats, strict=True):
-            output, _ = run.communicate(timeout=180)
-            if run.returncode != 0:
-                tail = "\n".join(output.splitlines()[-15:])
-                raise LocalKafkaError(f"formatting Kafka storage of node {node.node_id} "
-                                      f"failed:\n{tail}")
+        with contextlib.ExitStack() as files:  # the SCRAM passwords: never on a command line
+            formats = [subprocess.Popen(
+                [*self._java_command("256m"), files.enter_context(argument_file(
+                    node.directory / "format.args",
+                    ["kafka.tools.StorageTool", "format", "-t", cluster_id,
+                     "-c", str(node.config_path), *scram]))],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for node in missing]
+            for node, run in zip(missing, formats, strict=True):
+                output, _ = run.communicate(timeout=180)
+                if run.returncode != 0:
+                    tail = "\n".join(output.splitlines()[-15:])
+                    raise LocalKafkaError(f"formatting Kafka storage of node {node.node_id} "
+                                          f"failed:\n{tail}")
 
 
 def _existing_cluster_id(nodes: list[KafkaNode]) -> str | None:

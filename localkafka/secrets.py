@@ -2,25 +2,35 @@
 per principal, and each principal's client settings.
 
 Stdlib and the `openssl` command only, like the rest of the launcher. Everything lands in
-``<state-dir>/secrets`` (mode 0700) and ``<state-dir>/clients``, never in the repository; a
-restart reuses it, so credentials and the CA stay valid across restarts.
+``<state-dir>/secrets`` and ``<state-dir>/clients``, never in the repository; a restart reuses
+it, so credentials and the CA stay valid across restarts. No other local user may read a
+secret: the state dir and both folders are 0700, every file holding a password, a token or a
+private key is 0600 from the moment it exists (:func:`write_secret`), and no password is ever
+an argument of a process (``/proc/<pid>/cmdline`` is world-readable): :func:`argument_file`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from localkafka.errors import LocalKafkaError
 
-ADMIN, CONTROLLER = "admin", "controller"
+ADMIN, CONTROLLER, MONITOR = "admin", "controller", "saga_monitor"
 #: One principal per service, one for sagactl, one for the monitor (shared/acls.py grants them).
 PRINCIPALS = ("order_service", "inventory_service", "payment_service", "shipping_service",
-              "notification_service", "sagactl", "saga_monitor")
+              "notification_service", "sagactl", MONITOR)
 BROKER_NAMES = ("127.0.0.1", "localhost", "kafka")
+#: Older librdkafka (Debian 12's kcat: 2.0.2) repeats the client nonce in its SCRAM answer,
+#: which Kafka 4 refuses as invalid credentials (librdkafka PR 4895, fixed in 2.6.1).
+LIBRDKAFKA_NOTE = ("# for librdkafka clients (kcat -F this-file): librdkafka 2.6.1 or newer; "
+                   "older ones fail SCRAM against Kafka 4 with 'invalid credentials'\n")
 
 
 @dataclass(frozen=True)
@@ -63,16 +73,41 @@ def ensure_secrets(state_dir: Path, names: tuple[str, ...] = BROKER_NAMES,
         if not set(wanted) <= set(_certified_names(secret_dir)):
             _certificates(secret_dir, wanted, new_ca=False)
         return found
-    secret_dir.mkdir(parents=True, exist_ok=True)
-    secret_dir.chmod(0o700)
+    private_dir(secret_dir)
     _certificates(secret_dir, wanted)
     passwords = {name: secrets.token_urlsafe(24) for name in (ADMIN, CONTROLLER, *PRINCIPALS)}
-    path = secret_dir / "passwords.json"
-    path.write_text(json.dumps(passwords, indent=2))
-    path.chmod(0o600)
-    found.api_token.write_text(secrets.token_urlsafe(24))
-    found.api_token.chmod(0o600)
+    write_secret(secret_dir / "passwords.json", json.dumps(passwords, indent=2))
+    write_secret(found.api_token, secrets.token_urlsafe(24))
     return found
+
+
+def private_dir(path: Path) -> None:
+    """A directory only its owner may enter (made so, if it was there before)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+def write_secret(path: Path, text: str) -> None:
+    """``text`` in a file only its owner may read or write — from its creation on, and also
+    when the file was there before with a wider mode."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        os.fchmod(descriptor, 0o600)
+        file.write(text)
+
+
+@contextlib.contextmanager
+def argument_file(path: Path, arguments: list[str]) -> Iterator[str]:
+    """``@<path>`` for a java command line, in place of ``arguments`` (the main class may be
+    among them): the java launcher expands an argument file that comes before the main class,
+    so passwords stay in a 0600 file instead of /proc/<pid>/cmdline, and the file is deleted
+    afterwards."""
+    quoted = (argument.replace("\\", "\\\\").replace('"', '\\"') for argument in arguments)
+    write_secret(path, "".join(f'"{argument}"\n' for argument in quoted))
+    try:
+        yield f"@{path}"
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _certified_names(secret_dir: Path) -> list[str]:
@@ -84,26 +119,25 @@ def _certified_names(secret_dir: Path) -> list[str]:
 
 def write_client_settings(found: Secrets, bootstrap: str, extra: dict[str, str] | None = None
                           ) -> None:
-    """Per principal: a librdkafka/kcat properties file (``kcat -F``) and an env file with the
-    project's own settings (``SAGA_KAFKA_*``, and ``extra``), both pointing at the CA and a
-    password file."""
-    found.clients.mkdir(parents=True, exist_ok=True)
-    found.clients.chmod(0o700)
+    """Per principal: a librdkafka/kcat properties file (``kcat -F``; librdkafka 2.6.1 or newer,
+    the broker's name checked against its certificate) and an env file with the project's own
+    settings (``SAGA_KAFKA_*``, and ``extra``), both pointing at the CA and a password file."""
+    private_dir(found.clients)
     for principal, password in found.passwords().items():
         if principal == CONTROLLER:
             continue
         password_file = found.password_file(principal)
-        password_file.write_text(password)
-        password_file.chmod(0o600)
-        properties = found.clients / f"{principal}.properties"
-        properties.write_text(
-            f"bootstrap.servers={bootstrap}\nsecurity.protocol=SASL_SSL\n"
-            f"sasl.mechanisms=SCRAM-SHA-512\nsasl.username={principal}\n"
-            f"sasl.password={password}\nssl.ca.location={found.ca.resolve()}\n")
-        properties.chmod(0o600)
-        # The order service checks the API token; sagactl sends it.
+        write_secret(password_file, password)
+        write_secret(found.clients / f"{principal}.properties",
+                     f"{LIBRDKAFKA_NOTE}bootstrap.servers={bootstrap}\n"
+                     f"security.protocol=SASL_SSL\nsasl.mechanisms=SCRAM-SHA-512\n"
+                     f"sasl.username={principal}\nsasl.password={password}\n"
+                     f"ssl.ca.location={found.ca.resolve()}\n"
+                     "ssl.endpoint.identification.algorithm=https\n")
+        # Every service checks the API token (the monitor serves no route behind it); sagactl
+        # sends it.
         token = (f"SAGA_API_TOKEN_FILE={found.api_token.resolve()}\n"
-                 if principal in ("order_service", "sagactl") else "")
+                 if principal != MONITOR else "")
         (found.clients / f"{principal}.env").write_text(
             f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}\nSAGA_KAFKA_SECURITY_PROTOCOL=SASL_SSL\n"
             f"SAGA_KAFKA_USERNAME={principal}\nSAGA_KAFKA_PASSWORD_FILE={password_file.resolve()}\n"
@@ -134,8 +168,8 @@ def _certificates(secret_dir: Path, names: tuple[str, ...], *, new_ca: bool = Tr
     (secret_dir / "broker.names").write_text("\n".join(names) + "\n")
     # Kafka reads a PEM key store: the private key, then the certificate chain.
     key, cert = (secret_dir / "broker.key").read_text(), (secret_dir / "broker.crt").read_text()
-    (secret_dir / "broker.pem").write_text(key + cert)
-    for name in ("ca.key", "broker.key", "broker.pem"):
+    write_secret(secret_dir / "broker.pem", key + cert)
+    for name in ("ca.key", "broker.key"):
         (secret_dir / name).chmod(0o600)
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from order_service import commands, views
 from order_service.model import CancellationRefused, OrderStatus
@@ -33,32 +31,14 @@ INVALID = {400: {"model": Problem, "description": "A body that is not JSON; noth
            422: {"model": Problems, "description": "Invalid request; nothing changed"}}
 
 
-Credentials = Annotated[HTTPAuthorizationCredentials | None,
-                        Depends(HTTPBearer(auto_error=False, description="SAGA_API_TOKEN"))]
-
-
-def bearer_token(expected: str | None) -> Callable[..., Awaitable[None]]:
-    """A dependency: with a token configured, the request must carry it (Authorization:
-    Bearer ...); without one, it lets everything through."""
-
-    async def check(credentials: Credentials) -> None:
-        if expected is None:
-            return
-        if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
-            raise HTTPException(401, "a valid bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
-    return check
-
-
-def router(readers: SqliteReaders, execute: Execute, *, write_token: str | None = None,
-           read_token: str | None = None) -> APIRouter:
+def router(readers: SqliteReaders, execute: Execute, *, writes: Sequence = (),
+           reads: Sequence = ()) -> APIRouter:
     """``execute`` runs a command as one transaction on the service's writer thread; reads go
     through read-only connections on reader threads: the event loop never waits for SQLite.
-    Writes need ``write_token`` when one is given; reads need ``read_token`` when one is."""
+    ``writes`` and ``reads``: the dependencies of each kind of route (``shared.runtime.http.
+    guards``), so that a route documents (and demands) the bearer token where one applies."""
     api = APIRouter(prefix="/orders", tags=["orders"])
-    # A route documents (and demands) the bearer token only where one is configured.
-    may_write = [Depends(bearer_token(write_token))] if write_token else []
-    may_read = [Depends(bearer_token(read_token))] if read_token else []
+    may_write, may_read = list(writes), list(reads)
 
     @api.post("", status_code=201, summary="Place an order; the saga starts",
               dependencies=may_write, response_model=OrderDetail,

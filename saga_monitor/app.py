@@ -97,7 +97,7 @@ def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
     async def expire_finished_sagas():
         state.expire()
 
-    add_routes(app, state)
+    add_routes(app, state, settings.allowed_hosts)
     return app, state
 
 

@@ -28,8 +28,8 @@ PIVOT = ORDER_SAGA.pivot.event_type()
 STATUSES = ("running", "compensating", "completed", "cancelled")
 
 # Record: (status, started_at, updated_at, finished_at, customer_id, partition, events,
-#          letters, replayed). Times are epoch seconds (floats).
-STATUS, STARTED, UPDATED, FINISHED, CUSTOMER, PARTITION, EVENTS, LETTERS, REPLAYED = range(9)
+#          letters). Times are epoch seconds (floats).
+STATUS, STARTED, UPDATED, FINISHED, CUSTOMER, PARTITION, EVENTS, LETTERS = range(8)
 # Event: (event_id, event_type, occurred_at, cause, producer); cause is the index of the
 # causing event in the record once seen, else its event id (or None).
 E_ID, E_TYPE, E_AT, E_CAUSE, E_PRODUCER = range(5)
@@ -52,7 +52,7 @@ class Letter(NamedTuple):
 
     @property
     def ref(self) -> str:
-        """How a replay names it (the ``dlt.replayed-from`` header)."""
+        """How the operator's decisions name it (their key, ``saga_monitor.decisions``)."""
         return f"{self.topic}:{self.partition}:{self.offset}"
 
 
@@ -70,8 +70,7 @@ def fold_event(record: tuple | None, event: Event, partition: int) -> tuple:
     events = tuple((*seen[:E_CAUSE], index, *seen[E_CAUSE + 1:]) if seen[E_CAUSE] == event.event_id
                    else seen for seen in events) + (new,)
     customer = (record[CUSTOMER] if record else None) or _customer(event)
-    letters, replayed = (record[LETTERS], record[REPLAYED]) if record else ((), ())
-    return _derive(events, letters, replayed, customer, partition)
+    return _derive(events, record[LETTERS] if record else (), customer, partition)
 
 
 def fold_letter(record: tuple | None, letter: Letter, partition: int) -> tuple:
@@ -82,16 +81,8 @@ def fold_letter(record: tuple | None, letter: Letter, partition: int) -> tuple:
                              source_topic=sys.intern(letter.source_topic),
                              service=sys.intern(letter.service))
     if not record:
-        return _derive((), (tuple(letter),), (), None, partition)
-    return _derive(record[EVENTS], (*letters, tuple(letter)), record[REPLAYED], record[CUSTOMER],
-                   partition)
-
-
-def fold_replay(record: tuple | None, ref: str) -> tuple | None:
-    """A dead letter was sent back to its source topic (``sagactl dlq replay``)."""
-    if record is None or ref in record[REPLAYED]:
-        return record
-    return (*record[:REPLAYED], (*record[REPLAYED], ref))
+        return _derive((), (tuple(letter),), None, partition)
+    return _derive(record[EVENTS], (*letters, tuple(letter)), record[CUSTOMER], partition)
 
 
 def letters(record: tuple) -> list[Letter]:
@@ -102,18 +93,17 @@ def letters(record: tuple) -> list[Letter]:
 
 
 def pending_letters(record: tuple, decisions: Container[str]) -> list[Letter]:
-    """Letters nobody dealt with yet: not seen back on their source topic (a replay) and
-    without an operator's decision (``decisions``: letter refs, see ``saga_monitor.decisions``)."""
-    return [letter for letter in letters(record)
-            if letter.ref not in record[REPLAYED] and letter.ref not in decisions]
+    """Letters nobody dealt with yet: without an operator's decision (``decisions``: letter
+    refs, see ``saga_monitor.decisions``). Only a decision counts: a message on a saga topic
+    that claims to be a replay proves nothing, anyone who may write that topic can send it."""
+    return [letter for letter in letters(record) if letter.ref not in decisions]
 
 
 def finished(record: tuple) -> bool:
     return record[FINISHED] is not None
 
 
-def _derive(events: tuple, letters: tuple, replayed: tuple, customer: str | None,
-            partition: int) -> tuple:
+def _derive(events: tuple, letters: tuple, customer: str | None, partition: int) -> tuple:
     types = {event[E_TYPE] for event in events}
     outcome = next((OUTCOMES[t] for t in OUTCOMES if t in types), None)
     status = outcome or ("compensating" if types & (FAILURES | COMPENSATIONS) else "running")
@@ -121,7 +111,7 @@ def _derive(events: tuple, letters: tuple, replayed: tuple, customer: str | None
     created = [event[E_AT] for event in events if event[E_TYPE] == "OrderCreated"]
     started = min(created) if created else min(times)
     return (sys.intern(status), started, max(times), _finished_at(events), customer, partition,
-            events, letters, replayed)
+            events, letters)
 
 
 def _finished_at(events: tuple) -> float | None:
@@ -143,13 +133,12 @@ def to_json(record: tuple) -> list:
 
 
 def from_json(value: Any) -> tuple:
-    """A record read back from the changelog: lists become tuples, strings are interned."""
-    (status, started, updated, finished_at, customer, partition, events, letters,
-     replayed) = value
+    """A record read back from the changelog: lists become tuples, strings are interned. An
+    older monitor's record ends with the letters it saw replayed: only decisions count now."""
+    status, started, updated, finished_at, customer, partition, events, letters = value[:8]
     intern = sys.intern
     return (intern(status), started, updated, finished_at,
             intern(customer) if customer else None, partition,
             tuple((e[0], intern(e[1]), e[2], e[3], intern(e[4])) for e in events),
             tuple((intern(x[0]), x[1], x[2], intern(x[3]), *x[4:6], intern(x[6]), x[7],
-                   intern(x[8]), *x[9:]) for x in letters),
-            tuple(replayed))
+                   intern(x[8]), *x[9:]) for x in letters))

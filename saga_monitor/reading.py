@@ -20,7 +20,6 @@ from shared.events import Event, RejectedMessage, decode
 from shared.events.base import IDENTIFIER_PATTERN
 
 ORDER_ID = re.compile(IDENTIFIER_PATTERN)
-REPLAYED_FROM = "dlt.replayed-from"
 
 
 class Unreadable(NamedTuple):
@@ -30,29 +29,17 @@ class Unreadable(NamedTuple):
     reason: str
 
 
-class Replay(NamedTuple):
-    """A message sent back from a dead-letter topic; ``ref`` names the letter."""
-
-    order_id: str
-    ref: str
-
-
 def read(topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
          headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None, *,
-         timestamp: float, max_bytes: int) -> list[Event | tuple[str, Letter] | Replay | Unreadable]:
-    """``topic`` is without the deployment prefix. Returns what to fold (usually one thing)."""
-    header = _headers(headers)
+         timestamp: float, max_bytes: int) -> list[Event | tuple[str, Letter] | Unreadable]:
+    """``topic`` is without the deployment prefix. Returns what to fold (one thing or none)."""
     if topic.endswith(DLT_SUFFIX):
-        letter = _letter(topic, partition, offset, key, header, timestamp)
+        letter = _letter(topic, partition, offset, key, _headers(headers), timestamp)
         return [letter] if letter else []
-    found: list = []
     try:
-        found.append(decode(value, expected_type=topic, max_bytes=max_bytes))
+        return [decode(value, expected_type=topic, max_bytes=max_bytes)]
     except RejectedMessage as rejected:
-        found.append(Unreadable(topic, rejected.reason))
-    if REPLAYED_FROM in header and _order_id(key):
-        found.append(Replay(_order_id(key), header[REPLAYED_FROM]))  # type: ignore[arg-type]
-    return found
+        return [Unreadable(topic, rejected.reason)]
 
 
 def _letter(topic: str, partition: int, offset: int, key: bytes | None,
@@ -78,7 +65,7 @@ def _headers(headers) -> dict[str, str]:
 
 def _order_id(key: bytes | None) -> str | None:
     text = (key or b"").decode(errors="replace")
-    return text if ORDER_ID.match(text) else None
+    return text if ORDER_ID.fullmatch(text) else None
 
 
 def _int(text: str | None) -> int:

@@ -17,7 +17,7 @@ from saga_monitor import progress
 from saga_monitor.decisions import Decisions
 from saga_monitor.metrics import MonitorMetrics
 from saga_monitor.progress import EVENTS, FINISHED, PARTITION, STARTED, STATUS, UPDATED
-from saga_monitor.reading import Replay, Unreadable
+from saga_monitor.reading import Unreadable
 from saga_monitor.stats import Snapshot, take
 from saga_monitor.topics import TopicWatch
 from saga_monitor.waiting import Deadlines, check_step_names
@@ -72,9 +72,6 @@ class MonitorState:
             self.metrics.events.labels(item.event_type).inc()
             old = self.get(order_id := item.order_id)
             new = progress.fold_event(old, item, partition)
-        elif isinstance(item, Replay):
-            old = self.get(order_id := item.order_id)
-            new = progress.fold_replay(old, item.ref)
         else:
             order_id, letter = item
             self.metrics.dead_letters.labels(letter.kind).inc()

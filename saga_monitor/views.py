@@ -3,11 +3,14 @@
 The shapes are documented in ``docs/monitoring.md``; ``sagactl saga show|stuck`` reads them.
 Times are ISO 8601 in UTC with milliseconds (``2026-11-25T10:00:03.120Z``), durations are
 seconds. ``decisions`` maps a dead letter's ref to the operator's decision about it
-(``saga_monitor.decisions``): a letter with one, or seen replayed, is no longer pending.
+(``saga_monitor.decisions``): a letter with one is no longer pending. The commands offered to
+copy quote every word taken from a message (order ids from keys, kinds from headers): anyone
+who may write a topic chooses those bytes.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -47,7 +50,7 @@ def iso(timestamp: float | None) -> str | None:
 
 
 def replay_command(order_id: str) -> str:
-    return f"sagactl dlq replay --order {order_id}"
+    return f"sagactl dlq replay --order {shlex.quote(order_id)}"
 
 
 def letters_hint(order_id: str, pending: list[progress.Letter]) -> str | None:
@@ -55,9 +58,10 @@ def letters_hint(order_id: str, pending: list[progress.Letter]) -> str | None:
     kinds = sorted({letter.kind for letter in pending} - set(REPLAYABLE_BY_DEFAULT))
     if not kinds:
         return None
+    order, kinds = shlex.quote(order_id), [shlex.quote(kind) for kind in kinds]
     return (f"`sagactl dlq replay` skips {', '.join(kinds)} letters (they would only fail "
-            f"again): look at them with `sagactl dlq list --order {order_id} --pending`; once "
-            f"dealt with, dismiss them with `sagactl dlq ack --order {order_id} "
+            f"again): look at them with `sagactl dlq list --order {order} --pending`; once "
+            f"dealt with, dismiss them with `sagactl dlq ack --order {order} "
             f"{' '.join(f'--kind {kind}' for kind in kinds)} --reason '...'`")
 
 
@@ -101,7 +105,7 @@ def detail(order_id: str, record: tuple, now: float, deadlines: Deadlines,
         "steps": types, "compensations": [t for t in types if t in COMPENSATIONS],
         "lanes": lanes, "pivot": PIVOT,
         "timeline": [_event(events, i) for i in ordered],
-        "dead_letters": [_letter(letter, record, decisions.get(letter.ref))
+        "dead_letters": [_letter(letter, decisions.get(letter.ref))
                          for letter in progress.letters(record)],
     }
 
@@ -139,7 +143,8 @@ def _wait(order_id: str, pending: list[progress.Letter], record: tuple, wait: Wa
         verb = "parked" if letter.kind == "handler-failed" else "dead-lettered"
         then = (f"once the cause is fixed run `{replay_command(order_id)}`"
                 if letter.kind in REPLAYABLE_BY_DEFAULT else
-                f"`sagactl dlq replay` skips it: see `sagactl dlq list --order {order_id}`")
+                f"`sagactl dlq replay` skips it: see "
+                f"`sagactl dlq list --order {shlex.quote(order_id)}`")
         cause = (f"{wait.trigger} {verb} by {letter.service} after {letter.attempts} attempt(s) "
                  f"({letter.kind}): {letter.reason}; {then}")
     return {"step": wait.step, "event_type": wait.trigger,
@@ -149,9 +154,8 @@ def _wait(order_id: str, pending: list[progress.Letter], record: tuple, wait: Wa
             "cause": cause}
 
 
-def _letter(letter: progress.Letter, record: tuple, decision: dict | None) -> dict:
-    state = ("replayed" if letter.ref in record[progress.REPLAYED] else
-             decision["decision"] if decision else "pending")
+def _letter(letter: progress.Letter, decision: dict | None) -> dict:
+    state = decision["decision"] if decision else "pending"
     return {"topic": letter.topic, "partition": letter.partition, "offset": letter.offset,
             "source": {"topic": letter.source_topic, "partition": letter.source_partition,
                        "offset": letter.source_offset},

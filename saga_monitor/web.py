@@ -4,7 +4,9 @@ HTML at ``/`` (overview) and ``/sagas/<order_id>`` (one saga), plain files that 
 API under ``/api/`` and refetch whenever ``/api/live`` (server-sent events) says something
 changed. ``/metrics`` for Prometheus, ``/health`` (= ``/api/health``) for probes: 503 until the
 monitor sees every topic it reads and has read the operator's dead-letter decisions. The JSON
-shapes are documented in ``docs/monitoring.md``.
+shapes are documented in ``docs/monitoring.md``. A request naming a Host the monitor does not
+answer to gets a 400 before any page runs (``Settings.allowed_hosts``): a web page cannot read
+the monitor through DNS rebinding.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ PAGE_LIMIT, MAX_LIMIT = 50, 500
 LIVE_TICK, LIVE_KEEPALIVE, LIVE_LIFETIME = 0.25, 5.0, 30.0
 
 
-def add_routes(app: faust.App, state: MonitorState) -> None:
+def add_routes(app: faust.App, state: MonitorState, allowed_hosts: list[str]) -> None:
     files = {path.name: path.read_bytes() for path in STATIC.iterdir() if path.is_file()}
+    app.web.web_app.middlewares.append(_trusted_hosts(allowed_hosts))
 
     def file(view, name: str, status: int = 200):
         return view.bytes(files[name], content_type=CONTENT_TYPES[Path(name).suffix],
@@ -95,6 +98,15 @@ def add_routes(app: faust.App, state: MonitorState) -> None:
         state.snapshot()  # sets the gauges
         return view.bytes(state.metrics.exposition(),
                           content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+def _trusted_hosts(allowed: list[str]):
+    @aiohttp_web.middleware
+    async def only_named_hosts(request, handler):
+        if "*" in allowed or request.url.host in allowed:
+            return await handler(request)
+        return aiohttp_web.json_response({"detail": "Invalid host header"}, status=400)
+    return only_named_hosts
 
 
 def _page(state: MonitorState, rows: list[tuple], query) -> dict:

@@ -4,7 +4,8 @@ Dead-letter topics (``<topic>.DLT``) hold both kinds of manual-intervention case
 no handler can ever read (malformed, unknown type, invalid, unsupported version, oversized,
 unreadable) and events whose handler kept failing until they were parked (``handler-failed``;
 the service keeps later events of that order waiting behind them). Replaying publishes the
-original message to its source topic again: a parked event is then retried from its first
+original record again, read from the topic the letter was dead-lettered from (never the
+letter's own bytes: ``sagactl.replay``): a parked event is then retried from its first
 attempt, and the order's waiting events follow in order. By default only ``handler-failed``
 letters are replayed (the others would only fail again); dismiss a letter you have dealt
 with otherwise with ``sagactl dlq ack``.
@@ -18,8 +19,8 @@ import json
 import typer
 
 from sagactl.errors import fail
-from sagactl.kafka import describe, publish_each
 from sagactl.letters import DeadLetter, dead_letters, record_decisions
+from sagactl.replay import replay
 from shared.deadletters import NEVER_REPLAYABLE, REPLAYABLE_BY_DEFAULT
 from shared.settings import ToolSettings
 
@@ -45,21 +46,27 @@ def list_command(ctx: typer.Context, order: str = ORDER, kinds: list[str] = KIND
 
 @app.command("replay")
 def replay_command(ctx: typer.Context, order: str = ORDER, kinds: list[str] = KINDS,
+                   every: bool = typer.Option(False, "--all", help="Pending letters of every "
+                                              "kind that holds something to send back."),
                    dry_run: bool = typer.Option(False, "--dry-run", help="Show, send nothing.")
                    ) -> None:
-    """Send pending dead letters back to their source topics, in the order they failed."""
+    """Send pending dead letters' original records back to the topics they were
+    dead-lettered from, in the order they failed."""
     settings: ToolSettings = ctx.obj
-    kinds = kinds or list(REPLAYABLE_BY_DEFAULT)
-    if set(kinds) & set(NEVER_REPLAYABLE):
+    if set(kinds or ()) & set(NEVER_REPLAYABLE):
         raise fail(f"{', '.join(NEVER_REPLAYABLE)} letters hold nothing to send back; "
                    "dismiss them with `sagactl dlq ack`")
-    chosen = [d for d in asyncio.run(dead_letters(settings)) if _wanted(d, order, kinds, True)]
+    if every and kinds:
+        raise fail("--all means every kind: leave out --kind, or --all")
+    kinds = kinds or ([] if every else list(REPLAYABLE_BY_DEFAULT))
+    chosen = [d for d in asyncio.run(dead_letters(settings)) if _wanted(d, order, kinds, True)
+              and d.kind not in NEVER_REPLAYABLE]
     for letter in chosen:
         typer.echo(("would replay " if dry_run else "replaying ") + _describe(letter))
     if dry_run or not chosen:
         typer.echo(f"{len(chosen)} letter(s) to replay", err=True)
         return
-    replayed, skipped = asyncio.run(_replay(settings, chosen))
+    replayed, skipped = asyncio.run(replay(settings, chosen))
     for letter, why in skipped:
         typer.secho(f"skipped {letter.coordinates} ({letter.key_text}): {why}", fg="yellow",
                     err=True)
@@ -86,43 +93,6 @@ def ack_command(ctx: typer.Context, order: str = ORDER, kinds: list[str] = KINDS
         raise fail(f"no pending letter at {', '.join(sorted(unknown))}")
     asyncio.run(record_decisions(settings, chosen, "acked", reason))
     typer.echo(f"acknowledged {len(chosen)} letter(s)", err=True)
-
-
-async def _replay(settings: ToolSettings, letters: list[DeadLetter]
-                  ) -> tuple[list[DeadLetter], list[tuple[DeadLetter, str]]]:
-    """Send each source message back once; record a decision for every letter of a message
-    the broker acknowledged (several services may have dead-lettered the same message)."""
-    sources = sorted({settings.topic(d.source[0]) for d in letters})
-    existing = {topic["topic"] for topic in await describe(settings, sources)
-                if topic["error_code"] == 0}
-    skipped = [(d, f"its source topic {d.source[0]} does not exist") for d in letters
-               if settings.topic(d.source[0]) not in existing]
-    skipped += [(d, "its value was cut when it was dead-lettered") for d in letters
-                if d.truncated and settings.topic(d.source[0]) in existing]
-    set_aside = {letter.coordinates for letter, _ in skipped}
-    sendable = [d for d in letters if d.coordinates not in set_aside]
-    unique = _one_per_source(sendable)
-    outcomes = await publish_each(settings, [
-        (d.source[0], d.key, d.value, [("dlt.replayed-from", d.coordinates.encode())])
-        for d in unique])
-    failed = {d.source: repr(o) for d, o in zip(unique, outcomes, strict=True)
-              if isinstance(o, Exception)}
-    skipped += [(d, f"the broker refused it: {failed[d.source]}") for d in sendable
-                if d.source in failed]
-    replayed = [d for d in sendable if d.source not in failed]
-    if replayed:
-        await record_decisions(settings, replayed, "replayed", "sagactl dlq replay")
-    return replayed, skipped
-
-
-def _one_per_source(letters: list[DeadLetter]) -> list[DeadLetter]:
-    """Several services may dead-letter the same message; it goes back once."""
-    seen, unique = set(), []
-    for letter in letters:
-        if letter.source not in seen:
-            seen.add(letter.source)
-            unique.append(letter)
-    return unique
 
 
 def _wanted(letter: DeadLetter, order: str | None, kinds: list[str] | None,

@@ -144,6 +144,47 @@ async def read_topics(settings: KafkaSettings, topics: Sequence[str], *, follow:
                 await consumer.stop()
 
 
+Place = tuple[str, int, int]
+
+
+async def records_at(settings: KafkaSettings, places: Sequence[Place]
+                     ) -> dict[Place, ConsumerRecord | None]:
+    """The record at each (logical topic, partition, offset) as the broker holds it now, or
+    None where there is none: no such topic or partition, an offset past the end, or a record
+    that retention or compaction removed."""
+    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False,
+                                client_id="sagactl")
+    await start_client(settings, consumer)
+    try:
+        async with reaching(settings), asyncio.timeout(settings.send_timeout + len(places)):
+            existing = set(await partitions_of(settings, sorted({settings.topic(topic)
+                                                                  for topic, _, _ in places})))
+            return {place: await _record_at(consumer, TopicPartition(
+                settings.topic(place[0]), place[1]), place[2], existing) for place in places}
+    finally:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(settings.send_timeout):
+                await consumer.stop()
+
+
+async def _record_at(consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int,
+                     existing: set[TopicPartition]) -> ConsumerRecord | None:
+    if partition not in existing:
+        return None
+    consumer.assign([partition])
+    first = (await consumer.beginning_offsets([partition]))[partition]
+    end = (await consumer.end_offsets([partition]))[partition]
+    if not first <= offset < end:
+        return None
+    consumer.seek(partition, offset)
+    # Past the offset once a record or a gap (compaction, a transaction marker) was read.
+    while await consumer.position(partition) <= offset:
+        batch = await consumer.getmany(partition, timeout_ms=500, max_records=1)
+        for record in batch.get(partition, []):
+            return record if record.offset == offset else None
+    return None
+
+
 async def _assign(consumer: AIOKafkaConsumer, partitions: list[TopicPartition],
                   from_beginning: bool) -> dict[TopicPartition, int]:
     consumer.assign(partitions)

@@ -54,10 +54,6 @@ class DeadLetter:
         return (h.get("dlt.source.topic", ""), h.get("dlt.source.partition", ""),
                 h.get("dlt.source.offset", ""))
 
-    @property
-    def truncated(self) -> bool:
-        return "dlt.truncated-from" in self.headers or "dlt.key-truncated-from" in self.headers
-
     def as_json(self) -> dict:
         return {"letter": self.coordinates, "status": self.status, "kind": self.kind,
                 "key": self.key_text, "source": ":".join(self.source),

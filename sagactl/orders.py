@@ -127,11 +127,9 @@ def _new_id() -> str:
 
 def _call(settings: ToolSettings, method: str, path: str, **options) -> dict:
     url = settings.order_api_url + path
-    token = settings.api_token_value()
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.request(method, url, timeout=settings.connect_timeout, headers=headers,
-                                 **options)
+        response = httpx.request(method, url, timeout=settings.connect_timeout,
+                                 headers=settings.api_headers(), **options)
     except httpx.HTTPError as error:
         raise Unreachable(f"cannot reach the order API at {settings.order_api_url} "
                           f"({error or type(error).__name__}); is order-service running? "

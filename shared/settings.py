@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,10 @@ LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"],
                      BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value)]
 #: Topic names Kafka accepts (a prefix must keep every name valid).
 TOPIC_PREFIX_PATTERN = r"^[A-Za-z0-9._-]{0,100}$"
+#: An API token shorter than this is refused at start (a generated one has 32 characters).
+MIN_API_TOKEN_LENGTH = 16
+#: The names a service answers to by default, whatever it binds (see Settings.allowed_hosts).
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 
 class KafkaSettings(BaseSettings):
@@ -131,17 +136,49 @@ class KafkaSettings(BaseSettings):
 
 
 class ApiTokenSettings(BaseSettings):
-    """The order API's bearer token: required for its writes when set (always in secure mode)."""
+    """The services' HTTP bearer token: when set (always in secure mode) every write needs it,
+    and reads where they need it too. Checked at start: a token that is set but empty, blank
+    or shorter than MIN_API_TOKEN_LENGTH stops the process, since an empty one would turn
+    the check off."""
 
     model_config = SettingsConfigDict(env_prefix="SAGA_", frozen=True, extra="ignore")
 
     api_token: SecretStr | None = None
     api_token_file: Path | None = Field(default=None, description="A secret file holding it.")
 
+    @field_validator("api_token")
+    @classmethod
+    def _a_token_long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None:
+            _check_token(token.get_secret_value())
+        return token
+
+    @field_validator("api_token_file")
+    @classmethod
+    def _a_file_holding_a_token(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            try:
+                _check_token(path.read_text())
+            except (OSError, UnicodeDecodeError) as error:
+                raise ValueError(f"cannot read {path}: {error}") from None
+        return path
+
     def api_token_value(self) -> str | None:
         if self.api_token_file is not None:
             return self.api_token_file.read_text().strip()
         return self.api_token.get_secret_value() if self.api_token else None
+
+    def api_headers(self) -> dict[str, str]:
+        """What a client of the services' HTTP APIs sends: the token, if there is one."""
+        token = self.api_token_value()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _check_token(text: str) -> None:
+    length = len(text.strip())
+    if length < MIN_API_TOKEN_LENGTH:
+        raise ValueError(f"an API token needs at least {MIN_API_TOKEN_LENGTH} characters, this "
+                         f"one has {length}" + (" (it is blank)" if not length else ""))
 
 
 class ToolSettings(KafkaSettings, ApiTokenSettings):
@@ -159,10 +196,16 @@ class ToolSettings(KafkaSettings, ApiTokenSettings):
 class Settings(KafkaSettings, ApiTokenSettings):
     """A service's settings (the monitor's too)."""
 
-    api_reads_need_token: bool = Field(default=False, description="order_service: GETs too.")
+    api_reads_need_token: bool | None = Field(
+        default=None, description="Reads (GETs of orders, parked events and each service's "
+        "views) need the API token too. Default: in secure mode.")
     database_path: Path | None = Field(default=None, description="Default .run/<service>.db")
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, ge=0, le=65535)
+    http_allowed_hosts: str | None = Field(
+        default=None, description="Comma-separated names the HTTP server answers to (the Host "
+        "header; * for any), against DNS rebinding. Default: 127.0.0.1, localhost and "
+        "SAGA_HTTP_HOST unless it binds every interface.")
 
     max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=900 * 1024)
     retry_max_attempts: int = Field(default=5, ge=1, le=1000,
@@ -245,6 +288,21 @@ class Settings(KafkaSettings, ApiTokenSettings):
     @property
     def consumer_group(self) -> str:
         return f"{self.topic_prefix}{self.service_name}"
+
+    @property
+    def reads_need_token(self) -> bool:
+        if self.api_reads_need_token is not None:
+            return self.api_reads_need_token
+        return self.kafka_security_protocol == "SASL_SSL"
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """What a request's Host may name: a page served from any other name (DNS rebinding
+        points one at 127.0.0.1) gets a 400, and reads nothing."""
+        if self.http_allowed_hosts is not None:
+            return [name.strip() for name in self.http_allowed_hosts.split(",") if name.strip()]
+        bound = [] if self.http_host in ("0.0.0.0", "::", "") else [self.http_host]
+        return list(dict.fromkeys([*LOOPBACK_NAMES, *bound]))
 
     @property
     def consumer_instance_id(self) -> str | None:

@@ -9,5 +9,5 @@ from shipping_service.repository import ShippingUnitOfWork, create_tables
 
 def bootstrap(settings: Settings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, SERVICE, ShippingUnitOfWork, create_tables)
-    runtime.app.include_router(api.router(runtime.readers))
+    runtime.app.include_router(api.router(runtime.readers), dependencies=runtime.reads)
     return runtime

@@ -23,7 +23,12 @@ for logging in /etc/kafka/docker/log4j2.properties /etc/kafka/docker/log4j2.yaml
   fi
 done
 
-mapfile -t scram < /secure/scram.args
-/opt/kafka/bin/kafka-run-class.sh kafka.tools.StorageTool format --ignore-formatted \
-  -t "$CLUSTER_ID" -c "$config" "${scram[@]}"
+# StorageTool's arguments hold every password: the java launcher reads them from a file only
+# this user may read (an @argfile, before the main class), not from a command line that every
+# user of the host can read in /proc.
+arguments=$(mktemp)
+{ printf '%s\n' kafka.tools.StorageTool format --ignore-formatted -t "$CLUSTER_ID" -c "$config"
+  cat /secure/scram.args; } > "$arguments"
+/opt/kafka/bin/kafka-run-class.sh "@$arguments"
+rm -f "$arguments"
 exec /opt/kafka/bin/kafka-run-class.sh ${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G} kafka.Kafka "$config"

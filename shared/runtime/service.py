@@ -29,7 +29,7 @@ from shared.processing import EventProcessor, create_all_tables
 from shared.retry import Backoff, RetryQueue
 from shared.runtime.consumer import EventConsumer
 from shared.runtime.dispatcher import Dispatcher
-from shared.runtime.http import HttpServer, operational_app
+from shared.runtime.http import HttpServer, guards, operational_app
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.sqlite import SqliteReaders, SqliteWriter
 from shared.runtime.topics import BrokerUnreachable, TopicsRefused, ensure_topics
@@ -53,6 +53,12 @@ class ServiceRuntime:
 
     def __init__(self, settings: Settings, spec: ServiceSpec,
                  uow_class: Callable[..., UnitOfWork], create_tables: Callable) -> None:
+        token = settings.api_token_value()
+        if token is None and settings.kafka_security_protocol == "SASL_SSL":
+            raise SystemExit(f"{spec.name}: secure mode needs an API token (SAGA_API_TOKEN or "
+                             "SAGA_API_TOKEN_FILE): its HTTP routes are behind it")
+        #: Dependencies of the routes that write and of those that read (bootstrap.py's too).
+        self.writes, self.reads = guards(token, settings.reads_need_token)
         self.settings, self.spec, self.uow_class = settings, spec, uow_class
         self.writer = SqliteWriter(settings.database_path)
         self.writer.run_sync(create_all_tables, create_tables)
@@ -69,7 +75,8 @@ class ServiceRuntime:
             max_message_bytes=settings.max_message_bytes, crash_points=self.crash_points,
             metrics=self.metrics, tracing=self.tracing)
         self.app = operational_app(spec.name, self.status, self.parked, self.retry_parked,
-                                   self.metrics)
+                                   self.metrics, writes=self.writes, reads=self.reads,
+                                   allowed_hosts=settings.allowed_hosts)
         self.http = HttpServer(self.app, settings.http_host, settings.http_port)
         self.consumer: EventConsumer | None = None
         #: Consumers in a row that ended with an error before deciding anything.

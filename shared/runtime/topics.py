@@ -3,7 +3,9 @@
 Brokers here run with ``auto.create.topics.enable=false``; nothing relies on a topic appearing
 by accident with the broker's default partition count. Dead-letter topics keep their messages
 until someone deals with them (``retention.ms=-1``): a parked event must never outlive the
-dead letter that lets a person replay it. Every topic gets the settings' replication factor
+record of why it was set aside. (A replay sends the original record from the saga topic, so it
+works while that topic keeps it; later the service retries it in place, ``POST /parked/<id>/
+retry``.) Every topic gets the settings' replication factor
 and ``min.insync.replicas`` (3 and 2 on a cluster: an acknowledged write is on two brokers, and
 one broker may be down without stopping writes). Waiting for an unreachable broker is bounded and
 said; a refusal that waiting cannot fix (an invalid name, more replicas than brokers, no

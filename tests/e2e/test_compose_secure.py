@@ -30,6 +30,7 @@ def secure_mesh(tmp_path_factory):
         assert made.returncode == 0, made.stderr
         mesh.sagactl_env = dict(line.split("=", 1) for line in
                                 (material / "clients" / "sagactl.env").read_text().splitlines())
+        mesh.token = (material / "secrets" / "api_token").read_text().strip()
         with brought_up(mesh):
             yield mesh
 
@@ -60,6 +61,6 @@ def test_the_sagactl_principal_cannot_forge_a_payment(secure_mesh):
     assert forged.returncode == 3 and "refused sagactl" in forged.stderr
 
 
-def test_an_api_write_without_the_token_is_refused(secure_mesh):
-    response = httpx.post(f"{secure_mesh.api}/orders", json={}, timeout=10)
-    assert response.status_code == 401
+def test_an_api_write_or_read_without_the_token_is_refused(secure_mesh):
+    assert httpx.post(f"{secure_mesh.api}/orders", json={}, timeout=10).status_code == 401
+    assert httpx.get(f"{secure_mesh.api}/orders", timeout=10).status_code == 401

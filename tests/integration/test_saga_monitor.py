@@ -126,11 +126,11 @@ async def test_a_stuck_saga_names_who_it_waits_for_its_parked_event_and_the_comm
     await mesh.restart("payment_service", fault_rate=0.0)  # the cause is fixed
     await _run(mesh, saga["replay_command"])  # exactly what the monitor said to run
 
-    async def finished():
+    async def finished_and_replayed():  # the decision comes on a topic of its own
         saga = await monitor.json(f"/api/sagas/{order_id}")
-        return saga if saga and saga["finished"] else None
+        return saga if saga and saga["finished"] and not saga["dead_letters_pending"] else None
 
-    done = await mesh.wait_for_async(finished, timeout=60)
+    done = await mesh.wait_for_async(finished_and_replayed, timeout=60)
     assert (done["status"], done["stuck"], done["replay_command"]) == ("completed", False, None)
     assert [(d["pending"], d["state"]) for d in done["dead_letters"]] == [(False, "replayed")]
 
@@ -243,3 +243,18 @@ async def _run(mesh, command: str) -> str:
 
 def _text(url: str) -> str:
     return httpx.get(url, timeout=5).text
+
+
+async def test_a_page_naming_another_host_reads_nothing_from_the_monitor(mesh, saga_monitor):
+    """DNS rebinding: a web page whose name now points at 127.0.0.1 sends its own Host."""
+    monitor = saga_monitor()
+    await mesh.wait_for_async(lambda: _answers(monitor), timeout=90)
+    async with httpx.AsyncClient(base_url=monitor.url) as client:
+        rebound = await client.get("/api/stats", headers={"Host": "evil.example"})
+        named = await client.get("/api/stats", headers={"Host": "localhost"})
+    assert (rebound.status_code, named.status_code) == (400, 200)
+
+
+async def _answers(monitor) -> bool:
+    status, _ = await monitor.get("/health")
+    return status is not None

@@ -2,6 +2,7 @@
 credentials, refused outside what the choreography grants — and every saga path still ends."""
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -10,13 +11,18 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import GroupAuthorizationFailedError, KafkaError
+from confluent_kafka import Producer
 from pydantic import SecretStr
 
 from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
 from devtools.secure import prepare, principal_env, principal_settings
 from localkafka import LocalKafka
+from participants import OPERATOR, SERVICES
+from sagactl.acls import apply_acls
 from sagactl.errors import CliError
-from sagactl.kafka import publish_raw
+from sagactl.kafka import publish_raw, read_topics
+from shared.acls import DECISIONS_TOPIC, Acl, policy
+from shared.events import Event, FundsDeposited, OrderShipped, encode
 from shared.settings import ToolSettings
 from tests.support.mesh import InProcessMesh
 
@@ -94,6 +100,58 @@ async def test_the_sagactl_principal_places_orders_but_cannot_move_money(secured
     assert forged.returncode == 3 and "refused sagactl" in forged.stderr
 
 
+def _sagactl(kafka, prefix: str, principal: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SAGA_")},
+           **principal_env(kafka.state_dir, principal), "SAGA_TOPIC_PREFIX": prefix}
+    return subprocess.run([sys.executable, "-m", "sagactl", *args], env=env,
+                          capture_output=True, text=True, timeout=90)
+
+
+async def test_applying_the_acls_takes_away_every_grant_the_declarations_do_not_give(
+        secured, secure_kafka):
+    stale = Acl("payment_service", "WRITE", "TOPIC", f"{secured.prefix}OrderShipped")
+    await apply_acls(secured("admin"), [*policy(SERVICES, OPERATOR, secured.prefix), stale])
+    assert await _publish(secured("payment_service"), "OrderShipped") == "allowed"
+
+    shown = _sagactl(secure_kafka, secured.prefix, "admin", "acls", "--dry-run")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [f"- {stale.describe()}"]
+    assert await _publish(secured("payment_service"), "OrderShipped") == "allowed"  # still
+    applied = _sagactl(secure_kafka, secured.prefix, "admin", "acls", "--apply")
+    assert applied.returncode == 0 and "0 created, 1 deleted" in applied.stderr, applied.stderr
+    assert "TopicAuthorizationFailed" in await _publish(secured("payment_service"),
+                                                        "OrderShipped")
+
+
+def _planted(dlt: str, target: str, value: bytes, offset: int = 0) -> tuple:
+    """A letter as a compromised service may write it: any bytes, any headers."""
+    headers = {"dlt.kind": "handler-failed", "dlt.reason": "gateway timeout",
+               "dlt.source.topic": target, "dlt.source.partition": "0",
+               "dlt.source.offset": str(offset), "dlt.service": "inventory_service"}
+    return (dlt, b"mallory", value, [(k, v.encode()) for k, v in headers.items()])
+
+
+async def test_a_compromised_service_cannot_publish_through_the_operators_replay(secured,
+                                                                                secure_kafka):
+    money = Event.new(FundsDeposited(customer_id="mallory", amount="1000000.00"),
+                      producer="payment_service")
+    shipped = Event.new(OrderShipped(shipment_id="s-1", carrier="X", tracking_number="1"),
+                        producer="shipping_service", order_id="ord-1")
+    decision = json.dumps({"decision": "acked", "reason": "nothing to see"}).encode()
+    await publish_raw(secured("inventory_service"), [  # it may write these .DLT topics
+        _planted("StockAdded.DLT", "FundsDeposited", encode(money)),
+        _planted("StockAdded.DLT", "OrderShipped", encode(shipped)),
+        _planted("StockAdded.DLT", DECISIONS_TOPIC, decision),
+        _planted("OrderShipped.DLT", "OrderShipped", encode(shipped))])
+
+    for operator in ("sagactl", "admin"):
+        ran = _sagactl(secure_kafka, secured.prefix, operator, "dlq", "replay", "--all")
+        assert ran.returncode == 0 and "replayed 0 letter(s), skipped 4" in ran.stderr, ran.stderr
+    published = [r async for r in read_topics(secured("admin"), [
+        "FundsDeposited", "OrderShipped", DECISIONS_TOPIC], follow=False, from_beginning=True)]
+    assert published == []
+
+
 async def test_a_service_cannot_join_another_services_consumer_group(secured):
     payment = secured("payment_service")
     consumer = AIOKafkaConsumer(f"{secured.prefix}StockReserved",
@@ -109,10 +167,10 @@ async def test_a_service_cannot_join_another_services_consumer_group(secured):
 
 
 async def test_every_saga_path_completes_in_secure_mode(secured, secure_kafka, tmp_path):
-    credentials = {name: principal_settings(secure_kafka.state_dir, name)
+    credentials = {name: principal_settings(secure_kafka.state_dir, name,
+                                            api_token_file=secure_kafka.secrets.api_token)
                    for name in ("order_service", "inventory_service", "payment_service",
                                 "shipping_service", "notification_service", "admin")}
-    credentials["order_service"]["api_token_file"] = secure_kafka.secrets.api_token
     mesh = InProcessMesh(secure_kafka.bootstrap_servers, secured.prefix, tmp_path,
                          credentials=credentials.get)
     try:
@@ -129,3 +187,19 @@ async def test_every_saga_path_completes_in_secure_mode(secured, secure_kafka, t
             "no carrier": "CANCELLED"}
     finally:
         await mesh.stop()
+
+
+def test_a_librdkafka_client_connects_with_the_generated_properties_file(secured, secure_kafka):
+    """What kcat users get (kcat -F): librdkafka 2.6.1 or newer authenticates; the client may
+    do what its principal may, and no more."""
+    lines = (secure_kafka.state_dir / "clients" / "sagactl.properties").read_text().splitlines()
+    config = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert config["ssl.endpoint.identification.algorithm"] == "https"
+    outcomes = {}
+    producer = Producer({**config, "error_cb": lambda error: outcomes.setdefault("error", error)})
+    for topic in ("OrderCreated", "PaymentCharged"):
+        producer.produce(secured.prefix + topic, key=b"ord-1", value=b"{}",
+                         on_delivery=lambda error, _, topic=topic: outcomes.update({topic: error}))
+    assert producer.flush(30) == 0
+    assert outcomes["OrderCreated"] is None and "error" not in outcomes, outcomes
+    assert outcomes["PaymentCharged"].name() == "TOPIC_AUTHORIZATION_FAILED"

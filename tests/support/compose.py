@@ -37,6 +37,8 @@ class ComposeMesh:
                     "KAFKA_2_HOST_PORT": str(free_port()), "KAFKA_3_HOST_PORT": str(free_port()),
                     **(env or {})}
         self.sagactl_env = sagactl_env or {}
+        #: The services' API token (secure mode): sent with every request but /health.
+        self.token: str | None = None
         files = [arg for name in ("docker-compose.yml", *overlays) for arg in ("-f", str(ROOT / name))]
         self.compose = [*compose, "-p", self.project, *files, *options]
 
@@ -60,16 +62,21 @@ class ComposeMesh:
     def container(self, service: str) -> str:
         return self.run("ps", "-q", CONTAINERS.get(service, service)).stdout.strip()
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
     def service_json(self, service: str, path: str) -> dict:
         """Services other than the order API publish no port: ask from inside the container."""
         probe = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
-                 f"'http://127.0.0.1:8000{path}', timeout=5).read().decode())")
+                 f"urllib.request.Request('http://127.0.0.1:8000{path}', headers="
+                 f"{self.headers!r}), timeout=5).read().decode())")
         result = subprocess.run(["docker", "exec", self.container(service), "python", "-c",
                                  probe], capture_output=True, text=True, timeout=30)
         return json.loads(result.stdout) if result.returncode == 0 else {}
 
     def order(self, order_id: str) -> dict:
-        return httpx.get(f"{self.api}/orders/{order_id}", timeout=10).json()
+        return httpx.get(f"{self.api}/orders/{order_id}", headers=self.headers, timeout=10).json()
 
     def until(self, condition, timeout: float = 90, what: str = "condition"):
         return until(condition, timeout, what)

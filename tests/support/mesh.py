@@ -115,15 +115,15 @@ class InProcessMesh:
             if service in self.runtimes))
 
     async def place_order(self, body: dict) -> str:
-        token = self.settings["order_service"].api_token_value()
-        async with httpx.AsyncClient(base_url=self.api, headers={
-                "Authorization": f"Bearer {token}"} if token else {}) as client:
+        headers = self.settings["order_service"].api_headers()
+        async with httpx.AsyncClient(base_url=self.api, headers=headers) as client:
             response = await client.post("/orders", json=body)
         assert response.status_code == 201, response.text
         return response.json()["order_id"]
 
     async def order(self, order_id: str) -> dict:
-        async with httpx.AsyncClient(base_url=self.api) as client:
+        headers = self.settings["order_service"].api_headers()
+        async with httpx.AsyncClient(base_url=self.api, headers=headers) as client:
             response = await client.get(f"/orders/{order_id}")
         return response.json() if response.status_code == 200 else {"status": None}
 

@@ -155,3 +155,13 @@ def test_the_monitor_may_read_every_saga_topic_and_the_operators_dead_letter_dec
     read = {a.name for a in policy(SERVICES, OPERATOR) if a.principal == "saga_monitor"
             and a.operation == "READ" and a.resource == "TOPIC"}
     assert read >= {*READ, DECISIONS_TOPIC}
+
+
+def test_sagactl_may_describe_its_deployments_groups_and_none_that_merely_begins_the_same():
+    from participants import OPERATOR, SERVICES
+    from shared.acls import policy
+
+    groups = [a for a in policy(SERVICES, OPERATOR, prefix="p") if a.principal == "sagactl"
+              and a.resource == "GROUP"]
+    assert {(a.operation, a.pattern) for a in groups} == {("DESCRIBE", "LITERAL")}
+    assert {a.name for a in groups} == {f"p{spec.name}" for spec in SERVICES} | {"psaga_monitor"}

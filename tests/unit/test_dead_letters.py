@@ -6,6 +6,8 @@ from datetime import datetime
 import pytest
 
 import shared.deadletters
+from sagactl.letters import DeadLetter
+from sagactl.replay import origin
 from shared.db import open_database
 from shared.deadletters import (
     MAX_DEAD_LETTER_BYTES,
@@ -97,3 +99,19 @@ def test_a_value_that_exactly_fits_is_kept_whole(db):
     letter = _letter(db, value=b"w" * room)
     assert letter["value"] == b"w" * room and "dlt.truncated-from" not in letter["headers"]
     assert "dlt.truncated-from" in _letter(db, value=b"w" * (room + 1))["headers"]
+
+
+def _sagactl_letter(topic: str, **headers: str) -> DeadLetter:
+    found = {"dlt.source.topic": topic.removesuffix(".DLT"), "dlt.source.partition": "2",
+             "dlt.source.offset": "41", **headers}
+    return DeadLetter(topic, 0, 7, 0, b"ord-1", found, b"{}")
+
+
+def test_a_letter_points_only_at_the_topic_it_was_dead_lettered_from():
+    assert origin(_sagactl_letter("PaymentCharged.DLT")) == ("PaymentCharged", 2, 41)
+    elsewhere = origin(_sagactl_letter("StockAdded.DLT", **{"dlt.source.topic": "FundsDeposited"}))
+    assert "its headers send it to FundsDeposited" in elsewhere
+    for outside in ("sagactl.dlq-decisions.DLT", "saga_monitor-sagas-changelog.DLT", "StockAdded"):
+        assert "not the dead-letter topic of a saga topic" in origin(_sagactl_letter(outside))
+    assert "no source partition" in origin(_sagactl_letter(
+        "StockAdded.DLT", **{"dlt.source.offset": "-1"}))

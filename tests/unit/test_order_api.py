@@ -20,7 +20,7 @@ async def api(tmp_path):
     runtime = bootstrap(Settings(service_name="order_service",
                                  database_path=tmp_path / "order.db"))
     transport = httpx.ASGITransport(app=runtime.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         client.runtime = runtime
         yield client
     runtime.readers.close()
@@ -130,10 +130,10 @@ async def test_listing_by_customer_uses_an_index_not_a_scan(api):
 
 @pytest.fixture
 async def guarded(tmp_path):
-    runtime = bootstrap(Settings(service_name="order_service", api_token="s3cret",
+    runtime = bootstrap(Settings(service_name="order_service", api_token="s3cret-long-enough",
                                  database_path=tmp_path / "order.db"))
     transport = httpx.ASGITransport(app=runtime.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://order") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield client
     runtime.readers.close()
     runtime.writer.close()
@@ -145,7 +145,8 @@ async def test_with_a_token_configured_writes_without_it_are_refused_and_change_
         assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
     listed = (await guarded.get("/orders")).json()["orders"]
     assert listed == []  # reads stay open unless SAGA_API_READS_NEED_TOKEN
-    allowed = await guarded.post("/orders", json=ORDER, headers={"Authorization": "Bearer s3cret"})
+    allowed = await guarded.post("/orders", json=ORDER,
+                                 headers={"Authorization": "Bearer s3cret-long-enough"})
     assert allowed.status_code == 201
 
 

@@ -12,8 +12,9 @@ from schemathesis.config import SchemathesisConfig
 from order_service.bootstrap import bootstrap
 from shared.settings import Settings
 
-TOKEN = "fuzz-token"
+TOKEN = "fuzz-token-of-sixteen"
 RUNTIME = bootstrap(Settings(service_name="order_service", api_token=TOKEN,
+                             http_allowed_hosts="testserver",  # schemathesis' Host
                              database_path=Path(tempfile.mkdtemp()) / "order.db"))
 # The API answers 422 also for rules a JSON schema cannot state — each SKU once per order, a
 # total that fits in an amount — so 422 counts as a correct answer to schema-valid data too.

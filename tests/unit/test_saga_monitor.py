@@ -11,7 +11,7 @@ import pytest
 from devtools.synthetic_sagas import HAPPY, NO_CARRIER, OUT_OF_STOCK, saga
 from saga_monitor import progress, reading, views
 from saga_monitor.progress import Letter
-from saga_monitor.reading import Replay, Unreadable
+from saga_monitor.reading import Unreadable
 from saga_monitor.state import MonitorState
 from saga_monitor.stats import percentiles, take
 from saga_monitor.waiting import Deadlines, check_step_names, stuck, waits
@@ -77,8 +77,13 @@ def test_the_status_follows_the_events_seen(path, status):
 
 def test_a_record_survives_the_changelog_as_json():
     record = progress.fold_letter(fold(saga("ord-1", NO_CARRIER, start=T0)), letter(), 1)
-    record = progress.fold_replay(record, letter().ref)
     assert progress.from_json(json.loads(json.dumps(progress.to_json(record)))) == record
+
+
+def test_an_older_monitors_record_is_read_back_without_the_replays_it_saw():
+    record = progress.fold_letter(fold(saga("ord-1", NO_CARRIER, start=T0)), letter(), 1)
+    older = [*progress.to_json(record), [letter().ref]]
+    assert progress.from_json(json.loads(json.dumps(older))) == record
 
 
 def test_an_event_published_on_another_types_topic_is_unreadable_not_an_outcome():
@@ -91,7 +96,7 @@ def test_an_event_published_on_another_types_topic_is_unreadable_not_an_outcome(
                         max_bytes=65536) == [completed]
 
 
-def test_a_dead_letter_is_read_from_its_headers_and_a_replay_names_it():
+def test_a_dead_letter_is_read_from_its_headers_and_a_message_claiming_a_replay_is_an_event():
     headers = [("dlt.reason", b"RuntimeError: boom"), ("dlt.kind", b"handler-failed"),
                ("dlt.source.topic", b"PaymentCharged"), ("dlt.source.partition", b"2"),
                ("dlt.source.offset", b"41"), ("dlt.service", b"shipping_service"),
@@ -105,7 +110,28 @@ def test_a_dead_letter_is_read_from_its_headers_and_a_replay_names_it():
     replayed = reading.read("PaymentCharged", 2, 50, b"ord-3", encode(event),
                             [("dlt.replayed-from", found.ref.encode())], timestamp=1.0,
                             max_bytes=65536)
-    assert replayed == [event, Replay("ord-3", "PaymentCharged.DLT:2:0")]
+    assert replayed == [event]
+
+
+def test_a_message_claiming_to_be_a_replay_hides_no_pending_letter():
+    """Anyone who may write a saga topic can set ``dlt.replayed-from``: only the operator's
+    decision on sagactl.dlq-decisions says a letter was replayed."""
+    state = MonitorState(Settings(), {}, clock=lambda: T0_SECONDS + 60)
+    events = saga("ord-5", HAPPY[:3], start=T0)
+    for event in events[:2]:
+        state.fold(event, 1)
+    state.fold(("ord-5", letter()), 1)
+    for item in reading.read("PaymentCharged", 1, 9, b"ord-5", encode(events[2]),
+                             [("dlt.replayed-from", letter().ref.encode())], timestamp=1.0,
+                             max_bytes=65536):
+        state.fold(item, 1)
+    row = views.row("ord-5", state.get("ord-5"), T0_SECONDS + 60, DEADLINES, NO_DECISIONS)
+    assert row["dead_letters_pending"] == 1
+
+
+def test_a_key_with_a_trailing_newline_is_no_order_id():
+    assert reading.read("StockReserved.DLT", 1, 3, b"ord-5\n", b"{}", {}, timestamp=0.0,
+                        max_bytes=65536) == []
 
 
 def test_a_dead_letter_without_an_order_key_is_not_a_saga():
@@ -158,9 +184,9 @@ def test_a_stuck_saga_shows_its_parked_event_and_the_command_to_replay_it():
     assert wait["text"].startswith("StockReserved at 12:00:00; waiting for payment_service")
     assert "parked by payment_service after 3 attempt(s)" in wait["cause"]
     assert row["replay_command"] == "sagactl dlq replay --order ord-5"
-    replayed = progress.fold_replay(record, letter().ref)
-    assert views.row("ord-5", replayed, T0.timestamp() + 60, DEADLINES,
-                     NO_DECISIONS)["replay_command"] is None
+    replayed = {letter().ref: {"decision": "replayed", "reason": "", "at": None}}
+    assert views.row("ord-5", record, T0.timestamp() + 60, DEADLINES,
+                     replayed)["replay_command"] is None
 
 
 def test_the_timeline_marks_compensations_the_pivot_and_the_time_between_steps():

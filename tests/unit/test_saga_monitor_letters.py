@@ -62,7 +62,7 @@ def test_a_letter_the_operator_acked_is_no_longer_pending_and_needs_no_replay():
 def test_a_letter_sagactl_recorded_as_replayed_is_replayed_without_its_replay_being_seen():
     # Two services dead-lettered one message: it went back once, naming only one of them.
     first, second = letter(), letter(offset=1)
-    record = progress.fold_replay(stuck_with(first, second), first.ref)
+    record = stuck_with(first, second)
     replayed = decided((first, "replayed"), (second, "replayed")).by_letter
 
     shown = views.detail("ord-5", record, LATER, DEADLINES, replayed)
@@ -135,3 +135,10 @@ def test_a_letter_without_a_kind_is_named_so_that_the_hints_command_finds_it():
 
     assert f"--kind {read_letter.kind} " in row["dead_letters_hint"]
     assert _wanted(as_sagactl_sees_it, "ord-5", [read_letter.kind], pending=True)
+
+
+def test_every_word_a_message_chose_is_shell_quoted_in_the_commands_offered():
+    hostile = letter(kind="x;touch /tmp/owned")
+    row = views.row("ord-5", stuck_with(hostile), LATER, DEADLINES, {})
+    assert "--kind 'x;touch /tmp/owned' --reason" in row["dead_letters_hint"]
+    assert "--kind x;" not in row["dead_letters_hint"]

@@ -65,3 +65,32 @@ def test_a_service_is_a_static_member_named_after_itself_unless_told_otherwise()
                     group_instance_id="payment-a").consumer_instance_id == "payment-a"
     assert Settings(service_name="payment_service",
                     static_membership=False).consumer_instance_id is None
+
+
+@pytest.mark.parametrize("content", ["", "  \n", "short"])
+def test_an_api_token_file_without_a_real_token_stops_the_order_service_in_one_line(
+        tmp_path, content):
+    token = tmp_path / "api_token"
+    token.write_text(content)
+    ran = _run("order_service", SAGA_API_TOKEN_FILE=str(token),
+               SAGA_DATABASE_PATH=str(tmp_path / "order.db"))
+    assert ran.returncode == 2 and len(ran.stderr.splitlines()) == 1, ran.stderr
+    assert ran.stderr.startswith("invalid setting SAGA_API_TOKEN_FILE: ")
+    assert "an API token needs at least 16 characters" in ran.stderr
+
+
+def test_in_secure_mode_reads_need_the_token_unless_told_otherwise(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read here")
+    secure = {"kafka_security_protocol": "SASL_SSL", "kafka_password": "p", "kafka_ca_file": ca}
+    assert Settings(**secure).reads_need_token
+    assert not Settings(**secure, api_reads_need_token=False).reads_need_token
+    assert not Settings().reads_need_token and Settings(api_reads_need_token=True).reads_need_token
+
+
+def test_a_service_answers_to_loopback_names_and_the_address_it_binds_unless_told():
+    assert Settings().allowed_hosts == ["127.0.0.1", "localhost"]
+    assert Settings(http_host="10.0.0.5").allowed_hosts == ["127.0.0.1", "localhost", "10.0.0.5"]
+    assert Settings(http_host="0.0.0.0").allowed_hosts == ["127.0.0.1", "localhost"]
+    assert Settings(http_allowed_hosts="order-service, localhost").allowed_hosts == [
+        "order-service", "localhost"]
