@@ -7,6 +7,7 @@ no service has to ask another one for data.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 from typing import ClassVar, Literal
 
 from pydantic import Field, computed_field, field_validator, model_validator
@@ -47,7 +48,7 @@ class OrderLines(Payload):
 
     @computed_field(description="Sum of quantity × unit_price; at most 9999999999.99, like "
                                 "every amount, so that it can be charged and refunded.")
-    @property
+    @cached_property  # the lines never change: summed once, however often it is read
     def total(self) -> Decimal:
         return order_total(self.items)
 

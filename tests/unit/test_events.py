@@ -225,3 +225,20 @@ def test_decoding_in_one_pass_accepts_exactly_what_the_step_by_step_path_accepts
     from shared.events.codec import _in_one_pass
     fast, thorough = _in_one_pass(value, name), _step_by_step(value, name)
     assert fast is None or fast == thorough
+
+
+@pytest.mark.parametrize("amount", ["0", "0.5", "19.90", "9999999999.99", Decimal("19.9")])
+def test_money_within_its_bounds_is_taken_as_a_decimal(amount):
+    from shared.events import FundsDeposited
+    assert FundsDeposited(customer_id="alice", amount=amount).amount == Decimal(amount)
+
+
+@pytest.mark.parametrize("amount", [19.9, 20, "19.999", "-1.00", "12345678901.00", "1e3", " 1",
+                                    "1.", ".5", "NaN", Decimal("-0.01"), Decimal("0.001"),
+                                    Decimal("10000000000"), Decimal("Infinity"), True])
+def test_money_outside_its_bounds_or_not_a_decimal_string_is_refused(amount):
+    from pydantic import ValidationError
+
+    from shared.events import FundsDeposited
+    with pytest.raises(ValidationError, match="money"):
+        FundsDeposited(customer_id="alice", amount=amount)
