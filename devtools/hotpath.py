@@ -103,8 +103,7 @@ def measure(sagas: int, batch: int, profile: str | None, data_dir: Path) -> dict
         return {name: seconds * 1000 / sagas for name, seconds in pipeline.cpu.items()}
     finally:
         for runtime in runtimes.values():
-            runtime.readers.close()
-            runtime.writer.close()
+            runtime.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,36 +1,42 @@
 """What must hold after any number of sagas, whatever happened on the way.
 
-Reads the services' SQLite files directly (WAL lets a reader in beside a
-running writer), so the same checks serve in-process tests and chaos runs of
-separate processes.
+Reads the services' stores directly — the SQLite files of one directory (WAL lets a reader in
+beside a running writer), or each service's store (PostgreSQL) — so the same checks serve
+in-process tests and chaos runs of separate processes, on either store.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
+from shared.store import SqliteStore, Store
 
-def _rows(data_dir: Path, service: str, sql: str) -> list[tuple]:
-    connection = sqlite3.connect(f"file:{data_dir / f'{service}.db'}?mode=ro", uri=True)
+#: The SQLite files of a directory (``<service>.db``), or each service's store.
+Stores = Path | Mapping[str, Store]
+
+
+def _rows(stores: Stores, service: str, sql: str) -> list[tuple]:
+    store = SqliteStore(stores / f"{service}.db") if isinstance(stores, Path) else stores[service]
+    db = store.open_reader()
     try:
-        return connection.execute(sql).fetchall()
+        return [tuple(row) for row in db.execute(sql).fetchall()]
     finally:
-        connection.close()
+        db.close()
 
 
-def violations(data_dir: Path, order_ids: set[str] | None = None) -> list[str]:
+def violations(stores: Stores, order_ids: set[str] | None = None) -> list[str]:
     """Every broken guarantee, in words; empty when all hold."""
-    return [*_stock_is_conserved(data_dir), *_money_is_conserved(data_dir),
-            *_every_order_ends_once(data_dir, order_ids), *_nothing_is_left_pending(data_dir)]
+    return [*_stock_is_conserved(stores), *_money_is_conserved(stores),
+            *_every_order_ends_once(stores, order_ids), *_nothing_is_left_pending(stores)]
 
 
-def _stock_is_conserved(data_dir: Path) -> list[str]:
+def _stock_is_conserved(stores: Stores) -> list[str]:
     problems = []
     for sku, available, reserved, shipped, received in _rows(
-            data_dir, "inventory_service",
+            stores, "inventory_service",
             "SELECT sku, available, reserved, shipped, received FROM stock"):
         if min(available, reserved, shipped) < 0:
             problems.append(f"{sku}: negative stock ({available}/{reserved}/{shipped})")
@@ -39,22 +45,22 @@ def _stock_is_conserved(data_dir: Path) -> list[str]:
     return problems
 
 
-def _money_is_conserved(data_dir: Path) -> list[str]:
-    completed = _completed_totals(data_dir)
+def _money_is_conserved(stores: Stores) -> list[str]:
+    completed = _completed_totals(stores)
     charged: dict[str, Decimal] = defaultdict(Decimal)
     per_order: dict[str, Decimal] = defaultdict(Decimal)
-    for order_id, customer, amount in _rows(data_dir, "payment_service",
+    for order_id, customer, amount in _rows(stores, "payment_service",
                                             "SELECT order_id, customer_id, amount FROM payments "
                                             "WHERE status = 'CHARGED'"):
         charged[customer] += Decimal(amount)
         per_order[order_id] += Decimal(amount)
     for order_id, amount, customer in _rows(
-            data_dir, "payment_service", "SELECT r.order_id, r.amount, p.customer_id FROM "
+            stores, "payment_service", "SELECT r.order_id, r.amount, p.customer_id FROM "
             "refunds r JOIN payments p USING (order_id)"):
         charged[customer] -= Decimal(amount)
         per_order[order_id] -= Decimal(amount)
     problems = []
-    for customer, balance, deposited in _rows(data_dir, "payment_service",
+    for customer, balance, deposited in _rows(stores, "payment_service",
                                               "SELECT customer_id, balance, deposited FROM accounts"):
         if Decimal(balance) + charged[customer] != Decimal(deposited):
             problems.append(f"{customer}: balance {balance} + net charges {charged[customer]} "
@@ -68,42 +74,42 @@ def _money_is_conserved(data_dir: Path) -> list[str]:
     return problems
 
 
-def _completed_totals(data_dir: Path) -> dict[str, tuple[str, Decimal]]:
+def _completed_totals(stores: Stores) -> dict[str, tuple[str, Decimal]]:
     return {order_id: (customer, Decimal(total)) for order_id, customer, total in _rows(
-        data_dir, "order_service",
+        stores, "order_service",
         "SELECT order_id, customer_id, total FROM orders WHERE status = 'COMPLETED'")}
 
 
-def _every_order_ends_once(data_dir: Path, order_ids: set[str] | None) -> list[str]:
-    statuses = dict(_rows(data_dir, "order_service", "SELECT order_id, status FROM orders"))
+def _every_order_ends_once(stores: Stores, order_ids: set[str] | None) -> list[str]:
+    statuses = dict(_rows(stores, "order_service", "SELECT order_id, status FROM orders"))
     problems = [f"{oid}: never recorded" for oid in (order_ids or set()) - set(statuses)]
     problems += [f"{oid}: still {status}" for oid, status in statuses.items()
                  if status not in ("COMPLETED", "CANCELLED")]
-    shipped = Counter(oid for (oid,) in _rows(data_dir, "shipping_service",
+    shipped = Counter(oid for (oid,) in _rows(stores, "shipping_service",
                                               "SELECT order_id FROM shipments "
                                               "WHERE status = 'SHIPPED'"))
     outcomes = Counter(oid for (oid,) in _rows(
-        data_dir, "notification_service",
+        stores, "notification_service",
         "SELECT order_id FROM notifications WHERE kind IN ('order_completed', 'order_cancelled')"))
     for oid, status in statuses.items():
         if (status == "COMPLETED") != (shipped[oid] == 1):
             problems.append(f"{oid}: {status} with {shipped[oid]} shipment(s)")
         if outcomes[oid] != 1:
             problems.append(f"{oid}: {outcomes[oid]} outcome notifications")
-    conflicting = _rows(data_dir, "order_service",
+    conflicting = _rows(stores, "order_service",
                         "SELECT order_id FROM order_history GROUP BY order_id HAVING "
-                        "sum(event_type = 'OrderCompleted') > 0 AND "
-                        "sum(event_type = 'OrderCancelled') > 0")
+                        "sum(CASE WHEN event_type = 'OrderCompleted' THEN 1 ELSE 0 END) > 0 AND "
+                        "sum(CASE WHEN event_type = 'OrderCancelled' THEN 1 ELSE 0 END) > 0")
     problems += [f"{oid}: both completed and cancelled" for (oid,) in conflicting]
     return problems
 
 
-def _nothing_is_left_pending(data_dir: Path) -> list[str]:
+def _nothing_is_left_pending(stores: Stores) -> list[str]:
     problems = []
     for service in ("order_service", "inventory_service", "payment_service",
                     "shipping_service", "notification_service"):
-        (unsent,) = _rows(data_dir, service, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0]
-        (waiting,) = _rows(data_dir, service, "SELECT count(*) FROM retry_queue")[0]
+        (unsent,) = _rows(stores, service, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0]
+        (waiting,) = _rows(stores, service, "SELECT count(*) FROM retry_queue")[0]
         if unsent:
             problems.append(f"{service}: {unsent} outbox rows unsent")
         if waiting:

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import httpx
 
+from devtools.invariants import Stores
 from sagactl.kafka import publish
 from sagactl.seeding import seed_payloads
 from shared.events import Event
 from shared.settings import Settings
+from shared.store import open_store
 
 SERVICES = ("order_service", "inventory_service", "payment_service", "shipping_service",
             "notification_service")
@@ -35,14 +37,17 @@ def free_port() -> int:
 
 class ServiceProcess:
     def __init__(self, name: str, data_dir: Path, env: dict[str, str],
-                 code_dir: Path | None = None) -> None:
-        self.name, self.data_dir = name, data_dir
+                 code_dir: Path | None = None, instance: str | None = None) -> None:
+        """``instance``: its name when the service runs several (they share a PostgreSQL
+        database: SAGA_DATABASE_URL in ``env``); its log is then named after it."""
+        self.name, self.data_dir, self.instance = name, data_dir, instance or name
         #: Run the service from another checkout (e.g. a baseline commit for `make bench`).
         self.code_dir = code_dir
         self.port = free_port()
         self.env = {**env, "SAGA_DATABASE_PATH": str(data_dir / f"{name}.db"),
-                    "SAGA_HTTP_PORT": str(self.port)}
-        self.log_path = data_dir / f"{name}.log"
+                    "SAGA_HTTP_PORT": str(self.port),
+                    **({"SAGA_GROUP_INSTANCE_ID": instance} if instance else {})}
+        self.log_path = data_dir / f"{self.instance}.log"
         self.process: subprocess.Popen | None = None
         self.frozen = False
 
@@ -109,26 +114,50 @@ class ServiceProcess:
 
 
 class Mesh:
-    """The five services as processes sharing one broker and one topic prefix."""
+    """The five services as processes sharing one broker and one topic prefix; with
+    ``instances`` > 1, that many processes of each service, named ``<service>-<n>``, sharing
+    the service's PostgreSQL database (``SAGA_DATABASE_URL`` in ``env`` or the environment)."""
 
     def __init__(self, data_dir: Path, bootstrap: str, prefix: str, *,
                  code_dir: Path | None = None, service_env: dict[str, dict] | None = None,
-                 **env: str) -> None:
+                 instances: int = 1, **env: str) -> None:
         """``service_env`` adds environment per service (in secure mode, its principal)."""
         data_dir.mkdir(parents=True, exist_ok=True)
         common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SAGA_TOPIC_PREFIX": prefix, **env}
         self.data_dir, self.bootstrap, self.prefix = data_dir, bootstrap, prefix
-        self.services = {name: ServiceProcess(name, data_dir,
-                                              {**common, **(service_env or {}).get(name, {})},
-                                              code_dir)
-                         for name in SERVICES}
+        self.database_url = env.get("SAGA_DATABASE_URL") or os.environ.get("SAGA_DATABASE_URL")
+        self.database_password_file = (env.get("SAGA_DATABASE_PASSWORD_FILE")
+                                       or os.environ.get("SAGA_DATABASE_PASSWORD_FILE"))
+        if instances > 1 and not self.database_url:
+            raise ValueError("several instances of a service share a PostgreSQL database: "
+                             "set SAGA_DATABASE_URL (eval $(make -s postgres))")
+        names = [(name, None if instances == 1 else f"{name}-{n}")
+                 for name in SERVICES for n in range(1, instances + 1)]
+        self.services = {
+            instance or name: ServiceProcess(name, data_dir,
+                                             {**common, **(service_env or {}).get(name, {})},
+                                             code_dir, instance)
+            for name, instance in names}
 
     def __getitem__(self, name: str) -> ServiceProcess:
-        return self.services[name]
+        """An instance by its name; a service by its name (its first instance)."""
+        return self.services.get(name) or self.instances_of(name)[0]
+
+    @property
+    def stores(self) -> Stores:
+        """Where every service keeps its state: for the invariant checks."""
+        if not self.database_url:
+            return self.data_dir
+        return {name: open_store(Settings(service_name=name, database_url=self.database_url,
+                                          database_password_file=self.database_password_file))
+                for name in SERVICES}
+
+    def instances_of(self, service: str) -> list[ServiceProcess]:
+        return [process for process in self.services.values() if process.name == service]
 
     @property
     def order_api(self) -> str:
-        return self.services["order_service"].url
+        return self["order_service"].url
 
     def start(self, timeout: float = 90.0, overrides: dict[str, dict[str, str]] | None = None
               ) -> None:

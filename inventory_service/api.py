@@ -3,10 +3,10 @@
 from fastapi import APIRouter, HTTPException
 
 from inventory_service.repository import ReservationRepository, StockRepository
-from shared.runtime.sqlite import SqliteReaders
+from shared.runtime.store import StoreReaders
 
 
-def router(readers: SqliteReaders) -> APIRouter:
+def router(readers: StoreReaders) -> APIRouter:
     api = APIRouter(tags=["inventory"])
 
     @api.get("/stock", summary="Every SKU: available, reserved, shipped, received")

@@ -73,7 +73,7 @@ def add_stock(event: Event, uow: InventoryUnitOfWork) -> None:
     delivery: StockAdded = event.payload
     with uow:
         if uow.inbox.claim(event):
-            level = uow.stock.levels([delivery.sku]).get(delivery.sku, model.StockLevel(delivery.sku))
+            level = uow.stock.level_to_add_to(delivery.sku)
             uow.stock.save({delivery.sku: level.add(delivery.quantity)})
         uow.commit()
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
-import sqlite_utils
-
 from inventory_service.model import Line, Reservation, ReservationStatus, StockLevel
-from shared.db import create_table
+from shared.store import Database, create_table
 from shared.uow import UnitOfWork
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
+def create_tables(db: Database) -> None:
     create_table(db, "stock", {"sku": str, "available": int, "reserved": int, "shipped": int,
                                "received": int}, pk="sku")
     create_table(db, "reservations", {"order_id": str, "status": str, "updated_at": float},
@@ -22,18 +20,29 @@ def create_tables(db: sqlite_utils.Database) -> None:
 
 
 class StockRepository:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     def levels(self, skus: Iterable[str]) -> dict[str, StockLevel]:
-        skus = list(skus)
+        """The SKUs' levels, locked until the transaction ends where other instances could
+        change them at the same time (in SKU order: two reservations of the same SKUs take
+        turns instead of deadlocking)."""
+        skus = sorted(set(skus))
         marks = ",".join("?" * len(skus))
         rows = self.db.execute(f"SELECT sku, available, reserved, shipped, received FROM stock "
-                               f"WHERE sku IN ({marks})", skus).fetchall()
+                               f"WHERE sku IN ({marks}) ORDER BY sku{self.db.for_update}",
+                               skus).fetchall()
         return {row[0]: StockLevel(*row) for row in rows}
 
+    def level_to_add_to(self, sku: str) -> StockLevel:
+        """A SKU's level, its row made first if it is new: then it can be locked, and two
+        instances adding to a new SKU at once take turns instead of one overwriting the other."""
+        self.db.execute("INSERT INTO stock (sku, available, reserved, shipped, received) "
+                        "VALUES (?, 0, 0, 0, 0) ON CONFLICT DO NOTHING", [sku])
+        return self.levels([sku])[sku]
+
     def save(self, levels: Mapping[str, StockLevel]) -> None:
-        self.db.conn.executemany(
+        self.db.executemany(
             "INSERT INTO stock (sku, available, reserved, shipped, received) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (sku) DO UPDATE SET available = excluded.available, "
             "reserved = excluded.reserved, shipped = excluded.shipped, received = excluded.received",
@@ -41,11 +50,12 @@ class StockRepository:
              for level in levels.values()])
 
     def all(self) -> list[StockLevel]:
-        return [StockLevel(**row) for row in self.db["stock"].rows_where(order_by="sku")]
+        return [StockLevel(**row) for row in self.db.rows(
+            "SELECT sku, available, reserved, shipped, received FROM stock ORDER BY sku")]
 
 
 class ReservationRepository:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     def get(self, order_id: str) -> Reservation | None:
@@ -59,19 +69,20 @@ class ReservationRepository:
                            ReservationStatus(row[0]))
 
     def save(self, reservation: Reservation) -> None:
-        self.db.conn.execute(
+        self.db.execute(
             "INSERT INTO reservations (order_id, status, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, "
             "updated_at = excluded.updated_at",
             [reservation.order_id, str(reservation.status), time.time()])
         # The lines of a reservation never change once it is made.
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO reservation_lines (order_id, sku, quantity) VALUES (?, ?, ?)",
+        self.db.executemany(
+            "INSERT INTO reservation_lines (order_id, sku, quantity) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [(reservation.order_id, line.sku, line.quantity) for line in reservation.lines])
 
 
 class InventoryUnitOfWork(UnitOfWork):
-    def __init__(self, db: sqlite_utils.Database, **options) -> None:
+    def __init__(self, db: Database, **options) -> None:
         super().__init__(db, "inventory_service", **options)
         self.stock = StockRepository(db)
         self.reservations = ReservationRepository(db)

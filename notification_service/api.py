@@ -3,10 +3,10 @@
 from fastapi import APIRouter
 
 from notification_service.repository import NotificationRepository
-from shared.runtime.sqlite import SqliteReaders
+from shared.runtime.store import StoreReaders
 
 
-def router(readers: SqliteReaders) -> APIRouter:
+def router(readers: StoreReaders) -> APIRouter:
     api = APIRouter(tags=["notifications"])
 
     @api.get("/notifications/{order_id}", summary="What the customer was told about an order")

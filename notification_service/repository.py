@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import time
 
-import sqlite_utils
-
 from notification_service.model import Notification
-from shared.db import create_table
+from shared.store import Database, create_table
 from shared.uow import UnitOfWork
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
+def create_tables(db: Database) -> None:
     create_table(db, "notifications", {"order_id": str, "kind": str, "customer_id": str,
                                        "message": str, "sent_at": float}, pk=("order_id", "kind"))
 
 
 class NotificationRepository:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     def exists(self, order_id: str, kind: str) -> bool:
@@ -25,17 +23,17 @@ class NotificationRepository:
                                [order_id, kind]).fetchone() is not None
 
     def add(self, notification: Notification) -> None:
-        self.db.conn.execute(
+        self.db.execute(
             "INSERT INTO notifications (order_id, kind, customer_id, message, sent_at) "
             "VALUES (?, ?, ?, ?, ?)", [notification.order_id, notification.kind,
                                        notification.customer_id, notification.message, time.time()])
 
     def for_order(self, order_id: str) -> list[dict]:
-        return list(self.db["notifications"].rows_where("order_id = ?", [order_id],
-                                                        order_by="sent_at"))
+        return self.db.rows("SELECT order_id, kind, customer_id, message, sent_at FROM "
+                            "notifications WHERE order_id = ? ORDER BY sent_at", [order_id])
 
 
 class NotificationUnitOfWork(UnitOfWork):
-    def __init__(self, db: sqlite_utils.Database, **options) -> None:
+    def __init__(self, db: Database, **options) -> None:
         super().__init__(db, "notification_service", **options)
         self.notifications = NotificationRepository(db)

@@ -21,7 +21,7 @@ from order_service.schemas import (
     Problems,
 )
 from shared.events import OrderCreated
-from shared.runtime.sqlite import SqliteReaders
+from shared.runtime.store import StoreReaders
 
 Execute = Callable[..., Awaitable[Any]]
 #: A page cursor: the creation time and id of the last order of the previous page.
@@ -31,7 +31,7 @@ INVALID = {400: {"model": Problem, "description": "A body that is not JSON; noth
            422: {"model": Problems, "description": "Invalid request; nothing changed"}}
 
 
-def router(readers: SqliteReaders, execute: Execute, *, writes: Sequence = (),
+def router(readers: StoreReaders, execute: Execute, *, writes: Sequence = (),
            reads: Sequence = ()) -> APIRouter:
     """``execute`` runs a command as one transaction on the service's writer thread; reads go
     through read-only connections on reader threads: the event loop never waits for SQLite.

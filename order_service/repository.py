@@ -6,24 +6,22 @@ import json
 import time
 from decimal import Decimal
 
-import sqlite_utils
-
 from order_service.model import Cancellation, Fact, Order, OrderStatus, cancellation_reason
-from shared.db import create_table
 from shared.events import Event, OrderCreated
+from shared.store import Database, create_index, create_table
 from shared.uow import UnitOfWork
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
-    had_reasons = "orders" not in db.table_names() or "cancel_reason" in db["orders"].columns_dict
+def create_tables(db: Database) -> None:
+    had_reasons = "orders" not in db.table_names() or "cancel_reason" in db.columns("orders")
     create_table(db, "orders", {"order_id": str, "customer_id": str, "status": str,
                                 "cancellation": str, "total": str, "items": str,
                                 "shipping_address": str, "created_at": float,
                                 "updated_at": float, "cancel_reason": str}, pk="order_id")
     # One index per list query the API offers (GET /orders by status, by customer, or all).
-    db["orders"].create_index(["status", "created_at", "order_id"], if_not_exists=True)
-    db["orders"].create_index(["customer_id", "created_at", "order_id"], if_not_exists=True)
-    db["orders"].create_index(["created_at", "order_id"], if_not_exists=True)
+    create_index(db, "orders", ["status", "created_at", "order_id"])
+    create_index(db, "orders", ["customer_id", "created_at", "order_id"])
+    create_index(db, "orders", ["created_at", "order_id"])
     create_table(db, "order_history", {"seq": int, "order_id": str, "event_id": str,
                                        "event_type": str, "producer": str, "causation_id": str,
                                        "occurred_at": str, "detail": str}, pk="seq")
@@ -36,7 +34,7 @@ def create_tables(db: sqlite_utils.Database) -> None:
         _note_reasons_of_running_orders(db)
 
 
-def _note_reasons_of_running_orders(db: sqlite_utils.Database) -> None:
+def _note_reasons_of_running_orders(db: Database) -> None:
     """Orders an older version left running learn why they are being cancelled, once: the
     fold no longer reads their history again."""
     for (order_id,) in db.execute("SELECT order_id FROM orders WHERE status NOT IN "
@@ -53,12 +51,15 @@ def fact_of(event: Event) -> Fact:
 
 
 class OrderRepository:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     def get(self, order_id: str) -> Order | None:
-        row = self.db.conn.execute("SELECT customer_id, total, status, cancellation, cancel_reason "
-                                   "FROM orders WHERE order_id = ?", [order_id]).fetchone()
+        """The order, locked until the transaction ends where another instance could change
+        it at the same time (its API takes a cancellation while a fact arrives)."""
+        row = self.db.execute("SELECT customer_id, total, status, cancellation, cancel_reason "
+                              f"FROM orders WHERE order_id = ?{self.db.for_update}",
+                              [order_id]).fetchone()
         if row is None:
             return None
         customer_id, total, status, cancellation, reason = row
@@ -67,7 +68,7 @@ class OrderRepository:
 
     def add(self, order_id: str, order: OrderCreated) -> Order:
         now = time.time()
-        self.db.conn.execute(
+        self.db.execute(
             "INSERT INTO orders (order_id, customer_id, status, cancellation, total, items, "
             "shipping_address, created_at, updated_at) VALUES (?, ?, 'PENDING', NULL, ?, ?, ?, ?, ?)",
             [order_id, order.customer_id, str(order.total),
@@ -77,7 +78,7 @@ class OrderRepository:
 
     def save(self, order: Order) -> None:
         """Its status, cancellation and reason; ``updated_at`` is when one of them changed."""
-        self.db.conn.execute(
+        self.db.execute(
             "UPDATE orders SET status = ?, cancellation = ?, cancel_reason = ?, updated_at = ? "
             "WHERE order_id = ?", [str(order.status), order.cancellation and str(order.cancellation),
                                    order.cancel_reason, time.time(), order.order_id])
@@ -85,9 +86,10 @@ class OrderRepository:
     def record(self, event: Event) -> Fact:
         """Append an event to the order's history (once, however often it arrives)."""
         fact = fact_of(event)
-        self.db.conn.execute(
-            "INSERT OR IGNORE INTO order_history (order_id, event_id, event_type, producer, "
-            "causation_id, occurred_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        self.db.execute(
+            "INSERT INTO order_history (order_id, event_id, event_type, producer, "
+            "causation_id, occurred_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [event.order_id, event.event_id, event.event_type, event.producer,
              event.causation_id, event.occurred_at.isoformat(), fact.detail])
         return fact
@@ -103,6 +105,6 @@ class OrderRepository:
 
 
 class OrderUnitOfWork(UnitOfWork):
-    def __init__(self, db: sqlite_utils.Database, **options) -> None:
+    def __init__(self, db: Database, **options) -> None:
         super().__init__(db, "order_service", **options)
         self.orders = OrderRepository(db)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-import sqlite_utils
+from shared.store import Database
 
 _SUMMARY = "order_id, customer_id, status, cancellation, total, created_at, updated_at"
 
 
-def order_detail(db: sqlite_utils.Database, order_id: str) -> dict | None:
+def order_detail(db: Database, order_id: str) -> dict | None:
     row = db.execute(f"SELECT {_SUMMARY}, items, shipping_address FROM orders WHERE order_id = ?",
                      [order_id]).fetchone()
     if row is None:
@@ -19,14 +19,14 @@ def order_detail(db: sqlite_utils.Database, order_id: str) -> dict | None:
             "shipping_address": json.loads(address), "history": history(db, order_id)}
 
 
-def history(db: sqlite_utils.Database, order_id: str) -> list[dict]:
+def history(db: Database, order_id: str) -> list[dict]:
     rows = db.execute("SELECT event_type, event_id, producer, causation_id, occurred_at, detail "
                       "FROM order_history WHERE order_id = ? ORDER BY seq", [order_id])
     keys = ("event_type", "event_id", "producer", "causation_id", "occurred_at", "detail")
     return [dict(zip(keys, row, strict=True)) for row in rows.fetchall()]
 
 
-def list_orders(db: sqlite_utils.Database, *, status: str | None, customer_id: str | None,
+def list_orders(db: Database, *, status: str | None, customer_id: str | None,
                 limit: int, before: tuple[float, str] | None = None) -> list[dict]:
     """Newest first, one page; ``before`` is the (created_at, order_id) of the last order of
     the previous page (keyset paging: every page costs the same, however deep)."""

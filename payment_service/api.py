@@ -5,10 +5,10 @@ from dataclasses import asdict
 from fastapi import APIRouter, HTTPException
 
 from payment_service.repository import PaymentRepository
-from shared.runtime.sqlite import SqliteReaders
+from shared.runtime.store import StoreReaders
 
 
-def router(readers: SqliteReaders) -> APIRouter:
+def router(readers: StoreReaders) -> APIRouter:
     api = APIRouter(tags=["payment"])
 
     @api.get("/accounts/{customer_id}", summary="A customer's balance and deposits")

@@ -69,7 +69,7 @@ def deposit_funds(event: Event, uow: PaymentUnitOfWork) -> None:
     deposit: FundsDeposited = event.payload
     with uow:
         if uow.inbox.claim(event):
-            account = uow.payments.account(deposit.customer_id) or model.Account(deposit.customer_id)
+            account = uow.payments.account_to_deposit_into(deposit.customer_id)
             uow.payments.save_account(account.deposit(deposit.amount))
         uow.commit()
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-import sqlite_utils
-
 from payment_service.model import Account, Payment, PaymentStatus, Refund
-from shared.db import create_table
+from shared.store import Database, create_table
 from shared.uow import UnitOfWork
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
+def create_tables(db: Database) -> None:
     # Money is stored as TEXT holding the exact decimal, never as REAL.
     create_table(db, "accounts", {"customer_id": str, "balance": str, "deposited": str},
                  pk="customer_id")
@@ -26,16 +24,25 @@ def create_tables(db: sqlite_utils.Database) -> None:
 
 
 class PaymentRepository:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     def account(self, customer_id: str) -> Account | None:
-        row = self.db.execute("SELECT balance, deposited FROM accounts WHERE customer_id = ?",
-                              [customer_id]).fetchone()
+        """The customer's account, locked until the transaction ends where other instances
+        could charge or credit it at the same time."""
+        row = self.db.execute("SELECT balance, deposited FROM accounts WHERE customer_id = ?"
+                              f"{self.db.for_update}", [customer_id]).fetchone()
         return Account(customer_id, Decimal(row[0]), Decimal(row[1])) if row else None
 
+    def account_to_deposit_into(self, customer_id: str) -> Account:
+        """The account, made first if the customer is new: then it can be locked, and two
+        deposits for a new customer at once take turns instead of one overwriting the other."""
+        self.db.execute("INSERT INTO accounts (customer_id, balance, deposited) "
+                        "VALUES (?, '0.00', '0.00') ON CONFLICT DO NOTHING", [customer_id])
+        return self.account(customer_id)
+
     def save_account(self, account: Account) -> None:
-        self.db.conn.execute(
+        self.db.execute(
             "INSERT INTO accounts (customer_id, balance, deposited) VALUES (?, ?, ?) "
             "ON CONFLICT (customer_id) DO UPDATE SET balance = excluded.balance, "
             "deposited = excluded.deposited",
@@ -51,7 +58,7 @@ class PaymentRepository:
                        PaymentStatus(status), reason)
 
     def add_payment(self, payment: Payment) -> None:
-        self.db.conn.execute(
+        self.db.execute(
             "INSERT INTO payments (payment_id, order_id, customer_id, amount, status, reason, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [payment.payment_id, payment.order_id, payment.customer_id, str(payment.amount),
@@ -63,7 +70,7 @@ class PaymentRepository:
         return Refund(row[0], row[1], row[2], Decimal(row[3]), row[4]) if row else None
 
     def add_refund(self, refund: Refund) -> None:
-        self.db.conn.execute(
+        self.db.execute(
             "INSERT INTO refunds (refund_id, payment_id, order_id, amount, reason, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [refund.refund_id, refund.payment_id, refund.order_id, str(refund.amount),
@@ -74,11 +81,12 @@ class PaymentRepository:
                                [order_id]).fetchone() is not None
 
     def note_cancellation(self, order_id: str, reason: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO cancelled_orders (order_id, reason) VALUES (?, ?)",
+        self.db.execute("INSERT INTO cancelled_orders (order_id, reason) VALUES (?, ?) "
+                        "ON CONFLICT DO NOTHING",
                         [order_id, reason])
 
 
 class PaymentUnitOfWork(UnitOfWork):
-    def __init__(self, db: sqlite_utils.Database, **options) -> None:
+    def __init__(self, db: Database, **options) -> None:
         super().__init__(db, "payment_service", **options)
         self.payments = PaymentRepository(db)

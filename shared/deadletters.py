@@ -15,9 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import sqlite_utils
-
 from shared.outbox import Outbox, OutgoingMessage
+from shared.store import Database
 
 DLT_SUFFIX = ".DLT"
 #: Well under the broker's and producer's 1 MB message limit, headers and framing included.
@@ -72,7 +71,7 @@ class DeadLetters:
         self.service = service
         self.group = group
 
-    def add(self, db: sqlite_utils.Database, delivery: Delivery, *, kind: str, reason: str,
+    def add(self, db: Database, delivery: Delivery, *, kind: str, reason: str,
             attempts: int = 0) -> OutgoingMessage:
         """Within the caller's transaction."""
         headers = dead_letter_headers(delivery, kind=kind, reason=reason, service=self.service,

@@ -14,25 +14,23 @@ from __future__ import annotations
 
 import time
 
-import sqlite_utils
-
-from shared.db import create_table
 from shared.events import Event
+from shared.store import Database, create_index, create_table
 
 KEY = ("event_type", "event_id")
 
 
 class Inbox:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     @staticmethod
-    def create(db: sqlite_utils.Database) -> None:
+    def create(db: Database) -> None:
         create_table(db, "inbox", {"event_id": str, "event_type": str, "order_id": str,
                                    "received_at": float}, pk=KEY)
-        if tuple(db["inbox"].pks) != KEY:  # keyed on event_id alone before
+        if db.dialect == "sqlite" and tuple(db["inbox"].pks) != KEY:  # on event_id alone before
             db["inbox"].transform(pk=KEY)
-        db["inbox"].create_index(["received_at"], if_not_exists=True)
+        create_index(db, "inbox", ["received_at"])
 
     def claim(self, event: Event) -> bool:
         """True the first time this event is seen; False for a duplicate (a no-op)."""
@@ -41,9 +39,9 @@ class Inbox:
     def claim_key(self, kind: str, key: str, order_id: str | None = None) -> bool:
         """Claim anything that must happen once, by a kind and a key of its own: an event, or
         a decision such as dead-lettering the record at some coordinates."""
-        cursor = self.db.conn.execute(
-            "INSERT OR IGNORE INTO inbox (event_id, event_type, order_id, received_at) "
-            "VALUES (?, ?, ?, ?)", [key, kind, order_id, time.time()])
+        cursor = self.db.execute(
+            "INSERT INTO inbox (event_id, event_type, order_id, received_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", [key, kind, order_id, time.time()])
         return cursor.rowcount == 1
 
     def prune(self, older_than_days: float, now: float | None = None) -> int:

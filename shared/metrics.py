@@ -58,6 +58,9 @@ class ServiceMetrics:
         self.consumer_restarts = counter(
             "saga_consumer_restarts", "Consumers the watchdog restarted: stalled as a whole "
             "(consumer) or on one partition (partition).", ("reason",))
+        self.instance = Gauge("saga_instance_info", "Which instance of which service this is, "
+                              "and its store (sqlite or postgres).",
+                              ("service", "instance", "store"), registry=registry)
         self.consumer_lag = Gauge("saga_consumer_lag", "Records behind the end, per partition.",
                                   ("topic", "partition"), registry=registry)
 

@@ -16,10 +16,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import sqlite_utils
-
-from shared.db import create_table
 from shared.events import Event, encode
+from shared.store import Database, create_index, create_table
 
 
 @dataclass(frozen=True)
@@ -38,16 +36,16 @@ class OutgoingMessage:
 
 
 class Outbox:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     @staticmethod
-    def create(db: sqlite_utils.Database) -> None:
+    def create(db: Database) -> None:
         create_table(db, "outbox", {"seq": int, "message_id": str, "topic": str, "key": bytes,
                                     "value": bytes, "headers": str, "created_at": float,
                                     "sent_at": float, "failed_at": float, "error": str},
                      pk="seq")
-        db.execute("CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_at IS NULL")
+        create_index(db, "outbox", ["seq"], where="sent_at IS NULL", name="outbox_unsent")
 
     def add(self, event: Event, headers: Iterable[tuple[str, str]] = ()) -> OutgoingMessage:
         return self.add_raw(event.event_type, event.key.encode(), encode(event), list(headers),
@@ -56,16 +54,16 @@ class Outbox:
     def add_raw(self, topic: str, key: bytes | None, value: bytes,
                 headers: list[tuple[str, str]], message_id: str | None = None) -> OutgoingMessage:
         now = time.time()
-        cursor = self.db.conn.execute(
+        [(seq,)] = self.db.execute(
             "INSERT INTO outbox (message_id, topic, key, value, headers, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [message_id or uuid.uuid4().hex, topic, key, value, json.dumps(headers), now])
-        return OutgoingMessage(cursor.lastrowid, topic, key, value,
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+            [message_id or uuid.uuid4().hex, topic, key, value, json.dumps(headers), now]).fetchall()
+        return OutgoingMessage(seq, topic, key, value,
                                [(name, text.encode()) for name, text in headers], now)
 
     def pending(self, after_seq: int = 0, limit: int = 500) -> list[OutgoingMessage]:
         """Unsent rows after ``after_seq``, oldest first (failed rows are not pending)."""
-        return self._messages(self.db.conn.execute(
+        return self._messages(self.db.execute(
             "SELECT seq, topic, key, value, headers, created_at FROM outbox "
             "WHERE sent_at IS NULL AND failed_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
             [after_seq, limit]).fetchall())
@@ -83,23 +81,23 @@ class Outbox:
         where, params = "sent_at IS NULL AND failed_at IS NULL", []
         if created_before is not None:
             where, params = f"{where} AND created_at < ?", [created_before]
-        rows = self.db.conn.execute(f"SELECT seq FROM outbox WHERE {where} ORDER BY seq", params)
+        rows = self.db.execute(f"SELECT seq FROM outbox WHERE {where} ORDER BY seq", params)
         return [seq for (seq,) in rows.fetchall()]
 
     def rows(self, seqs: list[int]) -> list[OutgoingMessage]:
         """These rows, oldest first."""
         marks = ",".join("?" * len(seqs))
-        return self._messages(self.db.conn.execute(
+        return self._messages(self.db.execute(
             "SELECT seq, topic, key, value, headers, created_at FROM outbox "
             f"WHERE seq IN ({marks}) ORDER BY seq", seqs).fetchall())
 
     def mark_sent(self, seqs: list[int]) -> None:
         now = time.time()
-        self.db.conn.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ?",
+        self.db.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ?",
                                  [(now, seq) for seq in seqs])
 
     def mark_failed(self, seq: int, error: str) -> None:
-        self.db.conn.execute("UPDATE outbox SET failed_at = ?, error = ? WHERE seq = ?",
+        self.db.execute("UPDATE outbox SET failed_at = ?, error = ? WHERE seq = ?",
                              [time.time(), error[:500], seq])
 
     def unsent_count(self) -> int:

@@ -16,9 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-import sqlite_utils
-
-from shared.db import savepoint, write_transaction
 from shared.deadletters import DeadLetters, Delivery
 from shared.errors import is_permanent
 from shared.events import Event, RejectedMessage, decode
@@ -28,6 +25,7 @@ from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox, OutgoingMessage
 from shared.retry import PARKED, Backoff, QueuedEvent, RetryQueue
 from shared.runtime.dispatcher import Dispatcher
+from shared.store import Database
 from shared.tracing import Tracing, current_trace_id, record_failure
 
 log = logging.getLogger(__name__)
@@ -35,14 +33,14 @@ log = logging.getLogger(__name__)
 DEAD_LETTERED = "dead-lettered"
 
 
-def create_all_tables(db: sqlite_utils.Database, service_tables: Callable) -> None:
+def create_all_tables(db: Database, service_tables: Callable) -> None:
     """The plumbing's tables (inbox, outbox, retry queue), then the service's own."""
     for create in (Inbox.create, Outbox.create, RetryQueue.create, service_tables):
         create(db)
 
 
 class EventProcessor:
-    def __init__(self, db: sqlite_utils.Database, dispatcher: Dispatcher,
+    def __init__(self, db: Database, dispatcher: Dispatcher,
                  dead_letters: DeadLetters, *, max_attempts: int, backoff: Backoff,
                  max_message_bytes: int, crash_points: CrashPoints | None = None,
                  metrics: ServiceMetrics | None = None, tracing: Tracing | None = None,
@@ -65,7 +63,7 @@ class EventProcessor:
         """Decide every delivery in one transaction; returns the outbox rows it committed."""
         started, messages = time.perf_counter(), []
         self._handled, self._after_commit_actions = [], []
-        with write_transaction(self.db):
+        with self.db.transaction():
             # Almost always empty: then no event of the batch needs to ask it about its key.
             self._queue_may_hold = not self.queue.is_empty()
             for delivery in deliveries:
@@ -77,7 +75,7 @@ class EventProcessor:
         """Try every due head of the retry queue once, in one transaction."""
         started, messages = time.perf_counter(), []
         self._handled, self._after_commit_actions = [], []
-        with write_transaction(self.db):
+        with self.db.transaction():
             due = self.queue.due()
             for queued in due:
                 messages += self._retry(queued)
@@ -101,7 +99,7 @@ class EventProcessor:
 
     def set_aside(self, delivery: Delivery, kind: str, reason: str) -> list[OutgoingMessage]:
         """Dead-letter one message in a transaction of its own."""
-        with write_transaction(self.db):
+        with self.db.transaction():
             return self.reject(delivery, kind=kind, reason=reason)
 
     def reject(self, delivery: Delivery, *, kind: str, reason: str) -> list[OutgoingMessage]:
@@ -123,10 +121,10 @@ class EventProcessor:
         with self.tracing.handling(event, delivery.headers) as headers:
             trace_id = current_trace_id()
             try:
-                with savepoint(self.db):
+                with self.db.savepoint():
                     reacted = self.dispatcher.handle(event, headers)
             except Exception as error:
-                if not self.db.conn.in_transaction:
+                if not self.db.in_transaction:
                     # SQLite rolled back the whole batch (disk full, I/O error): nothing of
                     # it was decided, so it must not go on in autocommit. Redeliver it all.
                     raise

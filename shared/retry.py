@@ -17,11 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlite_utils
-
-from shared.db import create_table
 from shared.deadletters import Delivery
 from shared.events import Event, encode
+from shared.store import Database, create_table
 
 WAITING, PARKED = "WAITING", "PARKED"
 _jitter = random.Random()
@@ -56,12 +54,12 @@ _HEAD = ("NOT EXISTS (SELECT 1 FROM retry_queue e WHERE e.order_key = q.order_ke
 
 
 class RetryQueue:
-    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
 
     @staticmethod
-    def create(db: sqlite_utils.Database) -> None:
+    def create(db: Database) -> None:
         create_table(db, "retry_queue", {
             "seq": int, "order_key": str, "event_id": str, "event_type": str, "value": bytes,
             "source_topic": str, "source_partition": int, "source_offset": int,
@@ -75,10 +73,10 @@ class RetryQueue:
         db.execute("CREATE INDEX IF NOT EXISTS retry_queue_order ON retry_queue (order_key, seq)")
 
     def is_empty(self) -> bool:
-        return self.db.conn.execute("SELECT 1 FROM retry_queue LIMIT 1").fetchone() is None
+        return self.db.execute("SELECT 1 FROM retry_queue LIMIT 1").fetchone() is None
 
     def holds(self, order_key: str) -> bool:
-        return self.db.conn.execute("SELECT 1 FROM retry_queue WHERE order_key = ? LIMIT 1",
+        return self.db.execute("SELECT 1 FROM retry_queue WHERE order_key = ? LIMIT 1",
                                [order_key]).fetchone() is not None
 
     def add(self, event: Event, delivery: Delivery, *, attempts: int, delay: float,
@@ -86,18 +84,21 @@ class RetryQueue:
         """Queue an event (once: a redelivery of a queued event changes nothing)."""
         traceparent = next((value.decode(errors="replace") for name, value in delivery.headers
                             if name == "traceparent" and isinstance(value, bytes)), None)
-        self.db.conn.execute(
-            "INSERT OR IGNORE INTO retry_queue (order_key, event_id, event_type, value, "
+        self.db.execute(
+            "INSERT INTO retry_queue (order_key, event_id, event_type, value, "
             "source_topic, source_partition, source_offset, attempts, status, next_attempt_at, "
-            "last_error, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "last_error, created_at, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [event.key, event.event_id, event.event_type, encode(event), delivery.topic,
              delivery.partition, delivery.offset, attempts, status, self.clock() + delay,
              error[:500], self.clock(), traceparent])
 
     def due(self, limit: int = 50) -> list[QueuedEvent]:
-        """Heads of their order's line whose time has come."""
+        """Heads of their order's line whose time has come — and, where several instances
+        share the queue, that no other instance is trying right now (those are skipped)."""
         return self._select(f"WHERE q.status = ? AND q.next_attempt_at <= ? AND {_HEAD} "
-                            "ORDER BY q.seq LIMIT ?", [WAITING, self.clock(), limit])
+                            f"ORDER BY q.seq LIMIT ?{self.db.skip_locked}",
+                            [WAITING, self.clock(), limit])
 
     def parked(self) -> list[QueuedEvent]:
         return self._select("WHERE q.status = ? ORDER BY q.seq", [PARKED])
@@ -105,26 +106,26 @@ class RetryQueue:
     def seconds_until_next(self) -> float | None:
         """Until the next head is due; None when no head waits (a parked head blocks its
         order, and the events behind it are not due before it)."""
-        row = self.db.conn.execute(f"SELECT min(q.next_attempt_at) FROM retry_queue q "
+        row = self.db.execute(f"SELECT min(q.next_attempt_at) FROM retry_queue q "
                                    f"WHERE q.status = ? AND {_HEAD}", [WAITING]).fetchone()
         return None if row[0] is None else max(0.0, row[0] - self.clock())
 
     def remove(self, seq: int) -> None:
-        self.db.conn.execute("DELETE FROM retry_queue WHERE seq = ?", [seq])
+        self.db.execute("DELETE FROM retry_queue WHERE seq = ?", [seq])
 
     def reschedule(self, seq: int, attempts: int, delay: float, error: str) -> None:
-        self.db.conn.execute(
+        self.db.execute(
             "UPDATE retry_queue SET attempts = ?, next_attempt_at = ?, last_error = ? "
             "WHERE seq = ?", [attempts, self.clock() + delay, error[:500], seq])
 
     def park(self, seq: int, attempts: int, error: str) -> None:
-        self.db.conn.execute(
+        self.db.execute(
             "UPDATE retry_queue SET status = ?, attempts = ?, last_error = ? WHERE seq = ?",
             [PARKED, attempts, error[:500], seq])
 
     def revive(self, event_id: str) -> bool:
         """An operator asks for a parked event again: try it from the first attempt."""
-        return self.db.conn.execute(
+        return self.db.execute(
             "UPDATE retry_queue SET status = ?, attempts = 0, next_attempt_at = 0 "
             "WHERE event_id = ? AND status = ?", [WAITING, event_id, PARKED]).rowcount > 0
 
@@ -132,7 +133,7 @@ class RetryQueue:
         """A parked event came back: try it again from the first attempt — if it is a replay.
         A replay is a new record (other coordinates); the same record delivered again (a
         crash before its offset was committed) is a redelivery and changes nothing."""
-        return self.db.conn.execute(
+        return self.db.execute(
             "UPDATE retry_queue SET status = ?, attempts = 0, next_attempt_at = 0 "
             "WHERE event_type = ? AND event_id = ? AND status = ? AND NOT (source_topic = ? "
             "AND source_partition = ? AND source_offset = ?)",
@@ -140,11 +141,11 @@ class RetryQueue:
              delivery.partition, delivery.offset]).rowcount == 1
 
     def counts(self) -> dict[str, int]:
-        rows = self.db.conn.execute("SELECT status, count(*) FROM retry_queue GROUP BY status")
+        rows = self.db.execute("SELECT status, count(*) FROM retry_queue GROUP BY status")
         return {WAITING: 0, PARKED: 0, **dict(rows.fetchall())}
 
     def _select(self, where: str, params: list) -> list[QueuedEvent]:
-        rows = self.db.conn.execute(
+        rows = self.db.execute(
             "SELECT q.seq, q.order_key, q.event_id, q.value, q.source_topic, q.source_partition, "
             "q.source_offset, q.attempts, q.status, q.last_error, q.traceparent "
             f"FROM retry_queue q {where}", params).fetchall()

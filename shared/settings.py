@@ -14,6 +14,7 @@ The stdlib-only broker launcher, ``localkafka``, looks at ``JAVA_HOME`` and
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -199,7 +200,17 @@ class Settings(KafkaSettings, ApiTokenSettings):
     api_reads_need_token: bool | None = Field(
         default=None, description="Reads (GETs of orders, parked events and each service's "
         "views) need the API token too. Default: in secure mode.")
-    database_path: Path | None = Field(default=None, description="Default .run/<service>.db")
+    database_path: Path | None = Field(default=None, description="The service's SQLite file "
+                                       "(when no database_url is set); default .run/<service>.db")
+    database_url: str | None = Field(
+        default=None, pattern=r"^postgres(ql)?://", description="Keep the service's state in "
+        "this PostgreSQL database instead of SQLite, shared by every instance of the service. "
+        "{service} is replaced by the service's name, so that one value serves every service "
+        "(postgresql://{service}@127.0.0.1:5432/{service}). No password in it: see "
+        "database_password_file.")
+    database_password_file: str | None = Field(
+        default=None, description="A secret file holding the database password; {service} is "
+        "replaced by the service's name.")
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, ge=0, le=65535)
     http_allowed_hosts: str | None = Field(
@@ -237,8 +248,10 @@ class Settings(KafkaSettings, ApiTokenSettings):
         "of after the session timeout (docs/reliability.md).")
     group_instance_id: str | None = Field(
         default=None, min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$",
-        description="This instance's static member id; default: the service name. Two live "
-        "processes with one id fence each other out.")
+        description="This instance's name, and its static member id in the consumer group. "
+        "Default: the service's name on SQLite (it runs once); <service>-<host name> on "
+        "PostgreSQL. Give instances on one host names of their own (<service>-1, -2, ...); a "
+        "second process with a name already running refuses to start.")
     # The broker refuses sessions outside group.min/max.session.timeout.ms (6 s .. 30 min).
     session_timeout_ms: int = Field(default=10_000, ge=6_000, le=1_800_000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100, le=600_000,
@@ -305,9 +318,29 @@ class Settings(KafkaSettings, ApiTokenSettings):
         return list(dict.fromkeys([*LOOPBACK_NAMES, *bound]))
 
     @property
+    def instance(self) -> str:
+        """This instance's name: in /health and /metrics, on what it publishes, and its static
+        member id."""
+        if self.group_instance_id:
+            return self.group_instance_id
+        if self.database_url:  # several instances may share the database: one per host, say
+            return f"{self.service_name}-{socket.gethostname()}"
+        return self.service_name
+
+    @property
     def consumer_instance_id(self) -> str | None:
         """The static member id within :attr:`consumer_group`, or None (dynamic membership)."""
-        return (self.group_instance_id or self.service_name) if self.static_membership else None
+        return self.instance if self.static_membership else None
+
+    @property
+    def service_database_url(self) -> str | None:
+        return self.database_url.replace("{service}", self.service_name) if self.database_url else None
+
+    def service_database_password(self) -> str | None:
+        if self.database_password_file is None:
+            return None
+        path = Path(self.database_password_file.replace("{service}", self.service_name))
+        return path.read_text().strip()
 
 
 S = TypeVar("S", bound=KafkaSettings)

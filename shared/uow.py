@@ -3,7 +3,7 @@
 Guarantee: the inbox claim, the service's state change and the outgoing events commit
 together or not at all. A unit of work is a SAVEPOINT: inside the runtime's group commit it
 is one event's share of the batch transaction (a failure rolls back only that share);
-used on its own (the order API, unit tests) it is a transaction of its own. Services
+used on its own (the order API, unit tests) it begins and commits a transaction of its own. Services
 subclass it to add their repositories.
 
 A side effect outside the database (telling a customer) must not happen for a change that
@@ -16,17 +16,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-import sqlite_utils
-
-from shared.db import roll_back_to
 from shared.errors import PermanentError
 from shared.events import Event, Payload
 from shared.faults import CrashPoints
 from shared.inbox import Inbox
 from shared.outbox import Outbox, OutgoingMessage
 from shared.saga import ORDER_SAGA
+from shared.store import Database
 
 _names = itertools.count()
+#: Which instance of its service decided an event: for the monitor and for people.
+INSTANCE_HEADER = "saga.instance"
 
 
 class UndeclaredEvent(PermanentError):
@@ -34,10 +34,12 @@ class UndeclaredEvent(PermanentError):
 
 
 class UnitOfWork:
-    def __init__(self, db: sqlite_utils.Database, producer: str, *,
-                 crash_points: CrashPoints | None = None) -> None:
+    def __init__(self, db: Database, producer: str, *, crash_points: CrashPoints | None = None,
+                 instance: str | None = None) -> None:
         self.db = db
         self.producer = producer
+        #: Every message this unit adds names the instance that decided it (a header).
+        self.instance_header = [(INSTANCE_HEADER, instance)] if instance else []
         self.inbox = Inbox(db)
         self.outbox = Outbox(db)
         self.crash_points = crash_points or CrashPoints(None)
@@ -49,18 +51,30 @@ class UnitOfWork:
         self._messages: list[OutgoingMessage] = []
         self._after_commit: list[Callable[[], None]] = []
         self._savepoint: str | None = None  # pragma: no mutate (set by __enter__ before use)
+        self._own = None  # the transaction this unit began, when it was not inside one
 
     def __enter__(self) -> UnitOfWork:
+        if not self.db.in_transaction:  # on its own (an API call, a test): its own transaction
+            self._own = self.db.transaction()
+            self._own.__enter__()
         self._savepoint = f"uow{next(_names)}"
-        self.db.conn.execute(f"SAVEPOINT {self._savepoint}")
+        self.db.execute(f"SAVEPOINT {self._savepoint}")
         self._emitted, self._messages, self._after_commit = [], [], []
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._savepoint is not None:  # left without commit(): undo everything
-            roll_back_to(self.db, self._savepoint)
+            self.db.roll_back_to(self._savepoint)
             self._savepoint = None  # pragma: no mutate (read again only after __enter__)
             self._emitted, self._messages, self._after_commit = [], [], []
+        self._end_own_transaction()
+
+    def _end_own_transaction(self) -> None:
+        """Commit the transaction this unit began, if it began one (a rolled-back savepoint
+        leaves it empty)."""
+        own, self._own = self._own, None
+        if own is not None:
+            own.__exit__(None, None, None)
 
     def emit(self, payload: Payload, *, caused_by: Event) -> Event:
         """Add a follow-up event of ``caused_by`` to the outbox."""
@@ -78,7 +92,7 @@ class UnitOfWork:
         self._after_commit.append(action)
 
     def _add(self, event: Event) -> Event:
-        self._messages.append(self.outbox.add(event, self.headers))
+        self._messages.append(self.outbox.add(event, [*self.headers, *self.instance_header]))
         self._emitted.append(event)
         return event
 
@@ -87,9 +101,10 @@ class UnitOfWork:
                         if type(e.payload) in ORDER_SAGA.compensations]
         if compensating:
             self.crash_points.reached("during_compensation", *compensating)
-        self.db.conn.execute(f"RELEASE {self._savepoint}")
+        self.db.execute(f"RELEASE {self._savepoint}")
         self._savepoint = None
-        if not self.db.conn.in_transaction:  # it was a transaction of its own: committed now
+        self._end_own_transaction()
+        if not self.db.in_transaction:  # it was a transaction of its own: committed now
             for action in self.take_after_commit():
                 action()
 

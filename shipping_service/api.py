@@ -4,11 +4,11 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException
 
-from shared.runtime.sqlite import SqliteReaders
+from shared.runtime.store import StoreReaders
 from shipping_service.repository import ShippingRepository
 
 
-def router(readers: SqliteReaders) -> APIRouter:
+def router(readers: StoreReaders) -> APIRouter:
     api = APIRouter(tags=["shipping"])
 
     @api.get("/shipments/{order_id}", summary="The shipment decision for one order")

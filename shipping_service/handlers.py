@@ -1,7 +1,7 @@
 """Shipping's reactions. Each: claim the inbox, apply the rules, emit, commit.
 
-Both reactions run under the same write lock, so "ship" and "accept the
-cancellation" can never both happen for one order.
+Both reactions first take the order's turn (ShippingRepository.take_turn), so "ship" and
+"accept the cancellation" can never both happen for one order, whichever instance decides.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from shipping_service.repository import ShippingUnitOfWork
 def ship_order(event: Event, uow: ShippingUnitOfWork) -> None:
     paid: PaymentCharged = event.payload
     with uow:
+        uow.shipping.take_turn(event.order_id)
         if uow.inbox.claim(event) and uow.shipping.shipment(event.order_id) is None:
             accepted = uow.shipping.cancellation(event.order_id) is model.CancellationDecision.ACCEPTED
             shipment = model.ship(event.order_id, paid.shipping_address.country,
@@ -41,6 +42,7 @@ def _shipment_outcome(shipment: model.Shipment) -> OrderShipped | ShipmentFailed
 
 def decide_cancellation(event: Event, uow: ShippingUnitOfWork) -> None:
     with uow:
+        uow.shipping.take_turn(event.order_id)
         if uow.inbox.claim(event) and uow.shipping.cancellation(event.order_id) is None:
             decision, reason = model.decide_cancellation(uow.shipping.shipment(event.order_id))
             uow.shipping.add_cancellation(event.order_id, decision, reason)

@@ -9,6 +9,7 @@ from shared.events import Payload
 from shared.events.base import IDENTIFIER_PATTERN
 from shared.events.examples import example_event
 from shared.tracing import TRACEPARENT
+from shared.uow import INSTANCE_HEADER
 
 KAFKA_BINDING = {"bindingVersion": "0.5.0"}
 _DEAD_LETTER_HEADERS = {
@@ -55,7 +56,9 @@ def message(payload: type[Payload]) -> dict:
         "name": name, "title": name, "summary": (payload.__doc__ or "").strip(),
         "contentType": "application/json",
         "headers": {"type": "object", "properties": {TRACEPARENT: {
-            "type": "string", "description": "W3C trace context of the span that caused it."}}},
+            "type": "string", "description": "W3C trace context of the span that caused it."},
+            INSTANCE_HEADER: {"type": "string", "description": "The instance of the producing "
+                              "service that decided it (a service may run several)."}}},
         "payload": {"allOf": [{"$ref": "#/components/schemas/Envelope"}, {
             "type": "object", "properties": carries,
             "required": [*carries]}]},

@@ -12,15 +12,21 @@ that is not UTF-8) is found among the good ones around it, tried again a few tim
 backoff, then dead-lettered by its coordinates and skipped: never a crash loop, and never a
 good record blamed for it (:mod:`shared.runtime.unreadable`).
 
-Membership is static by default (``group_instance_id``, KIP-345): the group keeps this
-instance's partitions for it across a restart, so a service killed and started again gets
-them back at once instead of after the session timeout. A static member does not leave its
-group when it stops (aiokafka sends no LeaveGroup for one): a service that stops for good
-keeps its partitions until the session timeout — there is no second instance to hand them to.
+Several instances of a service share its consumer group. The assignment is co-partitioned
+(the range assignor): partition p of every topic goes to one member, so all events of an order
+(its id is the key) reach one instance, in order. When partitions move, the old owner lets the
+batch it is deciding commit before it gives them up, so their new owner never decides beside
+it.
+
+Membership is static by default (``group_instance_id``: the instance's name, KIP-345): the
+group keeps this instance's partitions for it across a restart, so an instance killed and
+started again gets them back at once instead of after the session timeout. A static member
+does not leave its group when it stops (aiokafka sends no LeaveGroup for one): an instance
+that stops for good keeps its partitions until the session timeout, then the others take them.
 The group also keeps the *assignment* across the restart, even one made while a topic was
 missing from the metadata (a broker of a cluster that had not heard of a new topic yet) or
-before this version subscribed to a topic: a member that owns no partition of one of its
-topics asks the group for a new assignment.
+before this version subscribed to a topic: a member that owns partition p of some topics but
+not of all asks the group for a new assignment.
 
 Every few seconds the consumer reads the end offsets of the partitions it owns: that is the
 lag it exports, and how it notices a partition that is behind and not moving while the
@@ -36,6 +42,7 @@ import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 
 from shared.deadletters import Delivery
@@ -44,8 +51,8 @@ from shared.metrics import ServiceMetrics
 from shared.outbox import OutgoingMessage
 from shared.processing import EventProcessor
 from shared.runtime.offsets import OffsetCommitter
-from shared.runtime.sqlite import SqliteWriter
 from shared.runtime.stalls import StallDetector
+from shared.runtime.store import StoreWriter
 from shared.runtime.unreadable import UnreadableRecords, about_a_record
 from shared.settings import Settings
 
@@ -59,7 +66,7 @@ class EventConsumer:
     #: attribute so that tests can make it short.
     end_offsets_interval = 5.0
 
-    def __init__(self, settings: Settings, event_types: list[str], writer: SqliteWriter,
+    def __init__(self, settings: Settings, event_types: list[str], writer: StoreWriter,
                  processor: EventProcessor, on_committed: Callable[[list[OutgoingMessage]], None],
                  *, metrics: ServiceMetrics | None = None,
                  crash_points: CrashPoints | None = None) -> None:
@@ -79,6 +86,8 @@ class EventConsumer:
         self.last_error = ""
         #: Batches (or unreadable records) decided: this consumer has made progress.
         self.decided = 0
+        #: The group commit in progress, if any.
+        self.deciding: asyncio.Future | None = None
         # Looks come every interval, each bounded by the send timeout.
         self.stalls = StallDetector(max_gap=2 * self.end_offsets_interval + settings.send_timeout)
         self._reassign_asked = 0.0
@@ -94,7 +103,10 @@ class EventConsumer:
             isolation_level="read_committed", session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=s.heartbeat_interval_ms,
             max_poll_interval_ms=s.max_poll_interval_ms, fetch_max_wait_ms=s.fetch_max_wait_ms,
-            max_partition_fetch_bytes=s.max_partition_fetch_bytes)
+            max_partition_fetch_bytes=s.max_partition_fetch_bytes,
+            # Partition p of every input topic to the same member: an order's events (keyed
+            # by its id) all reach one instance, in order (round robin would split them).
+            partition_assignment_strategy=(RangePartitionAssignor,))
         self._consumer.subscribe(self.topics, listener=_TrackAssignment(self))
         self._unreadable = UnreadableRecords(
             self._consumer, max_tries=s.unreadable_max_tries, batch_max=s.batch_max_events,
@@ -167,7 +179,9 @@ class EventConsumer:
                     r.key, r.value, tuple(r.headers or ()), r.timestamp))
                 self.metrics.event_wait_seconds.observe(max(0.0, now - r.timestamp / 1000))
         try:
-            messages = await self.writer.call(self.processor.process_batch, deliveries)
+            self.deciding = asyncio.ensure_future(
+                self.writer.call(self.processor.process_batch, deliveries))
+            messages = await self.deciding
         except Exception as error:
             # Nothing of the batch was decided: read it all again, after a pause (a full disk?).
             log.exception("processing a batch failed; it will be redelivered",
@@ -199,11 +213,12 @@ class EventConsumer:
                 self._consumer.seek(tp, committed)
 
     def _claim_every_topic(self) -> None:
-        """One instance per service, so its member must own partitions of every topic it
-        reads. When it does not — the group kept an assignment made without some topic —
-        re-subscribing makes this member (the group's leader) rejoin, which rebalances the
-        group and assigns afresh from the metadata as it is now."""
-        missing = set(self.topics) - {tp.topic for tp in self.assigned}
+        """The assignment is co-partitioned: a member that owns partition p of one topic owns
+        partition p of every topic it reads (and the only instance on SQLite owns them all).
+        When it does not — the group kept an assignment made without some topic —
+        re-subscribing makes this member rejoin, which rebalances the group and assigns
+        afresh from the metadata as it is now."""
+        missing = self._topics_missing()
         if (not self.in_group or not missing
                 or time.monotonic() - self._reassign_asked < REASSIGN_INTERVAL):
             return
@@ -218,6 +233,16 @@ class EventConsumer:
             # again: ask for it now (aiokafka has no public call for this).
             self._consumer._client.force_metadata_update()
         self._consumer.subscribe(self.topics, listener=_TrackAssignment(self))
+
+    def _topics_missing(self) -> set[str]:
+        """Topics this member should own a partition of and does not. The only instance
+        (SQLite) must own some of every topic; one of several, partition p of every topic for
+        each p it owns of any (it may own none, with more instances than partitions)."""
+        if self.settings.database_url is None:
+            return set(self.topics) - {tp.topic for tp in self.assigned}
+        numbers = {tp.partition for tp in self.assigned}
+        return {topic for topic in self.topics for number in numbers
+                if TopicPartition(topic, number) not in self.assigned}
 
     def _failed(self, error: Exception) -> None:
         self.failures += 1
@@ -280,6 +305,10 @@ class _TrackAssignment(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         try:
             async with asyncio.timeout(self.owner.settings.send_timeout):
+                # The batch being decided may hold their records: let it commit first, so
+                # that their next owner starts after it instead of deciding beside it.
+                if self.owner.deciding is not None and not self.owner.deciding.done():
+                    await asyncio.wait([self.owner.deciding])
                 await self.owner.committer.flush(set(revoked))
         except Exception as error:  # the new owner redelivers; the inbox absorbs it
             log.warning("offsets of revoked partitions not committed",

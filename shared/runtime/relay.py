@@ -27,7 +27,6 @@ import logging
 import time
 from collections import Counter, deque
 
-import sqlite_utils
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     InvalidTopicError,
@@ -37,14 +36,14 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
-from shared.db import write_transaction
 from shared.faults import CrashPoints
 from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox, OutgoingMessage
 from shared.runtime.held import TOPIC_ERRORS, HeldTopics
-from shared.runtime.sqlite import SqliteWriter
+from shared.runtime.store import StoreWriter
 from shared.runtime.waiting import sleep_or_stop, wait_for_any
 from shared.settings import Settings
+from shared.store import Database
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -55,7 +54,7 @@ UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLar
 
 
 class OutboxRelay:
-    def __init__(self, settings: Settings, writer: SqliteWriter,
+    def __init__(self, settings: Settings, writer: StoreWriter,
                  metrics: ServiceMetrics | None = None,
                  crash_points: CrashPoints | None = None) -> None:
         self.settings = settings
@@ -316,17 +315,13 @@ class OutboxRelay:
                     await producer.stop()
 
 
-def _record_outcomes(db: sqlite_utils.Database, sent: list[int],
+def _record_outcomes(db: Database, sent: list[int],
                      refused: list[tuple[OutgoingMessage, Exception]]) -> None:
-    """On the writer thread. Without an fsync of its own: losing this update only means the
-    rows are published once more (consumers deduplicate), and the next group commit's fsync
-    makes it durable anyway (WAL frames are written in order)."""
-    db.conn.execute("PRAGMA synchronous=NORMAL")
-    try:
-        with write_transaction(db):
-            outbox = Outbox(db)
-            outbox.mark_sent(sent)
-            for row, error in refused:
-                outbox.mark_failed(row.seq, f"{type(error).__name__}: {error}")
-    finally:
-        db.conn.execute("PRAGMA synchronous=FULL")
+    """On the writer thread. Without waiting for the disk: losing this update only means the
+    rows are published once more (consumers deduplicate), and the next group commit makes it
+    durable anyway (the log is written in order)."""
+    with db.transaction(durable=False):
+        outbox = Outbox(db)
+        outbox.mark_sent(sent)
+        for row, error in refused:
+            outbox.mark_failed(row.seq, f"{type(error).__name__}: {error}")

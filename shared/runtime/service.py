@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.choreography import ServiceSpec
-from shared.db import write_transaction
 from shared.deadletters import DLT_SUFFIX, DeadLetters
 from shared.faults import CrashPoints, FaultInjector
 from shared.inbox import Inbox
@@ -31,10 +30,11 @@ from shared.runtime.consumer import EventConsumer
 from shared.runtime.dispatcher import Dispatcher
 from shared.runtime.http import HttpServer, guards, operational_app
 from shared.runtime.relay import OutboxRelay
-from shared.runtime.sqlite import SqliteReaders, SqliteWriter
+from shared.runtime.store import StoreReaders, StoreWriter
 from shared.runtime.topics import BrokerUnreachable, TopicsRefused, ensure_topics
 from shared.runtime.waiting import sleep_or_stop
 from shared.settings import Settings, load
+from shared.store import InstanceInUse, StoreUnreachable, open_store
 from shared.tracing import Tracing
 from shared.uow import UnitOfWork
 
@@ -60,10 +60,13 @@ class ServiceRuntime:
         #: Dependencies of the routes that write and of those that read (bootstrap.py's too).
         self.writes, self.reads = guards(token, settings.reads_need_token)
         self.settings, self.spec, self.uow_class = settings, spec, uow_class
-        self.writer = SqliteWriter(settings.database_path)
-        self.writer.run_sync(create_all_tables, create_tables)
-        self.readers = SqliteReaders(settings.database_path)
+        self.store = open_store(settings)
+        self.store.claim_instance(spec.name, settings.instance)
+        self.writer = StoreWriter(self.store)
+        self.writer.run_sync(_migrate, self.store, create_tables)
+        self.readers = StoreReaders(self.store)
         self.metrics = ServiceMetrics()
+        self.metrics.instance.labels(spec.name, settings.instance, self.store.dialect).set(1)
         self.crash_points = CrashPoints(settings.crash_point)
         self.tracing = Tracing(spec.name, settings.otlp_endpoint, settings.trace_sample_ratio)
         self.relay = OutboxRelay(settings, self.writer, self.metrics, self.crash_points)
@@ -85,7 +88,8 @@ class ServiceRuntime:
         self.stopping = asyncio.Event()
 
     def new_uow(self) -> UnitOfWork:
-        return self.uow_class(self.writer.db, crash_points=self.crash_points)
+        return self.uow_class(self.writer.db, crash_points=self.crash_points,
+                              instance=self.settings.instance)
 
     async def execute(self, command: Callable[..., Any], order_id: str, *args: Any) -> Any:
         """``command(order_id, *args, uow)`` as one transaction on the writer thread (an API
@@ -108,7 +112,8 @@ class ServiceRuntime:
         relay_stuck = self.relay.held.failing_longer_than(self.settings.watchdog_timeout)
         self.metrics.retry_queue.labels("WAITING").set(queued["WAITING"])
         self.metrics.retry_queue.labels("PARKED").set(queued["PARKED"])
-        return {"service": self.spec.name,
+        return {"service": self.spec.name, "instance": self.settings.instance,
+                "store": self.store.describe(),
                 "ready": self.started.is_set() and not failing and not relay_stuck,
                 "assigned_partitions": len(consumer.assigned) if consumer else 0,
                 "consumer": {"failing": failing,
@@ -150,10 +155,15 @@ class ServiceRuntime:
                 relay_stopping.set()
                 await relay
         finally:
-            self.readers.close()
-            self.writer.close()
-            self.tracing.shutdown()
+            self.close()
             log.info("stopped", extra={"service": self.spec.name})
+
+    def close(self) -> None:
+        """Connections closed, and this instance's name free for the next process."""
+        self.readers.close()
+        self.writer.close()
+        self.store.release_instance()
+        self.tracing.shutdown()
 
     def _own_topics(self) -> list[str]:
         """What this service reads, writes and dead-letters to: the topics it creates if
@@ -250,6 +260,11 @@ def _named(stalled: dict) -> dict[str, float]:
     return {f"{tp.topic}[{tp.partition}]": round(seconds, 1) for tp, seconds in stalled.items()}
 
 
+def _migrate(db, store, create_tables: Callable) -> None:
+    with store.migrating(db):
+        create_all_tables(db, create_tables)
+
+
 def _outbox_and_queue(db) -> tuple[int, int, dict[str, int]]:
     outbox = Outbox(db)
     return outbox.unsent_count(), len(outbox.failed()), RetryQueue(db).counts()
@@ -263,12 +278,12 @@ def _parked(db) -> list[dict]:
 
 
 def _revive(db, event_id: str) -> bool:
-    with write_transaction(db):
+    with db.transaction():
         return RetryQueue(db).revive(event_id)
 
 
 def _prune(db, inbox_retention_days: float) -> None:
-    with write_transaction(db):
+    with db.transaction():
         Inbox(db).prune(inbox_retention_days)
         Outbox(db).prune_sent(older_than_days=1.0)
 
@@ -279,6 +294,6 @@ def run_service(name: str, bootstrap: Callable[[Settings], ServiceRuntime]) -> N
     configure_logging(settings)
     try:
         asyncio.run(bootstrap(settings).run())
-    except (BrokerUnreachable, TopicsRefused) as error:
+    except (BrokerUnreachable, TopicsRefused, InstanceInUse, StoreUnreachable) as error:
         log.error("cannot start: %s", error)
         raise SystemExit(1) from None

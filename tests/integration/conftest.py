@@ -5,9 +5,13 @@ from tests.support.monitor import MonitorProcess
 
 
 @pytest.fixture
-async def mesh(kafka_bootstrap, topic_prefix, tmp_path):
-    """All five services running; tests start nothing else and stop nothing themselves."""
-    mesh = InProcessMesh(kafka_bootstrap, topic_prefix, tmp_path)
+async def mesh(request, kafka_bootstrap, topic_prefix, tmp_path):
+    """All five services running; tests start nothing else and stop nothing themselves. On
+    SQLite files, or — a test parametrized ``indirect`` with "postgres" — each on a PostgreSQL
+    database of its own."""
+    store = getattr(request, "param", "sqlite")
+    databases = request.getfixturevalue("postgres_databases") if store == "postgres" else None
+    mesh = InProcessMesh(kafka_bootstrap, topic_prefix, tmp_path, databases=databases)
     yield mesh
     await mesh.stop()
 

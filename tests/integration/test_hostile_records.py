@@ -77,9 +77,8 @@ async def test_an_outbox_row_the_broker_refuses_does_not_hold_up_the_rows_behind
     too_big = Delivery("StockAdded", 0, 99, b"k" * 10, b"x" * 1_100_000)
 
     def write_rows(db):
-        from shared.db import write_transaction
         from shared.outbox import Outbox
-        with write_transaction(db):
+        with db.transaction():
             outbox = Outbox(db)
             return [outbox.add_raw("StockAdded.DLT", too_big.key, too_big.value, []),
                     outbox.add_raw("StockAdded", b"LATER-1", _stock_added("LATER-1"), [])]
@@ -153,9 +152,8 @@ async def test_a_topic_that_refuses_every_send_is_held_and_the_other_topics_flow
     runtime = mesh.runtimes["inventory_service"]
 
     def write_rows(db):
-        from shared.db import write_transaction
         from shared.outbox import Outbox
-        with write_transaction(db):
+        with db.transaction():
             outbox = Outbox(db)  # a topic nobody made (auto-creation is off), then a good one
             return [outbox.add_raw("StockAdded.Nowhere", b"k", b"lost?", []),
                     outbox.add_raw("StockAdded", b"LATER-1", _stock_added("LATER-1"), [])]

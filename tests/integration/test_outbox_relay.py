@@ -3,7 +3,6 @@ still published, however many rows were handed over after it."""
 
 import pytest
 
-from shared.db import write_transaction
 from shared.events import Event, StockAdded, encode
 from shared.outbox import Outbox
 
@@ -22,7 +21,7 @@ async def test_a_row_committed_but_never_handed_over_is_published_behind_later_r
     def commit_two_rows(db):
         # As when the caller of a group commit is cancelled after its COMMIT: the first
         # row's hand-over never happens, and later rows (higher seqs) are handed over.
-        with write_transaction(db):
+        with db.transaction():
             outbox = Outbox(db)
             return [outbox.add_raw("StockAdded", sku.encode(), _stock_added(sku), [])
                     for sku in ("STRANDED-1", "LATER-1")]

@@ -13,7 +13,9 @@ import pytest
 from devtools.orders import BALANCES, STOCK, UNSERVED, order_body
 from shared.events import FundsDeposited
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,
+              # Every path on each store: SQLite files, and one PostgreSQL database per service.
+              pytest.mark.parametrize("mesh", ["sqlite", "postgres"], indirect=True)]
 COMPENSATIONS = ("PaymentRefunded", "StockReleased", "OrderCancelled")
 
 
@@ -34,8 +36,8 @@ def _chain(events: list) -> list[str]:
 
 
 def _row(mesh, service: str, table: str, **where):
-    rows = list(mesh.db(service)[table].rows_where(
-        " AND ".join(f"{key} = ?" for key in where), list(where.values())))
+    rows = mesh.db(service).rows(f"SELECT * FROM {table} WHERE "
+                                 + " AND ".join(f"{key} = ?" for key in where), list(where.values()))
     return rows[0] if len(rows) == 1 else rows
 
 
@@ -102,7 +104,7 @@ async def test_payment_declined_releases_stock_then_cancels_order(running):
 async def test_shipping_failure_refunds_then_releases_then_cancels(running):
     order_id = await running.place_order(order_body(quantity=1, address=UNSERVED))
     await running.wait_until_final(order_id)
-    await running.wait_for(lambda: running.db("notification_service")["notifications"].count == 2)
+    await running.wait_for(lambda: running.db("notification_service").count("notifications") == 2)
     events = await _events_of(running, order_id)
 
     compensations = [e.event_type for e in events if e.event_type in COMPENSATIONS]
@@ -170,9 +172,9 @@ async def test_no_order_ships_after_its_cancellation_was_accepted(running):
     orders = await running.wait_until_final(*order_ids)
 
     decisions = {row["order_id"]: row["decision"]
-                 for row in running.db("shipping_service")["cancellations"].rows}
-    shipped = {row["order_id"] for row in running.db("shipping_service")["shipments"].rows
-               if row["status"] == "SHIPPED"}
+                 for row in running.db("shipping_service").rows("SELECT * FROM cancellations")}
+    shipped = {row["order_id"] for row in running.db("shipping_service").rows(
+               "SELECT order_id FROM shipments WHERE status = 'SHIPPED'")}
     for order_id, order in orders.items():
         assert (order["status"] == "COMPLETED") == (order_id in shipped)
         if decisions.get(order_id) == "ACCEPTED":

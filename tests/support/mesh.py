@@ -14,18 +14,20 @@ from typing import Any
 
 import httpx
 
+from devtools.invariants import Stores
 from devtools.orders import is_final
 from inventory_service.bootstrap import bootstrap as inventory
+from localpostgres import Databases
 from notification_service.bootstrap import bootstrap as notification
 from order_service.bootstrap import bootstrap as order
 from payment_service.bootstrap import bootstrap as payment
 from sagactl.kafka import publish, read_topics
 from sagactl.seeding import seed_payloads
-from shared.db import open_reader
 from shared.events import CATALOG, Event, Payload, decode
 from shared.runtime.service import ServiceRuntime
 from shared.runtime.topics import ensure_topics
 from shared.settings import Settings
+from shared.store import Database, open_store
 from shipping_service.bootstrap import bootstrap as shipping
 
 BOOTSTRAPS = {"order_service": order, "inventory_service": inventory,
@@ -35,12 +37,16 @@ BOOTSTRAPS = {"order_service": order, "inventory_service": inventory,
 
 class InProcessMesh:
     def __init__(self, bootstrap_servers: str, prefix: str, data_dir: Path, *,
-                 credentials: Callable[[str], dict] | None = None, **overrides: Any) -> None:
+                 credentials: Callable[[str], dict] | None = None,
+                 databases: Databases | None = None, **overrides: Any) -> None:
         """``credentials(principal)`` gives a principal's secure-mode settings: each service
-        then runs as itself, and the tests' own client as the admin."""
+        then runs as itself, and the tests' own client as the admin. ``databases``: each
+        service keeps its state in its PostgreSQL database there (else a SQLite file)."""
         self.prefix, self.data_dir = prefix, data_dir
+        store = ({"database_url": databases.url, "database_password_file": databases.password_file}
+                 if databases else {})
         common = {"kafka_bootstrap_servers": bootstrap_servers, "topic_prefix": prefix,
-                  "http_port": 0, "log_format": "text", **overrides}
+                  "http_port": 0, "log_format": "text", **store, **overrides}
         as_ = credentials or (lambda principal: {})
         self.settings = {name: Settings(service_name=name, database_path=data_dir / f"{name}.db",
                                         **{**common, **as_(name)}) for name in BOOTSTRAPS}
@@ -70,6 +76,18 @@ class InProcessMesh:
         async with asyncio.timeout(60):
             await asyncio.gather(*(r.started.wait() for r in self.runtimes.values()))
 
+    async def start_instance(self, service: str, number: int) -> ServiceRuntime:
+        """One more instance of a running service (on PostgreSQL: they share its database),
+        named ``<service>-<number>``; it runs beside the others until the mesh stops."""
+        name = f"{service}-{number}"
+        runtime = BOOTSTRAPS[service](self.settings[service].model_copy(
+            update={"group_instance_id": name}))
+        self.runtimes[name] = runtime
+        self._tasks[name] = asyncio.create_task(runtime.run(handle_signals=False), name=name)
+        async with asyncio.timeout(60):
+            await runtime.started.wait()
+        return runtime
+
     async def restart(self, service: str, **fields: Any) -> None:
         """Stop one service cleanly and start it again, with changed settings if given."""
         self.runtimes[service].stopping.set()
@@ -90,11 +108,18 @@ class InProcessMesh:
         if failures:
             raise failures[0]
 
-    def db(self, service: str):
-        """A read-only view of the service's database, as another process would see it."""
+    def db(self, service: str) -> Database:
+        """A read-only view of the service's store, as another process would see it."""
         if service not in self._readers:
-            self._readers[service] = open_reader(self.settings[service].database_path)
+            self._readers[service] = open_store(self.settings[service]).open_reader()
         return self._readers[service]
+
+    @property
+    def stores(self) -> Stores:
+        """Where the invariant checks read every service's state."""
+        if self.settings["order_service"].database_url is None:
+            return self.data_dir
+        return {name: open_store(settings) for name, settings in self.settings.items()}
 
     @property
     def api(self) -> str:
@@ -111,7 +136,7 @@ class InProcessMesh:
         expected = {("inventory_service", "stock"): len(stock),
                     ("payment_service", "accounts"): len(balances)}
         await self.wait_for(lambda: all(
-            self.db(service)[table].count >= count for (service, table), count in expected.items()
+            self.db(service).count(table) >= count for (service, table), count in expected.items()
             if service in self.runtimes))
 
     async def place_order(self, body: dict) -> str:

@@ -10,10 +10,10 @@ from inventory_service.handlers import SERVICE as INVENTORY
 from inventory_service.repository import InventoryUnitOfWork
 from inventory_service.repository import create_tables as inventory_tables
 from shared.choreography import ServiceSpec
-from shared.db import open_database
 from shared.events import Event, StockAdded
 from shared.processing import create_all_tables
 from shared.runtime.dispatcher import Dispatcher
+from shared.store import open_database
 from tests.support.builders import event
 from tests.support.processing import FakeClock
 

@@ -9,10 +9,10 @@ from inventory_service.repository import create_tables as inventory_tables
 from notification_service.repository import create_tables as notification_tables
 from order_service.repository import create_tables as order_tables
 from payment_service.repository import create_tables as payment_tables
-from shared.db import open_database, open_reader
 from shared.events import StockAdded
 from shared.inbox import Inbox
 from shared.processing import create_all_tables
+from shared.store import open_database, open_reader
 from shipping_service.repository import create_tables as shipping_tables
 from tests.support.builders import event, order_created
 
@@ -35,9 +35,9 @@ def test_a_database_file_gets_its_directories_and_the_durable_settings(tmp_path)
 
 def test_outside_a_write_transaction_each_statement_commits_on_its_own(tmp_path):
     db = open_database(tmp_path / "x.db")
-    db.conn.execute("CREATE TABLE t (n INTEGER)")
-    db.conn.execute("INSERT INTO t VALUES (1)")
-    assert not db.conn.in_transaction
+    db.execute("CREATE TABLE t (n INTEGER)")
+    db.execute("INSERT INTO t VALUES (1)")
+    assert not db.in_transaction
     assert open_reader(tmp_path / "x.db").execute("SELECT n FROM t").fetchall() == [(1,)]
 
 

@@ -8,7 +8,6 @@ import pytest
 import shared.deadletters
 from sagactl.letters import DeadLetter
 from sagactl.replay import origin
-from shared.db import open_database
 from shared.deadletters import (
     MAX_DEAD_LETTER_BYTES,
     MAX_DEAD_LETTER_KEY_BYTES,
@@ -17,6 +16,7 @@ from shared.deadletters import (
     dead_letter_headers,
 )
 from shared.outbox import Outbox
+from shared.store import open_database
 
 
 class FrozenDatetime(datetime):

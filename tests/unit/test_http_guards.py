@@ -30,8 +30,7 @@ async def payment(secure):
     transport = httpx.ASGITransport(app=runtime.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
-    runtime.readers.close()
-    runtime.writer.close()
+    runtime.close()
 
 
 async def test_in_secure_mode_parked_events_and_every_read_need_the_token(payment):
@@ -52,8 +51,7 @@ async def test_in_secure_mode_the_order_apis_reads_need_the_token(secure):
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         assert (await client.get("/orders")).status_code == 401
         assert (await client.get("/orders", headers=AS_OWNER)).json()["orders"] == []
-    runtime.readers.close()
-    runtime.writer.close()
+    runtime.close()
 
 
 async def test_a_bearer_token_of_any_characters_is_a_401_never_a_500(payment):

@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from shared.db import open_database
 from shared.events import StockAdded, encode
 from shared.inbox import Inbox
 from shared.outbox import Outbox, OutgoingMessage
 from shared.processing import create_all_tables
+from shared.store import open_database
 from tests.support.builders import event, order_created
 
 DAY = 86_400.0

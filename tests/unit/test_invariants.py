@@ -7,8 +7,8 @@ from inventory_service.repository import create_tables as inventory_tables
 from notification_service.repository import create_tables as notification_tables
 from order_service.repository import create_tables as order_tables
 from payment_service.repository import create_tables as payment_tables
-from shared.db import open_database
 from shared.processing import create_all_tables
+from shared.store import open_database
 from shipping_service.repository import create_tables as shipping_tables
 
 TABLES = {"order_service": order_tables, "inventory_service": inventory_tables,

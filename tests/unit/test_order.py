@@ -210,8 +210,8 @@ def test_recording_a_fact_reads_only_its_order_never_the_history(orders, monkeyp
 
 
 def test_an_order_an_older_version_left_running_is_cancelled_with_its_first_failure(tmp_path):
-    from shared.db import open_database
     from shared.processing import create_all_tables
+    from shared.store import open_database
     from tests.unit.conftest import ServiceUnderTest
 
     path = tmp_path / "order.db"

@@ -23,8 +23,7 @@ async def api(tmp_path):
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         client.runtime = runtime
         yield client
-    runtime.readers.close()
-    runtime.writer.close()
+    runtime.close()
 
 
 def _count(api, table: str) -> int:
@@ -135,8 +134,7 @@ async def guarded(tmp_path):
     transport = httpx.ASGITransport(app=runtime.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield client
-    runtime.readers.close()
-    runtime.writer.close()
+    runtime.close()
 
 
 async def test_with_a_token_configured_writes_without_it_are_refused_and_change_nothing(guarded):

@@ -28,8 +28,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", RUNTIME.app, config=CON
 @pytest.fixture(scope="module", autouse=True)
 def closed_afterwards():
     yield
-    RUNTIME.readers.close()
-    RUNTIME.writer.close()
+    RUNTIME.close()
 
 
 @schema.include(path_regex="^/orders").parametrize()

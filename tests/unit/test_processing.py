@@ -8,11 +8,11 @@ import pytest
 from inventory_service import model
 from inventory_service.handlers import SERVICE
 from inventory_service.repository import InventoryUnitOfWork, create_tables
-from shared.db import open_database
 from shared.deadletters import MAX_DEAD_LETTER_BYTES, Delivery
 from shared.errors import PermanentError
 from shared.events import OrderShipped, StockAdded
 from shared.retry import RetryQueue
+from shared.store import open_database
 from tests.support.builders import event, order_created
 from tests.support.processing import (
     Crashed,
@@ -78,7 +78,7 @@ def test_a_record_that_cannot_be_read_is_set_aside_in_a_transaction_of_its_own(
     [stored] = dead_letters(stocked_inventory)
     assert (stored["headers"]["dlt.kind"], stored["headers"]["dlt.reason"]) == (
         "unreadable", "CorruptRecordError: bad crc")
-    assert not stocked_inventory.db.conn.in_transaction
+    assert not stocked_inventory.db.in_transaction
 
 
 def test_a_failing_handler_is_retried_until_it_succeeds(stocked_inventory, clock):

@@ -6,19 +6,19 @@ import time
 import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from shared.db import write_transaction
 from shared.outbox import Outbox, OutgoingMessage
 from shared.processing import create_all_tables
 from shared.runtime.held import HeldTopics
 from shared.runtime.relay import OutboxRelay
-from shared.runtime.sqlite import SqliteWriter
+from shared.runtime.store import StoreWriter
 from shared.settings import Settings
+from shared.store import SqliteStore
 from tests.support.processing import FakeClock
 
 
 @pytest.fixture
 def relay(tmp_path):
-    writer = SqliteWriter(tmp_path / "service.db")
+    writer = StoreWriter(SqliteStore(tmp_path / "service.db"))
     writer.run_sync(create_all_tables, lambda db: None)
     yield OutboxRelay(Settings(service_name="inventory_service", relay_stranded_after=5.0),
                       writer)
@@ -26,7 +26,7 @@ def relay(tmp_path):
 
 
 def _commit_rows(db, *topics: str) -> list[OutgoingMessage]:
-    with write_transaction(db):
+    with db.transaction():
         return [Outbox(db).add_raw(topic, b"k", b"v", []) for topic in topics]
 
 

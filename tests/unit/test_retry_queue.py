@@ -5,10 +5,10 @@ import random
 
 import pytest
 
-from shared.db import open_database
 from shared.deadletters import Delivery
 from shared.events import Event, encode
 from shared.retry import PARKED, WAITING, Backoff, QueuedEvent, RetryQueue
+from shared.store import open_database
 from tests.support.builders import event, order_created
 
 

@@ -18,8 +18,7 @@ def runtime(tmp_path):
                                  send_timeout=4.0, database_path=tmp_path / "inventory.db"))
     runtime.watchdog_check_interval = runtime.retry_error_pause = 0.01
     yield runtime
-    runtime.readers.close()
-    runtime.writer.close()
+    runtime.close()
 
 
 class SlowStoppingConsumer:

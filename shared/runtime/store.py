@@ -1,37 +1,34 @@
-"""SQLite off the event loop: one writer thread, a few reader threads.
+"""The store off the event loop: one writer thread, a few reader threads.
 
 Guarantees:
-* every write of a service happens on **one thread** that owns the write connection, so
-  transactions never contend for the lock and the event loop never waits for SQLite or an
-  fsync: it only awaits the result;
-* readers (the HTTP views) use their own read-only connections on their own threads: in WAL
-  mode they see the last committed state and never block the writer, nor it them.
+* every write of an instance happens on **one thread** that owns the write connection, so the
+  event loop never waits for the database or an fsync: it only awaits the result (on SQLite
+  that also means transactions never contend for the file's lock);
+* readers (the HTTP views) use their own read-only connections on their own threads: they see
+  the last committed state and never block the writer (WAL on SQLite), nor it them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TypeVar
 
-import sqlite_utils
-
-from shared.db import open_database, open_reader
+from shared.store import Database, Store
 
 T = TypeVar("T")
 
 
-class SqliteWriter:
+class StoreWriter:
     """Runs callables on the writer thread with the write connection as first argument."""
 
-    def __init__(self, path: Path | str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self.db: sqlite_utils.Database = self._executor.submit(open_database, path).result()
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self.db: Database = self._executor.submit(store.open_writer).result()
 
     def run_sync(self, function: Callable[..., T], *args: object) -> T:
         """For start-up, before the event loop runs (creating tables, say)."""
@@ -52,22 +49,22 @@ class SqliteWriter:
         self._executor.shutdown()
 
 
-class SqliteReaders:
+class StoreReaders:
     """Read-only connections, one per reader thread, opened on first use."""
 
-    def __init__(self, path: Path | str, threads: int = 4) -> None:
-        self.path = path
+    def __init__(self, store: Store, threads: int = 4) -> None:
+        self.store = store
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[Database] = []
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sqlite-reader")
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="store-reader")
 
-    def _db(self) -> sqlite_utils.Database:
+    def _db(self) -> Database:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = self._local.db = open_reader(self.path)
+            db = self._local.db = self.store.open_reader()
             with self._lock:
-                self._connections.append(db.conn)
+                self._connections.append(db)
         return db
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
@@ -79,6 +76,6 @@ class SqliteReaders:
     def close(self) -> None:
         self._executor.shutdown()
         with self._lock:
-            for connection in self._connections:
-                connection.close()
+            for db in self._connections:
+                db.close()
             self._connections.clear()

@@ -1,0 +1,109 @@
+"""What every store offers: connections that run the shared SQL, transactions and savepoints.
+
+Guarantees of :meth:`Database.transaction`: all or nothing; a savepoint inside it belongs to
+it. A database may itself roll back the whole transaction on some errors (SQLite on a full
+disk, PostgreSQL when the connection is lost): then there is nothing left to roll back, and
+the error is what the caller sees. ``durable=False`` commits without waiting for the disk
+(marking outbox rows sent: losing that only publishes them once more).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, Protocol
+
+_savepoints = itertools.count()
+
+
+class InstanceInUse(RuntimeError):
+    """Another running process is this instance already."""
+
+
+class StoreUnreachable(RuntimeError):
+    """The database server did not answer (or refused us) within the time we wait."""
+
+
+class Database:
+    """One connection, used by one thread at a time. SQL is written with ``?`` placeholders."""
+
+    dialect: ClassVar[str]
+    #: Appended to a SELECT whose rows this transaction will change: lock them (or nothing:
+    #: SQLite's one writer holds the whole file; a read-only connection changes nothing).
+    for_update: str = ""
+    #: Appended to a SELECT of queue rows: lock them, and skip rows another instance holds.
+    skip_locked: str = ""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    @property
+    def in_transaction(self) -> bool:
+        raise NotImplementedError
+
+    def transaction(self, durable: bool = True):
+        raise NotImplementedError
+
+    def table_names(self) -> set[str]:
+        raise NotImplementedError
+
+    def columns(self, table: str) -> list[str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Every row as a dict by column name: for views, tools and tests."""
+        cursor = self.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
+        return self.scalar(f"SELECT count(*) FROM {table}{f' WHERE {where}' if where else ''}",
+                           params)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[str]:
+        """A nested all-or-nothing step; outside a transaction it is a transaction of its own."""
+        name = f"sp{next(_savepoints)}"
+        self.execute(f"SAVEPOINT {name}")
+        try:
+            yield name
+        except BaseException:
+            self.roll_back_to(name)
+            raise
+        self.execute(f"RELEASE {name}")
+
+    def roll_back_to(self, name: str) -> None:
+        """Undo a savepoint's work — unless the database already rolled back the whole
+        transaction (a full disk, a lost connection), which took the savepoint with it."""
+        if self.in_transaction:
+            self.execute(f"ROLLBACK TO {name}")
+            self.execute(f"RELEASE {name}")
+
+
+class Store(Protocol):
+    """Where a service keeps everything: opens its connections, and says which instance runs."""
+
+    dialect: str
+
+    def open_writer(self) -> Database: ...
+
+    def open_reader(self) -> Database: ...
+
+    def migrating(self, db: Database): ...
+
+    def claim_instance(self, service: str, instance: str) -> None: ...
+
+    def release_instance(self) -> None: ...
+
+    def describe(self) -> str: ...
