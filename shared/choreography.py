@@ -10,7 +10,7 @@ against them — so code, document and rules cannot drift apart silently.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.events import Event, Payload
@@ -20,10 +20,15 @@ Handler = Callable[[Event, Any], None]
 
 @dataclass(frozen=True)
 class Reaction:
-    """One handler for one event type, and every event type it may emit."""
+    """One handler for one event type, every event type it may emit, and the versions of the
+    saga's flow it takes part in (None: every version)."""
 
     handler: Handler
     emits: tuple[type[Payload], ...] = ()
+    versions: frozenset[int] | None = None
+
+    def takes_part_in(self, version: int) -> bool:
+        return self.versions is None or version in self.versions
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,11 @@ class ServiceSpec:
     def emits(self) -> tuple[type[Payload], ...]:
         emitted = [payload for reaction in self.reactions.values() for payload in reaction.emits]
         return tuple(dict.fromkeys([*self.originates, *emitted]))
+
+    def in_version(self, version: int) -> ServiceSpec:
+        """What this service does in that version of the saga's flow."""
+        return replace(self, reactions={payload: reaction for payload, reaction in
+                                        self.reactions.items() if reaction.takes_part_in(version)})
 
 
 def producers_of(payload: type[Payload], specs: Iterable[ServiceSpec]) -> list[str]:

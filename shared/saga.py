@@ -3,6 +3,11 @@
 This is a contract like the events themselves: no service runs it (there is no
 coordinator); :func:`check` verifies that what the services declare they
 consume and emit really implements it.
+
+The flow can change while sagas run: each version of it is a :class:`SagaDefinition` in
+:data:`SAGAS`, a saga keeps the version it started with (``Event.saga_version``), and every
+service declares which versions each of its reactions takes part in.
+:func:`check_every_version` checks each version's graph, compensations included.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class Step:
     action: type[Payload]
     failure: type[Payload] | None = None
     compensation: type[Payload] | None = None
+    #: A step that only decides (a screening, say) and changes nothing that must be undone:
+    #: before the pivot it needs no compensation.
+    changes_nothing: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,20 @@ ORDER_SAGA = SagaDefinition(
     ),
     pivot=OrderShipped,
 )
+
+
+#: Every version of the order saga's flow, by number; new sagas start with the latest.
+SAGAS: dict[int, SagaDefinition] = {1: ORDER_SAGA}
+LATEST_VERSION = max(SAGAS)
+#: Every compensation of every version (what a crash point "during a compensation" watches).
+COMPENSATIONS = frozenset(payload for saga in SAGAS.values() for payload in saga.compensations)
+
+
+def check_every_version(specs: Sequence[ServiceSpec],
+                        sagas: dict[int, SagaDefinition] = SAGAS) -> list[str]:
+    """:func:`check` for each version, on what each service does in that version."""
+    return [f"saga v{version}: {problem}" for version, saga in sagas.items()
+            for problem in check(saga, [spec.in_version(version) for spec in specs])]
 
 
 def check(saga: SagaDefinition, specs: Sequence[ServiceSpec]) -> list[str]:
@@ -100,7 +122,7 @@ def _steps_before_the_pivot_compensate(saga: SagaDefinition, specs: Sequence[Ser
     problems = []
     for index, step in enumerate(saga.steps):
         name = step.action.event_type()
-        if index < saga.pivot_index and step.compensation is None:
+        if index < saga.pivot_index and step.compensation is None and not step.changes_nothing:
             problems.append(f"step {name} comes before the pivot but has no compensation")
         if index >= saga.pivot_index and step.compensation is not None:
             problems.append(f"step {name} is at or after the pivot but declares a compensation")

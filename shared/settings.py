@@ -282,6 +282,12 @@ class Settings(KafkaSettings, ApiTokenSettings):
         "are recorded (decided from the trace id, so every service decides the same; a saga "
         "arriving with a decision keeps it).")
 
+    flow_version: int | None = Field(
+        default=None, ge=1, description="order_service: the version of the saga's flow new "
+        "sagas start with; default: the latest this code declares. During a rolling upgrade "
+        "that adds a step, keep the old one until every participant runs the new code "
+        "(docs/adding-a-step.md).")
+
     fault_rate: float = Field(default=0.0, ge=0, le=1, description="Injected transient failures.")
     crash_point: str | None = Field(default=None, description="Test hook: exit abruptly here.")
 

@@ -21,7 +21,7 @@ from shared.events import Event, Payload
 from shared.faults import CrashPoints
 from shared.inbox import Inbox
 from shared.outbox import Outbox, OutgoingMessage
-from shared.saga import ORDER_SAGA
+from shared.saga import COMPENSATIONS, LATEST_VERSION
 from shared.store import Database
 
 _names = itertools.count()
@@ -35,9 +35,11 @@ class UndeclaredEvent(PermanentError):
 
 class UnitOfWork:
     def __init__(self, db: Database, producer: str, *, crash_points: CrashPoints | None = None,
-                 instance: str | None = None) -> None:
+                 instance: str | None = None, saga_version: int = LATEST_VERSION) -> None:
         self.db = db
         self.producer = producer
+        #: The version of the saga's flow what this unit starts takes (order_service).
+        self.saga_version = saga_version
         #: Every message this unit adds names the instance that decided it (a header).
         self.instance_header = [(INSTANCE_HEADER, instance)] if instance else []
         self.inbox = Inbox(db)
@@ -85,7 +87,8 @@ class UnitOfWork:
 
     def originate(self, payload: Payload, *, order_id: str | None) -> Event:
         """Add an event that starts something (an API call), not caused by another event."""
-        return self._add(Event.new(payload, order_id=order_id, producer=self.producer))
+        return self._add(Event.new(payload, order_id=order_id, producer=self.producer,
+                                   saga_version=self.saga_version))
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once what this unit did is durable; never if it rolls back."""
@@ -98,7 +101,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         compensating = [e.event_type for e in self._emitted
-                        if type(e.payload) in ORDER_SAGA.compensations]
+                        if type(e.payload) in COMPENSATIONS]
         if compensating:
             self.crash_points.reached("during_compensation", *compensating)
         self.db.execute(f"RELEASE {self._savepoint}")

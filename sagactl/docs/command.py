@@ -36,10 +36,9 @@ def docs_events(
     version."""
     from participants import PARTICIPANTS
     from sagactl.docs import schemas
-    from shared.saga import ORDER_SAGA
-    from shared.saga import check as check_rules
+    from shared.saga import check_every_version
 
-    if problems := check_rules(ORDER_SAGA, PARTICIPANTS):
+    if problems := check_every_version(PARTICIPANTS):
         raise fail("the declared choreography breaks the saga:\n" + "\n".join(problems))
     problems = schemas.lost_versions(docs) + (schemas.breaking(docs) if compat or not check
                                               else [])

@@ -107,6 +107,10 @@ class Event(Contract):
     causation_id: str | None = Field(
         default=None, description="event_id of the event that caused this one.")
     producer: str = Field(default="unknown", description="The service or tool that published it.")
+    saga_version: Count = Field(
+        default=1, ge=1, description="The version of the saga's flow this event belongs to: set "
+        "when the saga starts (its OrderCreated), carried by every event that follows, so that "
+        "a saga started under one flow finishes under it. Absent means 1, the first flow.")
     payload: SerializeAsAny[Payload]
 
     @model_validator(mode="after")
@@ -117,15 +121,15 @@ class Event(Contract):
 
     @classmethod
     def new(cls, payload: Payload, *, order_id: str | None = None, producer: str = "unknown",
-            causation_id: str | None = None) -> Event:
+            causation_id: str | None = None, saga_version: int = 1) -> Event:
         return cls(event_type=payload.event_type(), schema_version=payload.schema_version,
                    order_id=order_id, producer=producer, causation_id=causation_id,
-                   payload=payload)
+                   saga_version=saga_version, payload=payload)
 
     def follow_up(self, payload: Payload, producer: str) -> Event:
-        """A new event in the same saga, caused by this one."""
+        """A new event in the same saga (and the same version of its flow), caused by this one."""
         return Event.new(payload, order_id=self.order_id, producer=producer,
-                         causation_id=self.event_id)
+                         causation_id=self.event_id, saga_version=self.saga_version)
 
     @property
     def key(self) -> str:

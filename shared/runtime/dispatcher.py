@@ -39,6 +39,8 @@ class Dispatcher:
         reaction = self.spec.reactions.get(type(event.payload))
         if reaction is None:
             raise NoReaction(f"{self.spec.name} does not react to {event.event_type}")
+        if not reaction.takes_part_in(event.saga_version):
+            return Reacted([], [])  # its saga runs a flow in which this service does nothing here
         self.faults.maybe_fail(f"{self.spec.name} handling {event.event_type}")
         uow = self.new_uow()
         uow.declared = reaction.emits

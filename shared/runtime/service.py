@@ -33,6 +33,7 @@ from shared.runtime.relay import OutboxRelay
 from shared.runtime.store import StoreReaders, StoreWriter
 from shared.runtime.topics import BrokerUnreachable, TopicsRefused, ensure_topics
 from shared.runtime.waiting import sleep_or_stop
+from shared.saga import LATEST_VERSION
 from shared.settings import Settings, load
 from shared.store import InstanceInUse, StoreUnreachable, open_store
 from shared.tracing import Tracing
@@ -89,7 +90,8 @@ class ServiceRuntime:
 
     def new_uow(self) -> UnitOfWork:
         return self.uow_class(self.writer.db, crash_points=self.crash_points,
-                              instance=self.settings.instance)
+                              instance=self.settings.instance,
+                              saga_version=self.settings.flow_version or LATEST_VERSION)
 
     async def execute(self, command: Callable[..., Any], order_id: str, *args: Any) -> Any:
         """``command(order_id, *args, uow)`` as one transaction on the writer thread (an API

@@ -165,3 +165,38 @@ def test_sagactl_may_describe_its_deployments_groups_and_none_that_merely_begins
               and a.resource == "GROUP"]
     assert {(a.operation, a.pattern) for a in groups} == {("DESCRIBE", "LITERAL")}
     assert {a.name for a in groups} == {f"p{spec.name}" for spec in SERVICES} | {"psaga_monitor"}
+
+
+def test_every_event_of_a_saga_carries_the_version_of_the_flow_it_started_with():
+    created = event(order_created(), saga_version=2)
+    reserved = created.follow_up(StockReleased(items=[], reason="x"), "inventory_service")
+    assert (created.saga_version, reserved.saga_version) == (2, 2)
+    assert event(order_created()).saga_version == 1  # absent on the wire: the first flow
+
+
+def test_a_reaction_of_another_flow_version_does_nothing_and_claims_nothing(service_under_test):
+    calls = []
+    spec = ServiceSpec("probe", {OrderCreated: Reaction(lambda e, uow: calls.append(e),
+                                                         versions=frozenset({2}))})
+    probe = service_under_test(spec, OrderUnitOfWork, create_tables)
+    probe.deliver(event(order_created(), saga_version=1))
+    assert calls == [] and probe.rows("inbox") == []
+    probe.deliver(event(order_created(), saga_version=2))
+    assert len(calls) == 1
+
+
+def test_each_version_of_the_flow_is_checked_on_what_the_services_do_in_it():
+    from shared.saga import check_every_version
+    only_in_v2 = _replace("inventory_service", {PaymentFailed: Reaction(
+        _noop, emits=(StockReleased,), versions=frozenset({2}))})
+    problems = check_every_version(only_in_v2)
+    assert problems and all(problem.startswith("saga v1: ") for problem in problems)
+    assert check_every_version(only_in_v2, sagas={2: ORDER_SAGA}) == []
+
+
+def test_a_step_before_the_pivot_that_changes_nothing_needs_no_compensation():
+    screening = _saga_changing(1, compensation=None, changes_nothing=True)
+    problems = check(screening, PARTICIPANTS)
+    assert not any("has no compensation" in problem for problem in problems)
+    assert any("has no compensation" in problem
+               for problem in check(_saga_changing(1, compensation=None), PARTICIPANTS))
