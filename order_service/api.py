@@ -48,7 +48,7 @@ def router(readers: StoreReaders, execute: Execute, *, writes: Sequence = (),
         order = OrderCreated(customer_id=request.customer_id, items=request.items,
                              shipping_address=request.shipping_address)
         try:
-            await execute(commands.place_order, order_id, order)
+            await execute(commands.place_order, order_id, order, request.deadline_seconds)
         except commands.OrderAlreadyExists as exists:
             raise HTTPException(409, str(exists)) from None
         return await readers.run(views.order_detail, order_id)

@@ -1,5 +1,7 @@
 """The one place order_service is wired: database, unit of work, HTTP API."""
 
+import functools
+
 from order_service import api
 from order_service.handlers import SERVICE
 from order_service.repository import OrderUnitOfWork, create_tables
@@ -8,7 +10,8 @@ from shared.settings import Settings
 
 
 def bootstrap(settings: Settings) -> ServiceRuntime:
-    runtime = ServiceRuntime(settings, SERVICE, OrderUnitOfWork, create_tables)
+    runtime = ServiceRuntime(settings, SERVICE, functools.partial(
+        OrderUnitOfWork, deadline_seconds=settings.order_deadline_seconds), create_tables)
     runtime.app.include_router(api.router(runtime.readers, runtime.execute,
                                           writes=runtime.writes, reads=runtime.reads))
     api.install_error_handlers(runtime.app)

@@ -6,8 +6,9 @@ Each: claim the inbox, apply the rules, emit, commit.
 from __future__ import annotations
 
 from order_service import model
-from order_service.repository import OrderUnitOfWork
-from shared.choreography import Reaction, ServiceSpec
+from order_service.commands import cancel_overdue_order
+from order_service.repository import DEADLINE, OrderUnitOfWork
+from shared.choreography import Reaction, ServiceSpec, Timeout
 from shared.events import (
     CustomerNotified,
     Event,
@@ -32,7 +33,10 @@ def record_order(event: Event, uow: OrderUnitOfWork) -> None:
     with uow:
         # Orders placed through the API were claimed when placed: this is then a no-op.
         if uow.inbox.claim(event) and uow.orders.get(event.order_id) is None:
-            order = uow.orders.add(event.order_id, event.payload)
+            deadline = (event.deadline_at.timestamp() if event.deadline_at
+                        else uow.now() + uow.deadline_seconds)
+            order = uow.orders.add(event.order_id, event.payload, deadline)
+            uow.deadlines.set(DEADLINE, event.order_id, deadline)
             uow.orders.record(event)
             # Its other facts may have come first (they wait in its history): all of them, once.
             _settle(order, model.advance(order, uow.orders.facts(order.order_id)), event, uow)
@@ -72,6 +76,8 @@ SERVICE = ServiceSpec(
     description="Owns orders: the HTTP API places and cancels them; records every saga fact "
                 "and concludes each order exactly once.",
     originates=(OrderCreated, OrderCancellationRequested),
+    # An order not past shipping by its deadline is cancelled (compensations as usual).
+    timeouts={DEADLINE: Timeout(cancel_overdue_order, emits=(OrderCancellationRequested,))},
     reactions={
         # Recording an order whose outcome already arrived concludes it at once.
         OrderCreated: Reaction(record_order, emits=_CONCLUDES),

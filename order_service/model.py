@@ -119,6 +119,12 @@ class CancellationRefused(Exception):
     """A cancellation request that cannot be taken; the message says why."""
 
 
+def cancel_when_overdue(order: Order) -> bool:
+    """A deadline that passes cancels a saga still running forward with no cancellation under
+    way; one already compensating, finished or being cancelled goes its way."""
+    return order.status is OrderStatus.PENDING and order.cancellation is None
+
+
 def request_cancellation(order: Order) -> bool:
     """True if a new request must go to shipping; False if one is already under way."""
     if order.status is OrderStatus.COMPLETED or order.cancellation is Cancellation.REJECTED:

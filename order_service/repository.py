@@ -9,7 +9,11 @@ from decimal import Decimal
 from order_service.model import Cancellation, Fact, Order, OrderStatus, cancellation_reason
 from shared.events import Event, OrderCreated
 from shared.store import Database, create_index, create_table
+from shared.timers import Timers
 from shared.uow import UnitOfWork
+
+#: The kind of the order service's timers: an order's deadline, keyed by the order id.
+DEADLINE = "order-deadline"
 
 
 def create_tables(db: Database) -> None:
@@ -17,7 +21,8 @@ def create_tables(db: Database) -> None:
     create_table(db, "orders", {"order_id": str, "customer_id": str, "status": str,
                                 "cancellation": str, "total": str, "items": str,
                                 "shipping_address": str, "created_at": float,
-                                "updated_at": float, "cancel_reason": str}, pk="order_id")
+                                "updated_at": float, "cancel_reason": str,
+                                "deadline_at": float}, pk="order_id")
     # One index per list query the API offers (GET /orders by status, by customer, or all).
     create_index(db, "orders", ["status", "created_at", "order_id"])
     create_index(db, "orders", ["customer_id", "created_at", "order_id"])
@@ -66,14 +71,15 @@ class OrderRepository:
         return Order(order_id, customer_id, Decimal(total), OrderStatus(status),
                      Cancellation(cancellation) if cancellation else None, reason)
 
-    def add(self, order_id: str, order: OrderCreated) -> Order:
+    def add(self, order_id: str, order: OrderCreated, deadline_at: float) -> Order:
         now = time.time()
         self.db.execute(
             "INSERT INTO orders (order_id, customer_id, status, cancellation, total, items, "
-            "shipping_address, created_at, updated_at) VALUES (?, ?, 'PENDING', NULL, ?, ?, ?, ?, ?)",
+            "shipping_address, created_at, updated_at, deadline_at) "
+            "VALUES (?, ?, 'PENDING', NULL, ?, ?, ?, ?, ?, ?)",
             [order_id, order.customer_id, str(order.total),
              json.dumps([item.model_dump(mode="json") for item in order.items]),
-             order.shipping_address.model_dump_json(), now, now])
+             order.shipping_address.model_dump_json(), now, now, deadline_at])
         return Order(order_id, order.customer_id, order.total)
 
     def save(self, order: Order) -> None:
@@ -105,6 +111,9 @@ class OrderRepository:
 
 
 class OrderUnitOfWork(UnitOfWork):
-    def __init__(self, db: Database, **options) -> None:
+    def __init__(self, db: Database, *, deadline_seconds: float = 1800.0, **options) -> None:
         super().__init__(db, "order_service", **options)
         self.orders = OrderRepository(db)
+        self.deadlines = Timers(db)
+        #: How long a saga may take when its order names no deadline of its own.
+        self.deadline_seconds = deadline_seconds

@@ -16,6 +16,10 @@ class PlaceOrder(BaseModel):
     customer_id: Identifier
     items: list[LineItem] = Field(min_length=1, max_length=50)
     shipping_address: Address
+    deadline_seconds: float | None = Field(
+        default=None, ge=5, le=30 * 86_400, description="Seconds from now by which the order "
+        "must have shipped, or be cancelled and compensated (refund included); default: the "
+        "service's SAGA_ORDER_DEADLINE_SECONDS.")
 
     @model_validator(mode="after")
     def _a_valid_order(self) -> PlaceOrder:
@@ -46,6 +50,8 @@ class OrderSummary(BaseModel):
     total: str = Field(description="Decimal string, e.g. 19.90")
     created_at: float
     updated_at: float
+    deadline_at: float | None = Field(description="When the order must have shipped by (epoch "
+                                      "seconds): past it, the saga is cancelled unless shipped.")
 
 
 class OrderDetail(OrderSummary):

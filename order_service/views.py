@@ -6,7 +6,8 @@ import json
 
 from shared.store import Database
 
-_SUMMARY = "order_id, customer_id, status, cancellation, total, created_at, updated_at"
+_SUMMARY = ("order_id, customer_id, status, cancellation, total, created_at, updated_at, "
+            "deadline_at")
 
 
 def order_detail(db: Database, order_id: str) -> dict | None:
@@ -49,5 +50,5 @@ def list_orders(db: Database, *, status: str | None, customer_id: str | None,
 
 def _summary(row) -> dict:
     keys = ("order_id", "customer_id", "status", "cancellation", "total", "created_at",
-            "updated_at")
+            "updated_at", "deadline_at")
     return dict(zip(keys, row, strict=True))

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import typer
@@ -60,12 +61,14 @@ def place(
         typer.echo(placed["order_id"])
 
 
+@app.command("show")
 @app.command("status")
 def status(ctx: typer.Context, order_id: str = typer.Argument(..., metavar="ORDER"),
            as_json: bool = typer.Option(False, "--json", help="Print the raw JSON."),
            wait: float = typer.Option(0, help="Seconds to wait for a final status; exit 4 "
                                       "if it is not final by then.")) -> None:
-    """Show an order's status and the history of its saga."""
+    """Show an order's status, its deadline (and what is left of it) and the history of its
+    saga (`order show` is the same command)."""
     settings: ToolSettings = ctx.obj
     order = (_wait_until_final(settings, order_id, wait, quiet=as_json) if wait
              else _call(settings, "GET", f"/orders/{order_id}"))
@@ -181,5 +184,25 @@ def _step(entry: dict) -> str:
 def _show(order: dict) -> None:
     typer.echo(f"order {order['order_id']}  status {order['status']}  total {order['total']}  "
                f"customer {order['customer_id']}  cancellation {order['cancellation'] or '-'}")
+    typer.echo(f"  {deadline_said(order)}")
     for entry in order["history"]:
         typer.echo(f"  {_step(entry)}")
+
+
+def deadline_said(order: dict, now: float | None = None) -> str:
+    """The order's deadline and what it means now: how long is left, or what it did."""
+    at = order.get("deadline_at")
+    if at is None:
+        return "deadline: none"
+    when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    left = at - (time.time() if now is None else now)
+    if order["status"] in TERMINAL:
+        return f"deadline {when} (over: {order['status']})"
+    if left > 0:
+        return f"deadline {when} ({_duration(left)} left)"
+    return f"deadline {when} (passed {_duration(-left)} ago: cancellation {order['cancellation']})"
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"

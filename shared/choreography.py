@@ -32,12 +32,23 @@ class Reaction:
 
 
 @dataclass(frozen=True)
+class Timeout:
+    """What a service does when one of its durable timers of a kind fires (shared/timers.py):
+    ``handler(key, uow)``, and every event type it may emit."""
+
+    handler: Callable[[str, Any], None]
+    emits: tuple[type[Payload], ...] = ()
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     reactions: Mapping[type[Payload], Reaction] = field(default_factory=dict)
     #: Events the service publishes on its own initiative (API calls, commands).
     originates: tuple[type[Payload], ...] = ()
     description: str = ""
+    #: What it does when a timer of each kind fires.
+    timeouts: Mapping[str, Timeout] = field(default_factory=dict)
 
     @property
     def consumes(self) -> tuple[type[Payload], ...]:
@@ -50,7 +61,8 @@ class ServiceSpec:
 
     @property
     def emits(self) -> tuple[type[Payload], ...]:
-        emitted = [payload for reaction in self.reactions.values() for payload in reaction.emits]
+        emitted = [payload for reaction in [*self.reactions.values(), *self.timeouts.values()]
+                   for payload in reaction.emits]
         return tuple(dict.fromkeys([*self.originates, *emitted]))
 
     def in_version(self, version: int) -> ServiceSpec:

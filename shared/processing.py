@@ -26,16 +26,20 @@ from shared.outbox import Outbox, OutgoingMessage
 from shared.retry import PARKED, Backoff, QueuedEvent, RetryQueue
 from shared.runtime.dispatcher import Dispatcher
 from shared.store import Database
+from shared.timers import Timer, Timers
 from shared.tracing import Tracing, current_trace_id, record_failure
 
 log = logging.getLogger(__name__)
 #: The inbox kind under which a record's dead-lettering is claimed, keyed by its coordinates.
 DEAD_LETTERED = "dead-lettered"
+#: Seconds before a timer whose reaction failed fires again.
+TIMER_RETRY = 5.0
 
 
 def create_all_tables(db: Database, service_tables: Callable) -> None:
-    """The plumbing's tables (inbox, outbox, retry queue), then the service's own."""
-    for create in (Inbox.create, Outbox.create, RetryQueue.create, service_tables):
+    """The plumbing's tables (inbox, outbox, retry queue, timers), then the service's own."""
+    for create in (Inbox.create, Outbox.create, RetryQueue.create, Timers.create,
+                   service_tables):
         create(db)
 
 
@@ -48,6 +52,7 @@ class EventProcessor:
         self.db = db
         self.dispatcher = dispatcher
         self.dead_letters = dead_letters
+        self.clock = clock
         self.queue = RetryQueue(db, clock)
         self.max_attempts = max_attempts
         self.backoff = backoff
@@ -82,6 +87,38 @@ class EventProcessor:
         if due:
             self._after_commit(started, len(due))
         return messages
+
+    def fire_due_timers(self) -> list[OutgoingMessage]:
+        """Every timer whose time has come, once, each in a savepoint of its own, in one
+        transaction; a reaction that fails is tried again ``TIMER_RETRY`` seconds later."""
+        if not self.dispatcher.spec.timeouts:
+            return []
+        messages, self._handled, self._after_commit_actions = [], [], []
+        with self.db.transaction():
+            timers = Timers(self.db)
+            for timer in timers.due(self.clock()):
+                messages += self._fire(timer, timers)
+        self._run_after_commit()
+        return messages
+
+    def _fire(self, timer: Timer, timers: Timers) -> list[OutgoingMessage]:
+        with self.tracing.originating(timer.kind, timer.key) as headers:
+            try:
+                with self.db.savepoint():
+                    reacted = self.dispatcher.fire(timer, headers)
+                    timers.fired(timer, self.clock())
+            except Exception as error:
+                if not self.db.in_transaction:
+                    raise  # the whole transaction is gone (see _react): nothing was decided
+                log.exception("a timer's reaction failed; it fires again later",
+                              extra={"kind": timer.kind, "key": timer.key})
+                record_failure(error)
+                timers.postpone(timer, self.clock() + TIMER_RETRY)
+                return []
+        log.info("timer fired", extra={"kind": timer.kind, "key": timer.key,
+                                       "emitted": [e.event_type for e in reacted.emitted]})
+        self._after_commit_actions += reacted.after_commit
+        return reacted.messages
 
     def _process(self, delivery: Delivery) -> list[OutgoingMessage]:
         try:
@@ -195,14 +232,17 @@ class EventProcessor:
             self.metrics.labelled(self.metrics.handled, event_type).inc(count)
         for event, emitted, attempts, trace_id in self._handled:
             _log_handled(event, emitted, attempts, trace_id)
+        self._run_after_commit()
+        self.crash_points.reached("after_local_commit",
+                                  *(event.event_type for event, *_ in self._handled))
+
+
+    def _run_after_commit(self) -> None:
         for action in self._after_commit_actions:
             try:
                 action()
             except Exception:  # the state is committed: a failed side effect must not undo it
                 log.exception("a side effect after the commit failed")
-        self.crash_points.reached("after_local_commit",
-                                  *(event.event_type for event, *_ in self._handled))
-
 
 def _coordinates(delivery: Delivery) -> str:
     """Where a record was read; its timestamp too where known, so that a topic deleted and

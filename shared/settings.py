@@ -261,6 +261,13 @@ class Settings(KafkaSettings, ApiTokenSettings):
                                     description="Restart a stalled consumer.")
     inbox_retention_days: float = Field(default=8.0, gt=0, le=3650,
                                         description="Keep >= topic retention.")
+    timer_tick: float = Field(default=1.0, gt=0, le=60, description="How often a service "
+                              "looks for timers whose time has come (a deadline fires at most "
+                              "this late).")
+    order_deadline_seconds: float = Field(
+        default=1800.0, ge=1, le=30 * 86_400, description="order_service: a saga not past "
+        "shipping this long after its order was placed is cancelled (compensations run as for "
+        "an accepted cancellation); POST /orders may ask for another (deadline_seconds).")
 
     stall_after_seconds: float = Field(
         default=30.0, gt=0, description="saga_monitor: the default deadline of every step; a "

@@ -14,7 +14,9 @@ contains this unit has committed — the unit's own, or the whole group commit's
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
+from datetime import datetime
 
 from shared.errors import PermanentError
 from shared.events import Event, Payload
@@ -35,9 +37,12 @@ class UndeclaredEvent(PermanentError):
 
 class UnitOfWork:
     def __init__(self, db: Database, producer: str, *, crash_points: CrashPoints | None = None,
-                 instance: str | None = None, saga_version: int = LATEST_VERSION) -> None:
+                 instance: str | None = None, saga_version: int = LATEST_VERSION,
+                 clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.producer = producer
+        #: The time, for rules that depend on it (a deadline): injected, so tests move it.
+        self.now = clock
         #: The version of the saga's flow what this unit starts takes (order_service).
         self.saga_version = saga_version
         #: Every message this unit adds names the instance that decided it (a header).
@@ -85,10 +90,12 @@ class UnitOfWork:
                                   f"in reaction to {caused_by.event_type}")
         return self._add(caused_by.follow_up(payload, self.producer))
 
-    def originate(self, payload: Payload, *, order_id: str | None) -> Event:
-        """Add an event that starts something (an API call), not caused by another event."""
+    def originate(self, payload: Payload, *, order_id: str | None,
+                  deadline_at: datetime | None = None) -> Event:
+        """Add an event that starts something (an API call, a timer), not caused by another
+        event; a saga it starts has ``deadline_at`` as its deadline."""
         return self._add(Event.new(payload, order_id=order_id, producer=self.producer,
-                                   saga_version=self.saga_version))
+                                   saga_version=self.saga_version, deadline_at=deadline_at))
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once what this unit did is durable; never if it rolls back."""

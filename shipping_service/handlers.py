@@ -27,7 +27,8 @@ def ship_order(event: Event, uow: ShippingUnitOfWork) -> None:
         if uow.inbox.claim(event) and uow.shipping.shipment(event.order_id) is None:
             accepted = uow.shipping.cancellation(event.order_id) is model.CancellationDecision.ACCEPTED
             shipment = model.ship(event.order_id, paid.shipping_address.country,
-                                  cancellation_accepted=accepted)
+                                  cancellation_accepted=accepted, past_deadline=event.deadline_at
+                                  is not None and uow.now() > event.deadline_at.timestamp())
             uow.shipping.add_shipment(shipment)
             uow.emit(_shipment_outcome(shipment), caused_by=event)
         uow.commit()
@@ -44,7 +45,8 @@ def decide_cancellation(event: Event, uow: ShippingUnitOfWork) -> None:
     with uow:
         uow.shipping.take_turn(event.order_id)
         if uow.inbox.claim(event) and uow.shipping.cancellation(event.order_id) is None:
-            decision, reason = model.decide_cancellation(uow.shipping.shipment(event.order_id))
+            decision, reason = model.decide_cancellation(uow.shipping.shipment(event.order_id),
+                                                         event.payload.reason)
             uow.shipping.add_cancellation(event.order_id, decision, reason)
             outcome = (OrderCancellationAccepted if decision is model.CancellationDecision.ACCEPTED
                        else OrderCancellationRejected)

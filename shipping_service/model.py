@@ -37,9 +37,13 @@ class Shipment:
     reason: str = ""
 
 
-def ship(order_id: str, country: str, *, cancellation_accepted: bool) -> Shipment:
+def ship(order_id: str, country: str, *, cancellation_accepted: bool,
+         past_deadline: bool = False) -> Shipment:
     if cancellation_accepted:
         return Shipment(order_id, ShipmentStatus.FAILED, reason="order cancelled before shipping")
+    if past_deadline:  # the promise was "by then, or not at all": shipping decides, not a race
+        return Shipment(order_id, ShipmentStatus.FAILED, reason="the order's deadline passed "
+                        "before it could ship")
     if country not in SERVED_COUNTRIES:
         return Shipment(order_id, ShipmentStatus.FAILED,
                         reason=f"carrier does not deliver to country {country}")
@@ -48,7 +52,10 @@ def ship(order_id: str, country: str, *, cancellation_accepted: bool) -> Shipmen
                     tracking_number=f"PX{int(digest[12:22], 16) % 10**10:010d}")
 
 
-def decide_cancellation(shipment: Shipment | None) -> tuple[CancellationDecision, str]:
+def decide_cancellation(shipment: Shipment | None,
+                        requested: str = "") -> tuple[CancellationDecision, str]:
+    """Accept unless it shipped; the acceptance repeats why it was asked for."""
     if shipment is not None and shipment.status is ShipmentStatus.SHIPPED:
         return CancellationDecision.REJECTED, f"order already shipped ({shipment.tracking_number})"
-    return CancellationDecision.ACCEPTED, "the order will not ship"
+    return CancellationDecision.ACCEPTED, (f"{requested}: the order will not ship" if requested
+                                           else "the order will not ship")

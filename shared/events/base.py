@@ -111,6 +111,11 @@ class Event(Contract):
         default=1, ge=1, description="The version of the saga's flow this event belongs to: set "
         "when the saga starts (its OrderCreated), carried by every event that follows, so that "
         "a saga started under one flow finishes under it. Absent means 1, the first flow.")
+    deadline_at: datetime | None = Field(
+        default=None, description="When the saga must be over (UTC): set by whoever starts it, "
+        "carried by every event that follows. Shipping ships nothing after it, and the order "
+        "service cancels a saga still running then (docs/reliability.md). Absent: no "
+        "deadline of its own (the order service applies its default).")
     payload: SerializeAsAny[Payload]
 
     @model_validator(mode="after")
@@ -121,15 +126,17 @@ class Event(Contract):
 
     @classmethod
     def new(cls, payload: Payload, *, order_id: str | None = None, producer: str = "unknown",
-            causation_id: str | None = None, saga_version: int = 1) -> Event:
+            causation_id: str | None = None, saga_version: int = 1,
+            deadline_at: datetime | None = None) -> Event:
         return cls(event_type=payload.event_type(), schema_version=payload.schema_version,
                    order_id=order_id, producer=producer, causation_id=causation_id,
-                   saga_version=saga_version, payload=payload)
+                   saga_version=saga_version, deadline_at=deadline_at, payload=payload)
 
     def follow_up(self, payload: Payload, producer: str) -> Event:
-        """A new event in the same saga (and the same version of its flow), caused by this one."""
+        """A new event in the same saga (its flow's version, its deadline), caused by this one."""
         return Event.new(payload, order_id=self.order_id, producer=producer,
-                         causation_id=self.event_id, saga_version=self.saga_version)
+                         causation_id=self.event_id, saga_version=self.saga_version,
+                         deadline_at=self.deadline_at)
 
     @property
     def key(self) -> str:

@@ -10,6 +10,7 @@ from shared.errors import PermanentError
 from shared.events import Event
 from shared.faults import FaultInjector
 from shared.outbox import OutgoingMessage
+from shared.timers import Timer
 from shared.uow import UnitOfWork
 
 
@@ -46,4 +47,15 @@ class Dispatcher:
         uow.declared = reaction.emits
         uow.headers = list(headers)
         reaction.handler(event, uow)
+        return Reacted(uow.emitted, uow.messages, uow.take_after_commit())
+
+    def fire(self, timer: Timer, headers: Sequence[tuple[str, str]] = ()) -> Reacted:
+        """Run what the service does when a timer of this kind fires, in its own unit of work."""
+        timeout = self.spec.timeouts.get(timer.kind)
+        if timeout is None:
+            raise NoReaction(f"{self.spec.name} has no reaction to a {timer.kind} timer")
+        uow = self.new_uow()
+        uow.declared = timeout.emits
+        uow.headers = list(headers)
+        timeout.handler(timer.key, uow)
         return Reacted(uow.emitted, uow.messages, uow.take_after_commit())

@@ -147,7 +147,8 @@ class ServiceRuntime:
             relay = asyncio.create_task(self.relay.run(relay_stopping))
             workers = [asyncio.create_task(coroutine) for coroutine in (
                 self._consume_with_watchdog(), self._retry_due_events(),
-                self.http.serve(self.stopping), self._housekeeping())]
+                self.http.serve(self.stopping), self._housekeeping(),
+                *([self._fire_timers()] if self.spec.timeouts else []))]
             try:
                 await self._mark_started(workers)
                 await asyncio.gather(*workers)
@@ -227,6 +228,16 @@ class ServiceRuntime:
                               extra={"pause": self.retry_error_pause})
                 wait = self.retry_error_pause
             await sleep_or_stop(self.stopping, 1.0 if wait is None else min(wait, 1.0))
+
+    async def _fire_timers(self) -> None:
+        """The timer worker (services that declare timeouts): every tick, the due timers; it
+        survives any error and tries again."""
+        while not self.stopping.is_set():
+            try:
+                self.relay.hand_over(await self.writer.call(self.processor.fire_due_timers))
+            except Exception:
+                log.exception("firing due timers failed; trying again shortly")
+            await sleep_or_stop(self.stopping, self.settings.timer_tick)
 
     async def _housekeeping(self) -> None:
         while not self.stopping.is_set():

@@ -90,10 +90,14 @@ class InProcessMesh:
 
     async def restart(self, service: str, **fields: Any) -> None:
         """Stop one service cleanly and start it again, with changed settings if given."""
-        self.runtimes[service].stopping.set()
-        await self._tasks.pop(service)
+        await self.stop_service(service)
         self.configure(service, **fields)
         await self.start(service)
+
+    async def stop_service(self, service: str) -> None:
+        """Stop one service cleanly (``start(service)`` brings it back)."""
+        self.runtimes.pop(service).stopping.set()
+        await self._tasks.pop(service)
 
     def running(self, service: str) -> bool:
         return not self._tasks[service].done()

@@ -94,7 +94,7 @@ def test_history_keeps_every_fact_once_in_arrival_order(orders):
 
 
 def test_placing_an_order_records_it_and_its_own_copy_is_a_duplicate(orders):
-    commands.place_order("ord-9", order_created(), orders.new_uow())
+    commands.place_order("ord-9", order_created(), None, orders.new_uow())
     assert orders.outbox_types() == ["OrderCreated"]
     [published] = orders.rows("outbox")
     assert orders.deliver(decode(published["value"])) == []
@@ -102,14 +102,14 @@ def test_placing_an_order_records_it_and_its_own_copy_is_a_duplicate(orders):
 
 
 def test_placing_the_same_order_id_twice_is_refused(orders):
-    commands.place_order("ord-9", order_created(), orders.new_uow())
+    commands.place_order("ord-9", order_created(), None, orders.new_uow())
     with pytest.raises(commands.OrderAlreadyExists):
-        commands.place_order("ord-9", order_created(), orders.new_uow())
+        commands.place_order("ord-9", order_created(), None, orders.new_uow())
     assert orders.outbox_types() == ["OrderCreated"]
 
 
 def test_a_cancellation_request_goes_to_shipping_once(orders):
-    commands.place_order("ord-9", order_created(), orders.new_uow())
+    commands.place_order("ord-9", order_created(), None, orders.new_uow())
     commands.request_cancellation("ord-9", "changed my mind", orders.new_uow())
     commands.request_cancellation("ord-9", "really", orders.new_uow())
     assert orders.outbox_types() == ["OrderCreated", "OrderCancellationRequested"]
@@ -117,20 +117,20 @@ def test_a_cancellation_request_goes_to_shipping_once(orders):
 
 
 def test_an_accepted_cancellation_moves_the_order_to_cancelling(orders):
-    commands.place_order("ord-1", order_created(), orders.new_uow())
+    commands.place_order("ord-1", order_created(), None, orders.new_uow())
     orders.deliver(event(OrderCancellationAccepted(reason="the order will not ship")))
     assert _order(orders).status is model.OrderStatus.CANCELLING
 
 
 def test_a_shipped_order_cannot_be_cancelled(orders):
-    commands.place_order("ord-1", order_created(), orders.new_uow())
+    commands.place_order("ord-1", order_created(), None, orders.new_uow())
     orders.deliver(event(SHIPPED))
     with pytest.raises(model.CancellationRefused, match="already shipped"):
         commands.request_cancellation("ord-1", "too late", orders.new_uow())
 
 
 def test_a_rejected_cancellation_is_refused_when_asked_again(orders):
-    commands.place_order("ord-1", order_created(), orders.new_uow())
+    commands.place_order("ord-1", order_created(), None, orders.new_uow())
     orders.deliver(event(OrderCancellationRejected(reason="order already shipped (PX1)")))
     with pytest.raises(model.CancellationRefused):
         commands.request_cancellation("ord-1", "again", orders.new_uow())
@@ -142,7 +142,7 @@ def test_cancelling_an_unknown_order_says_so(orders):
 
 
 def test_a_requested_then_accepted_cancellation_says_accepted(orders):
-    commands.place_order("ord-1", order_created(), orders.new_uow())
+    commands.place_order("ord-1", order_created(), None, orders.new_uow())
     commands.request_cancellation("ord-1", "changed my mind", orders.new_uow())
     orders.deliver(event(OrderCancellationAccepted(reason="the order will not ship")))
     assert _order(orders).cancellation is model.Cancellation.ACCEPTED

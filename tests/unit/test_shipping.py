@@ -43,7 +43,7 @@ def test_an_address_the_carrier_cannot_serve_fails_before_anything_ships(shippin
 def test_a_cancellation_before_shipping_is_accepted_and_the_order_never_ships(shipping):
     [accepted] = shipping.deliver(event(OrderCancellationRequested(reason="changed my mind")))
     assert isinstance(accepted.payload, OrderCancellationAccepted)
-    assert accepted.payload.reason == "the order will not ship"
+    assert accepted.payload.reason == "changed my mind: the order will not ship"
     [failed] = shipping.deliver(event(charged()))
     assert isinstance(failed.payload, ShipmentFailed)
     assert failed.payload.reason == "order cancelled before shipping"

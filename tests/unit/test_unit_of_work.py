@@ -27,7 +27,7 @@ def test_a_unit_of_work_left_without_commit_undoes_everything(orders):
     created = event(order_created())
     with orders.new_uow() as uow:
         uow.inbox.claim(created)
-        uow.orders.add(created.order_id, created.payload)
+        uow.orders.add(created.order_id, created.payload, deadline_at=0.0)
         uow.originate(created.payload, order_id=created.order_id)
     assert _counts(orders) == (0, 0, 0) and uow.emitted == [] and uow.messages == []
     assert orders.deliver(created) == [] and _counts(orders) == (1, 1, 0)
