@@ -23,7 +23,7 @@ export ORDER_API_PORT KAFKA_HOST_PORT KAFKA_2_HOST_PORT KAFKA_3_HOST_PORT MONITO
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install lock test test-unit lint mutation kafka kafka-stop kafka-status services \
+.PHONY: help install lock test test-unit lint mutation mutation-fresh kafka kafka-stop kafka-status services \
 	services-stop services-status clean demo chaos bench up down logs standins
 
 help:  ## list the targets
@@ -58,8 +58,12 @@ lint: install  ## ruff
 	$(BIN)/ruff check .
 
 MUTATION_ARGS ?=
-mutation: install  ## how many small breakages of rules and plumbing the unit tests catch (~7 min; a report, not a gate)
+mutation: install  ## how many small breakages of rules and plumbing the unit tests catch (~10 min; a report, not a gate)
 	$(BIN)/python -m devtools.mutation $(MUTATION_ARGS)
+
+MUTATION_FILES ?= shared/outbox.py shared/inbox.py
+mutation-fresh: install  ## each mutant of MUTATION_FILES against a fresh `pytest tests/unit` (~20 min; a report)
+	$(BIN)/python -m devtools.fresh_mutation $(MUTATION_FILES)
 
 SECURE ?=
 BROKERS ?= 1
