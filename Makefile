@@ -26,9 +26,9 @@ export ORDER_API_PORT KAFKA_HOST_PORT KAFKA_2_HOST_PORT KAFKA_3_HOST_PORT MONITO
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install lock test test-unit lint asyncapi mutation kafka kafka-stop kafka-status \
-	postgres postgres-stop postgres-status services services-stop services-status clean demo \
-	chaos bench up down logs standins
+.PHONY: help install lock test test-unit lint asyncapi mutation mutation-fresh kafka kafka-stop \
+	kafka-status postgres postgres-stop postgres-status services services-stop services-status \
+	clean demo chaos bench up down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -72,8 +72,12 @@ asyncapi: $(ASYNCAPI_DIR)/node_modules/.package-lock.json  ## validate docs/asyn
 	node $(ASYNCAPI_DIR)/validate.mjs docs/asyncapi.yaml
 
 MUTATION_ARGS ?=
-mutation: install  ## how many small breakages of rules and plumbing the unit tests catch (~7 min; a report, not a gate)
+mutation: install  ## how many small breakages of rules and plumbing the unit tests catch (~10 min; a report, not a gate)
 	$(BIN)/python -m devtools.mutation $(MUTATION_ARGS)
+
+MUTATION_FILES ?= shared/outbox.py shared/inbox.py
+mutation-fresh: install  ## each mutant of MUTATION_FILES against a fresh `pytest tests/unit` (~20 min; a report)
+	$(BIN)/python -m devtools.fresh_mutation $(MUTATION_FILES)
 
 SECURE ?=
 FRESH ?=

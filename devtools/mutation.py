@@ -8,17 +8,19 @@
    (:data:`SQL_MUTANTS`), each against the unit tests in a copy of the tree.
 
 Then a table per module, every mutant not killed with its diff in
-.run/mutation/survivors.txt, and last one line::
+.run/mutation/survivors.txt, and last one line per module checked and the total::
 
+    mutation: module=shared/outbox.py killed=<n> survived=<n> score=<p>%
     mutation: killed=<n> survived=<n> score=<p>%
 
-That line is mutmut's: score = killed / all mutants, and ``survived`` counts every mutant not
+Those lines are mutmut's: score = killed / all mutants, and ``survived`` counts every mutant not
 killed — "no tests", timeouts and suspicious ones as well as the survivors proper. Survivors
 that only change the letter case of SQL text (SQLite reads keywords and names in any case)
 are marked as such but still counted. The exit status is 0 whatever the score (a report, not
 a gate); it is non-zero only when mutmut itself fails. ``python -m devtools.mutation
 "shared.retry*"`` checks a subset and keeps earlier results. docs/testing.md has the latest
-score and explains every survivor.
+score and explains every survivor; `make mutation-fresh` (devtools/fresh_mutation.py) is the
+slower run with each mutant in a fresh test process.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ SQL_MUTANTS = [
     ("shared/outbox.py", "seq > ? ORDER BY seq LIMIT", "seq >= ? ORDER BY seq LIMIT"),
     ("shared/outbox.py", "ORDER BY seq LIMIT", "ORDER BY seq DESC LIMIT"),
     ("shared/outbox.py", "SET sent_at = ? WHERE seq = ?", "SET sent_at = ? WHERE seq >= ?"),
-    ("shared/outbox.py", "\"AND failed_at IS NULL\"", "\"OR failed_at IS NULL\""),
+    ("shared/outbox.py", "sent_at IS NULL AND failed_at IS NULL\"", "sent_at IS NULL OR failed_at IS NULL\""),
     ("shared/outbox.py", "WHERE failed_at IS NOT NULL", "WHERE failed_at IS NULL"),
     ("shared/outbox.py", "sent_at < ?", "sent_at <= ?"),
 ]
@@ -223,6 +225,21 @@ def score(killed: int, total: int) -> str:
     return f"{100 * killed / total:.1f}%" if total else "-"
 
 
+def summary(killed: int, survived: int) -> str:
+    """``killed=<n> survived=<n> score=<p>%``: the end of every result line."""
+    return f"killed={killed} survived={survived} score={score(killed, killed + survived)}"
+
+
+def module_lines(verdicts: dict[str, str]) -> list[str]:
+    """One line per module with mutants checked in this run (a subset run checks only some)."""
+    by_module: dict[str, Counter] = defaultdict(Counter)
+    for mutant, verdict in verdicts.items():
+        if verdict != "not checked":
+            by_module[module_of(mutant)][verdict == "killed"] += 1
+    return [f"mutation: module={name.replace('.', '/')}.py {summary(counts[True], counts[False])}"
+            for name, counts in sorted(by_module.items())]
+
+
 def write_survivors(verdicts: dict[str, str], shown: dict[str, str],
                     sql: dict[str, str]) -> Path:
     path = OUT / "survivors.txt"
@@ -258,9 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sql: killed={sum(v == 'killed' for v in sql.values())} of {len(sql)}")
     print(f"survivors and their diffs: {write_survivors(verdicts, shown, sql).relative_to(ROOT)}"
           "; 'no tests', timeouts and suspicious mutants count as not killed")
+    print("\n".join(module_lines(verdicts)))
     killed = sum(verdict == "killed" for verdict in verdicts.values())
-    print(f"mutation: killed={killed} survived={len(verdicts) - killed} "
-          f"score={score(killed, len(verdicts))}")
+    print(f"mutation: {summary(killed, len(verdicts) - killed)}")
     return 0
 
 
