@@ -114,13 +114,7 @@ async def _phases(label: str, mesh: Mesh, monitor: ServiceProcess | None, settin
         say(f"bench [{label}]: warm-up, {WARMUP_ORDERS} orders")
         await stream.burst("warmup", WARMUP_ORDERS, SETTLE_SECONDS)
         await _until_idle(mesh)
-        result["monitor"] = None
-        if monitor is not None:
-            say(f"bench [{label}]: burst of {args.orders} orders, the saga monitor watching")
-            result["monitor"] = await benchmonitor.measure(monitor, stream, args.orders,
-                                                           SETTLE_SECONDS, say)
-            monitor.stop()  # the services' figures below are measured without it
-            await _until_idle(mesh)
+        result["monitor"] = await _monitored(label, mesh, monitor, stream, args.orders)
         say(f"bench [{label}]: burst of {args.orders} orders")
         result["burst"] = await _burst(mesh, stream, args.orders)
         result["rates"] = {}
@@ -135,6 +129,19 @@ async def _phases(label: str, mesh: Mesh, monitor: ServiceProcess | None, settin
             if scraped is not None:
                 result["breakdown_ms"] = benchmetrics.breakdown(scraped, benchmetrics.scrape(mesh))
     return result
+
+
+async def _monitored(label: str, mesh: Mesh, monitor: ServiceProcess | None,
+                     stream: OrderStream, orders: int) -> dict | None:
+    """The monitor's own burst; then it stops, so that the services' figures are measured
+    without it."""
+    if monitor is None:
+        return None
+    say(f"bench [{label}]: burst of {orders} orders, the saga monitor watching")
+    found = await benchmonitor.measure(monitor, stream, orders, SETTLE_SECONDS, say)
+    monitor.stop()
+    await _until_idle(mesh)
+    return found
 
 
 async def _burst(mesh: Mesh, stream: OrderStream, orders: int) -> dict:
