@@ -4,17 +4,23 @@ One run on one machine: a fresh local broker (unless ``KAFKA_BOOTSTRAP_SERVERS``
 the five services as separate processes, then
 
 * floor      — the raw Kafka hop on that broker, p50/p99;
+* monitor    — a burst of ``--orders`` with the saga monitor beside the services: how far its
+  counts trail the topics (``monitor_lag_s``, ``devtools.benchmonitor``), its CPU per saga;
+  then the monitor is stopped;
 * throughput — a burst of ``--orders`` happy-path orders straight onto ``OrderCreated`` →
-  completed sagas/s from the first send to the last ``OrderCompleted``;
+  completed sagas/s from the first send to the last ``OrderCompleted``, and the five services'
+  CPU per saga;
 * latency    — an open loop at each ``--rates`` for ``--seconds``: created → ``OrderCompleted``
   p50/p95/p99 and ``hop_ratio`` = p50 / (4 × raw hop p50);
 * breakdown  — where a hop's time goes at one rate, from the services' ``/metrics``;
-* usage      — peak RSS and CPU seconds per 1,000 sagas, per service.
+* usage      — peak RSS and CPU ms per saga (= CPU seconds per 1,000 sagas), per service.
 
 ``--baseline REF`` first measures the services of that git commit the same way (same broker,
 same run), for an honest before/after on a noisy machine. Writes a table to stdout,
 ``.run/bench/bench.json`` and ``.run/bench/latency.png``, and ends with one line
-``bench: sagas_per_s=… p50_ms@R=… p99_ms@R=… hop_ratio@R=… rss_mb_max=… raw_hop_p50_ms=…``.
+``bench: sagas_per_s=… p50_ms@R=… p99_ms@R=… hop_ratio@R=… rss_mb_max=… raw_hop_p50_ms=…
+cpu_ms_per_saga=… baseline_sagas_per_s=… baseline_cpu_ms_per_saga=… monitor_lag_s=…
+monitor_cpu_ms_per_saga=…`` (``-`` where there is no baseline or no monitor figure).
 There are no pass/fail thresholds: the figures are for people to read.
 """
 
@@ -35,9 +41,9 @@ from pathlib import Path
 
 import httpx
 
-from devtools import benchkit, benchmetrics
+from devtools import benchkit, benchmetrics, benchmonitor
 from devtools.benchkit import BENCH_CUSTOMERS, BENCH_SKU, OrderStream, percentile, process_usage
-from devtools.processes import Mesh
+from devtools.processes import Mesh, ServiceProcess
 from localkafka import LocalKafka
 from shared.settings import Settings
 
@@ -86,33 +92,31 @@ def _measure(label: str, bootstrap: str, args: argparse.Namespace, code_dir: Pat
     settings = Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
     shutil.rmtree(OUT / label, ignore_errors=True)  # databases of an earlier run know its orders
     with Mesh(OUT / label, bootstrap, prefix, code_dir=code_dir) as mesh:
-        say(f"bench [{label}]: starting the five services")
+        say(f"bench [{label}]: starting the five services and the saga monitor")
         mesh.start()
-        mesh.seed(settings, {BENCH_SKU: 1_000_000}, {c: "1000000000.00" for c in BENCH_CUSTOMERS})
-        pids = {name: service.process.pid for name, service in mesh.services.items()}
-        result = asyncio.run(_phases(label, mesh, settings, args, pids))
-        result["peak_rss_mb"] = {name: round(process_usage(pid).peak_rss_mb, 1)
-                                 for name, pid in pids.items()}
+        monitor = benchmonitor.start(mesh, code_dir, say)
+        try:
+            mesh.seed(settings, {BENCH_SKU: 1_000_000},
+                      {c: "1000000000.00" for c in BENCH_CUSTOMERS})
+            result = asyncio.run(_phases(label, mesh, monitor, settings, args))
+        finally:
+            if monitor is not None:
+                monitor.stop()
+        result["peak_rss_mb"] = {name: round(process_usage(service.process.pid).peak_rss_mb, 1)
+                                 for name, service in mesh.services.items()}
     return result
 
 
-async def _phases(label: str, mesh: Mesh, settings: Settings, args: argparse.Namespace,
-                  pids: dict[str, int]) -> dict:
+async def _phases(label: str, mesh: Mesh, monitor: ServiceProcess | None, settings: Settings,
+                  args: argparse.Namespace) -> dict:
     result: dict = {}
     async with OrderStream(settings, say) as stream:
         say(f"bench [{label}]: warm-up, {WARMUP_ORDERS} orders")
         await stream.burst("warmup", WARMUP_ORDERS, SETTLE_SECONDS)
         await _until_idle(mesh)
+        result["monitor"] = await _monitored(label, mesh, monitor, stream, args.orders)
         say(f"bench [{label}]: burst of {args.orders} orders")
-        before = {name: process_usage(pid).cpu_seconds for name, pid in pids.items()}
-        burst = await stream.burst("burst", args.orders, SETTLE_SECONDS)
-        completed = len(burst.completed)
-        result["burst"] = {"orders": args.orders, "completed": completed,
-                           "sagas_per_s": round(burst.sagas_per_s, 1),
-                           "cpu_s_per_1000_sagas": {
-                               name: round((process_usage(pid).cpu_seconds - before[name])
-                                           / max(completed, 1) * 1000, 2)
-                               for name, pid in pids.items()}}
+        result["burst"] = await _burst(mesh, stream, args.orders)
         result["rates"] = {}
         for rate in args.rates:
             await _until_idle(mesh)
@@ -125,6 +129,32 @@ async def _phases(label: str, mesh: Mesh, settings: Settings, args: argparse.Nam
             if scraped is not None:
                 result["breakdown_ms"] = benchmetrics.breakdown(scraped, benchmetrics.scrape(mesh))
     return result
+
+
+async def _monitored(label: str, mesh: Mesh, monitor: ServiceProcess | None,
+                     stream: OrderStream, orders: int) -> dict | None:
+    """The monitor's own burst; then it stops, so that the services' figures are measured
+    without it."""
+    if monitor is None:
+        return None
+    say(f"bench [{label}]: burst of {orders} orders, the saga monitor watching")
+    found = await benchmonitor.measure(monitor, stream, orders, SETTLE_SECONDS, say)
+    monitor.stop()
+    await _until_idle(mesh)
+    return found
+
+
+async def _burst(mesh: Mesh, stream: OrderStream, orders: int) -> dict:
+    """Throughput, and the services' CPU from the first send to the last OrderCompleted."""
+    pids = {name: service.process.pid for name, service in mesh.services.items()}
+    before = {name: process_usage(pid).cpu_seconds for name, pid in pids.items()}
+    burst = await stream.burst("burst", orders, SETTLE_SECONDS)
+    spent = {name: process_usage(pid).cpu_seconds - before[name] for name, pid in pids.items()}
+    completed = len(burst.completed)
+    return {"orders": orders, "completed": completed, "sagas_per_s": round(burst.sagas_per_s, 1),
+            "cpu_ms_per_saga": benchkit.per_saga_ms(sum(spent.values()), completed),
+            "cpu_s_per_1000_sagas": {name: benchkit.per_saga_ms(seconds, completed)
+                                     for name, seconds in spent.items()}}
 
 
 async def _until_idle(mesh: Mesh, timeout: float = 120.0) -> None:

@@ -37,6 +37,11 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
+def per_saga_ms(cpu_seconds: float, sagas: int) -> float:
+    """CPU milliseconds per saga (= CPU seconds per 1,000 sagas); 0 sagas count as one."""
+    return round(cpu_seconds / max(sagas, 1) * 1000, 2)
+
+
 def happy_order(order_id: str, n: int) -> bytes:
     order = OrderCreated(customer_id=BENCH_CUSTOMERS[n % len(BENCH_CUSTOMERS)],
                          items=[LineItem(sku=BENCH_SKU, quantity=1, unit_price="1.00")],

@@ -66,6 +66,8 @@ def table(report: dict) -> str:
     lines.append(f"{'':34}" + "".join(f"{label:>16}" for label in labels))
     lines.append(_row("completed sagas/s (burst)", report,
                       lambda run: run["burst"]["sagas_per_s"]))
+    lines.append(_row("CPU ms/saga, five services", report,
+                      lambda run: run["burst"]["cpu_ms_per_saga"]))
     for rate in report["rates"]:
         key = f"{rate:g}"
         for p in ("p50", "p95", "p99"):
@@ -81,12 +83,32 @@ def table(report: dict) -> str:
     for name in services:
         lines.append(_row(f"CPU s/1000 sagas {name.split('_')[0]}", report,
                           lambda run, n=name: run["burst"]["cpu_s_per_1000_sagas"][n]))
+    lines += _monitor_rows(report)
     current = report["runs"]["current"]
     if current.get("breakdown_ms"):
         lines += ["", f"where a hop's time goes at {reference_rate(report)}/s (mean ms, all "
                       "services):"]
         lines += [f"  {stage:<26} {ms:>8}" for stage, ms in current["breakdown_ms"].items()]
     return "\n".join(lines)
+
+
+def _monitor_rows(report: dict) -> list[str]:
+    def field(name: str):
+        return lambda run: "-" if run["monitor"] is None else run["monitor"][name]
+
+    return [_row("monitored burst: sagas/s", report, field("sagas_per_s")),
+            _row("  monitor_lag_s (worst trail)", report,
+                 lambda run: monitor_lag(run["monitor"])),
+            _row("  median trail s", report, field("lag_median_s")),
+            _row("  monitor CPU ms/saga", report, field("cpu_ms_per_saga")),
+            _row("  monitor peak RSS MB", report, field("peak_rss_mb"))]
+
+
+def monitor_lag(monitor: dict | None) -> str:
+    """The worst trail; ``>`` when the monitor never counted every saga (a lower bound)."""
+    if monitor is None:
+        return "-"
+    return f"{'' if monitor['caught_up'] else '>'}{monitor['lag_s']:.2f}"
 
 
 def _row(name: str, report: dict, value) -> str:
@@ -98,13 +120,26 @@ def hop_ratio(report: dict, run: dict, rate: str) -> float:
 
 
 def last_line(report: dict) -> str:
+    """The summary; a field without a figure (no baseline, no monitor) is ``-``, so that every
+    line has the same fields in the same order."""
     run, rate = report["runs"]["current"], reference_rate(report)
+    baseline = report["runs"].get("baseline")
+    monitor = run["monitor"]
     return (f"bench: sagas_per_s={run['burst']['sagas_per_s']:g} "
             f"p50_ms@{rate}={run['rates'][rate]['p50']:g} "
             f"p99_ms@{rate}={run['rates'][rate]['p99']:g} "
             f"hop_ratio@{rate}={hop_ratio(report, run, rate):g} "
             f"rss_mb_max={max(run['peak_rss_mb'].values()):g} "
-            f"raw_hop_p50_ms={report['raw_hop_ms']['p50']:g}")
+            f"raw_hop_p50_ms={report['raw_hop_ms']['p50']:g} "
+            f"cpu_ms_per_saga={run['burst']['cpu_ms_per_saga']:g} "
+            f"baseline_sagas_per_s={_g(baseline and baseline['burst']['sagas_per_s'])} "
+            f"baseline_cpu_ms_per_saga={_g(baseline and baseline['burst']['cpu_ms_per_saga'])} "
+            f"monitor_lag_s={monitor_lag(monitor)} "
+            f"monitor_cpu_ms_per_saga={_g(monitor and monitor['cpu_ms_per_saga'])}")
+
+
+def _g(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def plot(report: dict, path: Path) -> None:

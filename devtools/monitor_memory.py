@@ -5,9 +5,10 @@ Starts the real `saga-monitor` process on a fresh topic prefix, publishes the ev
 many synthetic sagas (four in five along the happy path, six events; one in five along the
 no-carrier path, nine events with compensations and two notifications) straight onto the saga
 topics — the services take no part — waits until the monitor has folded every one of them, and
-reads the process's resident memory from /proc. Retention (and the stall deadline) are set to a
-day, so that nothing leaves the table while it is measured. Prints one line, e.g.
-`sagas=100000 events=660000 rss_mb=... baseline_mb=... per_saga_bytes=...`.
+reads the process's resident memory (and the CPU it spent on them) from /proc. Retention (and
+the stall deadline) are set to a day, so that nothing leaves the table while it is measured.
+Prints one line, e.g.
+`sagas=100000 events=660000 rss_mb=... baseline_mb=... per_saga_bytes=... cpu_us_per_event=...`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from devtools.benchkit import process_usage
 from devtools.processes import free_port
 from devtools.synthetic_sagas import HAPPY, NO_CARRIER, saga
 from shared.events import encode
@@ -89,6 +91,7 @@ def main(sagas: int, bootstrap: str, timeout: float) -> int:
                 raise TimeoutError("the monitor did not become ready")
             time.sleep(1)
         baseline = rss_mb(monitor.pid)
+        cpu = process_usage(monitor.pid).cpu_seconds
         started = time.monotonic()
         settings = Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
         events = asyncio.run(publish_sagas(settings, sagas))
@@ -101,11 +104,13 @@ def main(sagas: int, bootstrap: str, timeout: float) -> int:
                   f"rss={rss_mb(monitor.pid):.0f} MB", file=sys.stderr)
             time.sleep(5)
         folded = time.monotonic() - started
+        cpu = process_usage(monitor.pid).cpu_seconds - cpu
         time.sleep(3)
         rss, peak = rss_mb(monitor.pid), rss_mb(monitor.pid, "VmHWM")
         print(f"sagas={sagas} events={events} rss_mb={rss:.0f} peak_mb={peak:.0f} "
               f"baseline_mb={baseline:.0f} per_saga_bytes={(rss - baseline) * 2**20 / sagas:.0f} "
-              f"publish_s={published:.0f} folded_s={folded:.0f}")
+              f"publish_s={published:.0f} folded_s={folded:.0f} "
+              f"cpu_us_per_event={cpu / events * 1e6:.0f}")
         return 0
     finally:
         monitor.terminate()

@@ -14,6 +14,7 @@ overdue step is *stuck*.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -45,6 +46,10 @@ class Deadlines(NamedTuple):
     def of(self, wait: Wait) -> float:
         return self.steps.get(wait.step, self.default)
 
+    @property
+    def shortest(self) -> float:
+        return min([self.default, *self.steps.values()])
+
     def overdue(self, wait: Wait, now: float) -> float:
         """Seconds past the deadline (negative while there is still time)."""
         return now - wait.since - self.of(wait)
@@ -73,6 +78,11 @@ def waits(record: tuple) -> list[Wait]:
 
 def stuck(record: tuple, now: float, deadlines: Deadlines) -> list[tuple[Wait, float]]:
     """The overdue waits, each with how far past its deadline it is."""
+    # A wait starts at one of the saga's events (or its first activity): while even the first
+    # is younger than the shortest deadline, nothing can be overdue. This spares the overview
+    # the waits of every young saga, which is most of them in a burst.
+    if now - _first_activity(record) <= deadlines.shortest:
+        return []
     return [(wait, late) for wait in waits(record)
             if (late := deadlines.overdue(wait, now)) > 0]
 
@@ -109,5 +119,5 @@ def _wait(record: tuple, seen: dict[str, int], trigger: str, step: str,
 
 
 def _first_activity(record: tuple) -> float:
-    times = [e[E_AT] for e in record[EVENTS]] + [letter[10] for letter in record[LETTERS]]
-    return min(times)
+    return min(min((e[E_AT] for e in record[EVENTS]), default=math.inf),
+               min((letter[10] for letter in record[LETTERS]), default=math.inf))

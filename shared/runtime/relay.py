@@ -90,7 +90,9 @@ class OutboxRelay:
             self._enqueue([row for row in fresh if not self.held.holds(row.topic)])
 
     def _enqueue(self, rows: list[OutgoingMessage]) -> None:
-        if rows and self._queue and rows[0].seq < self._queue[-1].seq:  # a straggler
+        if not rows:
+            return  # waking the loop for nothing turned an idle relay into a busy loop
+        if self._queue and rows[0].seq < self._queue[-1].seq:  # a straggler
             self._queue = deque(sorted([*self._queue, *rows], key=lambda row: row.seq))
         else:
             self._queue.extend(rows)

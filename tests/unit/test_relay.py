@@ -56,6 +56,16 @@ async def test_rows_younger_than_the_grace_are_left_to_whoever_committed_them(re
     assert relay.backlog == 0
 
 
+async def test_a_relay_with_nothing_to_send_is_not_woken_by_its_own_look_and_sleeps(relay):
+    # run() clears the wake-up, looks, then waits for it: a look that sets it again for no
+    # rows turned every idle relay into a busy loop (a fifth of a core per service).
+    await relay.publish_pending()
+
+    assert not relay._wakeup.is_set()
+    relay.hand_over(relay.writer.run_sync(_commit_rows, "StockReserved"))
+    assert relay._wakeup.is_set()
+
+
 def _row(seq: int, topic: str) -> OutgoingMessage:
     return OutgoingMessage(seq, topic, b"k", b"v", [])
 
