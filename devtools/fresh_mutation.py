@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", help="Python files, e.g. shared/outbox.py")
     parser.add_argument("--timeout", type=float, help="seconds per mutant (default: 3 × a clean run)")
+    parser.add_argument("--tests", nargs="+", metavar="TEST_FILE",
+                        help="run these test files instead of tests/unit (e.g. the outbox's "
+                             "tests on PostgreSQL, tests/integration/test_outbox_postgres.py)")
     args = parser.parse_args(argv)
     files = [Path(name).resolve() for name in args.files]
     wrong = [name for name, path in zip(args.files, files, strict=True)
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # unwinds like Ctrl-C, so the file goes back
     put_back_leftovers()
     try:
-        return run([str(path.relative_to(ROOT)) for path in files], args.timeout)
+        return run([str(path.relative_to(ROOT)) for path in files], args.timeout, args.tests)
     except SyntaxError as error:
         print(f"mutation-fresh: {error.filename}:{error.lineno} is not valid Python: {error.msg}",
               file=sys.stderr)
@@ -68,30 +71,32 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
-def run(files: list[str], timeout: float | None) -> int:
+def run(files: list[str], timeout: float | None, tests: list[str] | None = None) -> int:
     mutants = [mutant for name in files for mutant in mutants_of(name)]
     print(f"mutation-fresh: {len(mutants)} mutants of {', '.join(files)}; "
           "the unit tests once without any ...", flush=True)
     started = time.monotonic()
-    clean = run_tests(tests_first(files[0]), timeout=None)
+    chosen = (lambda path: tests) if tests else tests_first
+    clean = run_tests(chosen(files[0]), timeout=None)
     if clean != "survived":
         print(f"mutation-fresh: the unit tests fail without any mutant ({clean}): fix them first",
               file=sys.stderr)
         return 2
     timeout = timeout or max(60.0, 3 * (time.monotonic() - started))
-    verdicts = [check(mutant, timeout, n, len(mutants), started)
+    verdicts = [check(mutant, timeout, n, len(mutants), started, chosen)
                 for n, mutant in enumerate(mutants, 1)]
     report(mutants, verdicts, time.monotonic() - started)
     return 0
 
 
-def check(mutant: Mutant, timeout: float, n: int, total: int, started: float) -> str:
+def check(mutant: Mutant, timeout: float, n: int, total: int, started: float,
+          chosen=None) -> str:
     original = Path(mutant.path).read_bytes()
     (KEPT / mutant.path).parent.mkdir(parents=True, exist_ok=True)
     (KEPT / mutant.path).write_bytes(original)
     try:
         write(mutant.path, mutant.source.encode())
-        verdict = run_tests(tests_first(mutant.path), timeout)
+        verdict = run_tests((chosen or tests_first)(mutant.path), timeout)
     finally:
         write(mutant.path, original)
         (KEPT / mutant.path).unlink()

@@ -61,13 +61,6 @@ class Outbox:
         return OutgoingMessage(seq, topic, key, value,
                                [(name, text.encode()) for name, text in headers], now)
 
-    def pending(self, after_seq: int = 0, limit: int = 500) -> list[OutgoingMessage]:
-        """Unsent rows after ``after_seq``, oldest first (failed rows are not pending)."""
-        return self._messages(self.db.execute(
-            "SELECT seq, topic, key, value, headers, created_at FROM outbox "
-            "WHERE sent_at IS NULL AND failed_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
-            [after_seq, limit]).fetchall())
-
     @staticmethod
     def _messages(rows: list[tuple]) -> list[OutgoingMessage]:
         return [OutgoingMessage(seq, topic, key, value,

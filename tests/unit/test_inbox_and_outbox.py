@@ -13,6 +13,11 @@ from shared.store import open_database
 from tests.support.builders import event, order_created
 
 DAY = 86_400.0
+
+
+def _unsent(outbox: Outbox) -> list[OutgoingMessage]:
+    """What the relay reads at start: every row neither sent nor failed."""
+    return outbox.rows(outbox.unsent_seqs())
 NOW = 1_800_000_000.0
 
 
@@ -70,7 +75,7 @@ def test_an_event_is_added_under_its_own_id_and_key_and_comes_back_as_it_went_in
     added = Outbox(db).add(evt, headers=[("traceparent", "00-abc-01")])
     assert added == OutgoingMessage(added.seq, "OrderCreated", b"ord-1", encode(evt),
                                     [("traceparent", b"00-abc-01")], added.created_at)
-    assert Outbox(db).pending() == [added]
+    assert _unsent(Outbox(db)) == [added]
     assert db["outbox"].get(added.seq)["message_id"] == evt.event_id
 
 
@@ -82,21 +87,16 @@ def test_a_raw_message_gets_an_id_and_a_time_of_its_own(db):
     assert len(set(ids)) == 2 and all(ids)
     assert before <= first.created_at <= second.created_at <= time.time()
     assert (first.key, first.value, first.headers) == (None, b"x", [("dlt.kind", b"malformed")])
-    assert Outbox(db).pending() == [first, second]
+    assert _unsent(Outbox(db)) == [first, second]
 
 
-def test_pending_rows_come_oldest_first_after_the_given_seq(db):
+def test_unsent_rows_come_oldest_first_and_only_those_committed_before_a_time_when_asked(db):
     outbox = Outbox(db)
     seqs = [outbox.add(event(order_created(), order_id=f"ord-{n}")).seq for n in range(4)]
-    assert [row.seq for row in outbox.pending()] == seqs
-    assert [row.seq for row in outbox.pending(after_seq=seqs[1])] == seqs[2:]
-    assert [row.seq for row in outbox.pending(limit=2)] == seqs[:2]
-
-
-def test_the_relay_is_handed_at_most_five_hundred_rows_at_a_time(db):
-    for _ in range(501):
-        Outbox(db).add_raw("StockAdded", b"A", b"{}", [])
-    assert len(Outbox(db).pending()) == 500
+    db.execute("UPDATE outbox SET created_at = seq")
+    assert outbox.unsent_seqs() == seqs
+    assert outbox.unsent_seqs(created_before=seqs[2]) == seqs[:2]
+    assert [row.seq for row in outbox.rows([seqs[3], seqs[1]])] == [seqs[1], seqs[3]]
 
 
 def test_sent_and_failed_rows_are_no_longer_pending_and_failed_ones_say_why(db):
@@ -105,7 +105,7 @@ def test_sent_and_failed_rows_are_no_longer_pending_and_failed_ones_say_why(db):
                               for n in range(3))
     outbox.mark_sent([sent.seq])
     outbox.mark_failed(refused.seq, "MessageSizeTooLargeError: " + "x" * 600)
-    assert outbox.pending() == [waiting] and outbox.unsent_count() == 1
+    assert _unsent(outbox) == [waiting] and outbox.unsent_count() == 1
     [failed] = outbox.failed()
     error, failed_at = failed.pop("error"), failed.pop("failed_at")
     assert failed == {"seq": refused.seq, "topic": "OrderCreated", "key": b"ord-1",
@@ -143,4 +143,4 @@ def test_pruning_every_sent_row_never_lets_a_new_row_reuse_an_old_seq(db):
     assert outbox.prune_sent(1, now=NOW) == 2  # the newest stays, as the seq high-water mark
     later = outbox.add(event(order_created(), order_id="ord-later"))
     assert later.seq > rows[-1].seq
-    assert outbox.pending() == [later]
+    assert _unsent(outbox) == [later]

@@ -36,7 +36,7 @@ def test_a_message_is_as_large_as_its_key_value_and_header_names_and_values(outb
     added = outbox.add_raw("OrderCreated", b"ord-1", b'{"a": 1}',
                            [("traceparent", "00-abc-01"), ("dlt.kind", "malformed")])
     assert added.size == 5 + 8 + (11 + 9) + (8 + 9)
-    assert [row.size for row in outbox.pending()] == [added.size]
+    assert [row.size for row in outbox.rows(outbox.unsent_seqs())] == [added.size]
 
 
 def test_a_message_without_a_key_or_headers_is_as_large_as_its_value():
@@ -56,7 +56,7 @@ def test_the_backlog_counts_exactly_the_rows_neither_sent_nor_failed(outbox):
     outbox.mark_failed(failed.seq, "too large")
     outbox.mark_failed(sent_and_failed.seq, "too large")
     assert outbox.unsent_count() == 3
-    assert outbox.pending() == [first, second, third]
+    assert outbox.rows(outbox.unsent_seqs()) == [first, second, third]
 
 
 def test_failed_rows_are_listed_oldest_first_with_what_an_operator_needs(outbox):
@@ -73,7 +73,7 @@ def test_failed_rows_are_listed_oldest_first_with_what_an_operator_needs(outbox)
          "error": "MessageSizeTooLargeError", "failed_at": True},
         {"seq": newer.seq, "topic": "OrderCreated", "key": None, "bytes": 5,
          "error": "InvalidTopicError", "failed_at": True}]
-    assert outbox.pending() == [pending]
+    assert outbox.rows(outbox.unsent_seqs()) == [pending]
 
 
 @pytest.fixture
@@ -102,10 +102,11 @@ def _plans(outbox: Outbox, *queries) -> list[str]:
 
 def test_the_relay_and_the_backlog_read_only_unsent_rows_through_their_partial_index(
         grown_sqlite_outbox):
-    pending, backlog = _plans(grown_sqlite_outbox, grown_sqlite_outbox.pending,
-                              grown_sqlite_outbox.unsent_count)
-    assert pending == "SEARCH outbox USING INDEX outbox_unsent (seq>?)"
-    assert backlog == "SCAN outbox USING INDEX outbox_unsent"
+    outbox = grown_sqlite_outbox
+    relay_at_start, stranded, backlog = _plans(
+        outbox, outbox.unsent_seqs, lambda: outbox.unsent_seqs(created_before=time.time()),
+        outbox.unsent_count)
+    assert relay_at_start == stranded == backlog == "SCAN outbox USING INDEX outbox_unsent"
 
 
 def test_the_unsent_index_holds_only_rows_not_yet_sent_however_many_were_sent(
