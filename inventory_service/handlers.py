@@ -7,6 +7,7 @@ from inventory_service.repository import InventoryUnitOfWork
 from shared.choreography import Reaction, ServiceSpec
 from shared.events import (
     Event,
+    FraudCheckFailed,
     OrderCreated,
     OrderShipped,
     PaymentFailed,
@@ -84,6 +85,9 @@ SERVICE = ServiceSpec(
     reactions={
         OrderCreated: Reaction(reserve_stock, emits=(StockReserved, StockReservationFailed)),
         PaymentFailed: Reaction(release_stock, emits=(StockReleased,)),
+        # A rejected screening (flow version 2 on) undoes the reservation before it.
+        FraudCheckFailed: Reaction(release_stock, emits=(StockReleased,),
+                                   versions=frozenset({2})),
         PaymentRefunded: Reaction(release_stock, emits=(StockReleased,)),
         OrderShipped: Reaction(mark_stock_shipped),
         StockAdded: Reaction(add_stock),

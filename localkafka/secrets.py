@@ -24,8 +24,8 @@ from localkafka.errors import LocalKafkaError
 
 ADMIN, CONTROLLER, MONITOR = "admin", "controller", "saga_monitor"
 #: One principal per service, one for sagactl, one for the monitor (shared/acls.py grants them).
-PRINCIPALS = ("order_service", "inventory_service", "payment_service", "shipping_service",
-              "notification_service", "sagactl", MONITOR)
+PRINCIPALS = ("order_service", "inventory_service", "fraud_service", "payment_service",
+              "shipping_service", "notification_service", "sagactl", MONITOR)
 BROKER_NAMES = ("127.0.0.1", "localhost", "kafka")
 #: Older librdkafka (Debian 12's kcat: 2.0.2) repeats the client nonce in its SCRAM answer,
 #: which Kafka 4 refuses as invalid credentials (librdkafka PR 4895, fixed in 2.6.1).

@@ -21,8 +21,8 @@ from pathlib import Path
 ADMIN = "admin"
 #: A role and a database per service, both named like the service (a unit test keeps this equal
 #: to participants.SERVICES). Add a name here, and the next start provisions it.
-SERVICES = ("order_service", "inventory_service", "payment_service", "shipping_service",
-            "notification_service")
+SERVICES = ("order_service", "inventory_service", "fraud_service", "payment_service",
+            "shipping_service", "notification_service")
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 

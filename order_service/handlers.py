@@ -12,6 +12,8 @@ from shared.choreography import Reaction, ServiceSpec, Timeout
 from shared.events import (
     CustomerNotified,
     Event,
+    FraudCheckFailed,
+    FraudCheckPassed,
     OrderCancellationAccepted,
     OrderCancellationRejected,
     OrderCancellationRequested,
@@ -70,6 +72,7 @@ def _conclusion(order: model.Order) -> OrderCompleted | OrderCancelled:
 
 
 _CONCLUDES = (OrderCompleted, OrderCancelled)
+_SCREENED = frozenset({2})
 
 SERVICE = ServiceSpec(
     name="order_service",
@@ -83,6 +86,9 @@ SERVICE = ServiceSpec(
         OrderCreated: Reaction(record_order, emits=_CONCLUDES),
         StockReserved: Reaction(track_order),
         StockReservationFailed: Reaction(track_order, emits=(OrderCancelled,)),
+        # The screening's verdict, from flow version 2 on (a rejection starts compensating).
+        FraudCheckPassed: Reaction(track_order, versions=_SCREENED),
+        FraudCheckFailed: Reaction(track_order, versions=_SCREENED),
         PaymentCharged: Reaction(track_order),
         PaymentFailed: Reaction(track_order),
         OrderShipped: Reaction(track_order, emits=(OrderCompleted,)),

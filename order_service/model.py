@@ -36,11 +36,12 @@ class Cancellation(StrEnum):
 TERMINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED})
 _COMPLETING = {"OrderShipped"}
 _CANCELLING = {"StockReservationFailed", "StockReleased"}
-_COMPENSATING = {"PaymentFailed", "ShipmentFailed", "PaymentRefunded", "OrderCancellationAccepted"}
+_COMPENSATING = {"FraudCheckFailed", "PaymentFailed", "ShipmentFailed", "PaymentRefunded",
+                 "OrderCancellationAccepted"}
 _CANCELLATION = {"OrderCancellationRequested": Cancellation.REQUESTED,
                  "OrderCancellationAccepted": Cancellation.ACCEPTED,
                  "OrderCancellationRejected": Cancellation.REJECTED}
-_FAILURES = ("StockReservationFailed", "PaymentFailed", "ShipmentFailed",
+_FAILURES = ("StockReservationFailed", "FraudCheckFailed", "PaymentFailed", "ShipmentFailed",
              "OrderCancellationAccepted")
 
 

@@ -7,6 +7,7 @@ registry imports the services, the services import ``shared`` — and ``shared``
 them (a unit test parses every module in ``shared`` to keep it so).
 """
 
+from fraud_service.handlers import SERVICE as FRAUD
 from inventory_service.handlers import SERVICE as INVENTORY
 from notification_service.handlers import SERVICE as NOTIFICATION
 from order_service.handlers import SERVICE as ORDER
@@ -21,5 +22,6 @@ OPERATOR = ServiceSpec(
     originates=(OrderCreated, StockAdded, FundsDeposited),
 )
 
-PARTICIPANTS = (ORDER, INVENTORY, PAYMENT, SHIPPING, NOTIFICATION, OPERATOR)
-SERVICES = (ORDER, INVENTORY, PAYMENT, SHIPPING, NOTIFICATION)
+#: The services, in the order of the saga's latest flow (fraud_service screens from version 2 on).
+SERVICES = (ORDER, INVENTORY, FRAUD, PAYMENT, SHIPPING, NOTIFICATION)
+PARTICIPANTS = (*SERVICES, OPERATOR)

@@ -9,6 +9,7 @@ from payment_service.repository import PaymentUnitOfWork
 from shared.choreography import Reaction, ServiceSpec
 from shared.events import (
     Event,
+    FraudCheckPassed,
     FundsDeposited,
     OrderCancellationAccepted,
     PaymentCharged,
@@ -20,7 +21,9 @@ from shared.events import (
 
 
 def charge_payment(event: Event, uow: PaymentUnitOfWork) -> None:
-    order: StockReserved = event.payload
+    # What comes before the charge in the saga's flow: StockReserved (v1) or FraudCheckPassed
+    # (v2). Both carry the customer, the lines (so the total) and the address.
+    order: StockReserved | FraudCheckPassed = event.payload
     with uow:
         if uow.inbox.claim(event) and uow.payments.payment(event.order_id) is None:
             payment, account = model.charge(
@@ -78,7 +81,12 @@ SERVICE = ServiceSpec(
     name="payment_service",
     description="Owns customer balances; charges order totals, refunds on compensation.",
     reactions={
-        StockReserved: Reaction(charge_payment, emits=(PaymentCharged, PaymentFailed)),
+        # The charge follows the step before it in the saga's flow: the reservation in
+        # version 1, the fraud screening from version 2 on.
+        StockReserved: Reaction(charge_payment, emits=(PaymentCharged, PaymentFailed),
+                                versions=frozenset({1})),
+        FraudCheckPassed: Reaction(charge_payment, emits=(PaymentCharged, PaymentFailed),
+                                   versions=frozenset({2})),
         ShipmentFailed: Reaction(refund_payment, emits=(PaymentRefunded,)),
         OrderCancellationAccepted: Reaction(note_accepted_cancellation),
         FundsDeposited: Reaction(deposit_funds),

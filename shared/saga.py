@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from shared.choreography import ServiceSpec, producers_of, reactions_to
 from shared.events import (
     CustomerNotified,
+    FraudCheckFailed,
+    FraudCheckPassed,
     OrderCancelled,
     OrderCompleted,
     OrderCreated,
@@ -61,22 +63,35 @@ class SagaDefinition:
     def failures(self) -> tuple[type[Payload], ...]:
         return tuple(step.failure for step in self.steps if step.failure)
 
-
-ORDER_SAGA = SagaDefinition(
-    steps=(
-        Step("order_service", OrderCreated, compensation=OrderCancelled),
-        Step("inventory_service", StockReserved, StockReservationFailed, StockReleased),
-        Step("payment_service", PaymentCharged, PaymentFailed, PaymentRefunded),
-        Step("shipping_service", OrderShipped, ShipmentFailed),
-        Step("order_service", OrderCompleted),
-        Step("notification_service", CustomerNotified),
-    ),
-    pivot=OrderShipped,
-)
+    def compensations_after(self, failure: type[Payload]) -> list[type[Payload]]:
+        """What must run once a step fails with ``failure``: the compensations of the steps
+        before it, the latest first."""
+        failed = next(i for i, step in enumerate(self.steps) if step.failure is failure)
+        return [step.compensation for step in reversed(self.steps[:failed]) if step.compensation]
 
 
-#: Every version of the order saga's flow, by number; new sagas start with the latest.
-SAGAS: dict[int, SagaDefinition] = {1: ORDER_SAGA}
+_CREATE = Step("order_service", OrderCreated, compensation=OrderCancelled)
+_RESERVE = Step("inventory_service", StockReserved, StockReservationFailed, StockReleased)
+_CHARGE = Step("payment_service", PaymentCharged, PaymentFailed, PaymentRefunded)
+_SHIP_AND_CONCLUDE = (Step("shipping_service", OrderShipped, ShipmentFailed),
+                      Step("order_service", OrderCompleted),
+                      Step("notification_service", CustomerNotified))
+
+#: Version 1, the first flow: reserve, charge, ship.
+ORDER_SAGA = SagaDefinition(steps=(_CREATE, _RESERVE, _CHARGE, *_SHIP_AND_CONCLUDE),
+                            pivot=OrderShipped)
+#: Version 2: the order is screened between the reservation and the charge. The screening
+#: only decides, so it has no compensation; its rejection undoes the steps before it.
+SCREENED_ORDER_SAGA = SagaDefinition(
+    steps=(_CREATE, _RESERVE,
+           Step("fraud_service", FraudCheckPassed, FraudCheckFailed, changes_nothing=True),
+           _CHARGE, *_SHIP_AND_CONCLUDE),
+    pivot=OrderShipped)
+
+
+#: Every version of the order saga's flow, by number; new sagas start with the latest. A
+#: version stays here as long as a saga of it may still run (docs/adding-a-step.md).
+SAGAS: dict[int, SagaDefinition] = {1: ORDER_SAGA, 2: SCREENED_ORDER_SAGA}
 LATEST_VERSION = max(SAGAS)
 #: Every compensation of every version (what a crash point "during a compensation" watches).
 COMPENSATIONS = frozenset(payload for saga in SAGAS.values() for payload in saga.compensations)
@@ -134,10 +149,10 @@ def _steps_before_the_pivot_compensate(saga: SagaDefinition, specs: Sequence[Ser
 
 def _failures_compensate_in_reverse_order(saga: SagaDefinition, specs: Sequence[ServiceSpec]):
     problems = []
-    for index, step in enumerate(saga.steps):
+    for step in saga.steps:
         if step.failure is None:
             continue
-        expected = [s.compensation for s in reversed(saga.steps[:index]) if s.compensation]
+        expected = saga.compensations_after(step.failure)
         actual = compensation_chain(step.failure, saga, specs)
         if actual != expected:
             problems.append(

@@ -37,6 +37,7 @@ DEFAULT_HTTP_PORTS = {
     "shipping_service": 8003,
     "notification_service": 8004,
     "saga_monitor": 8005,
+    "fraud_service": 8006,
 }
 
 

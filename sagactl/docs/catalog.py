@@ -3,46 +3,84 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 
 from sagactl.docs.schemas import schema_path
 from sagactl.docs.wire import CHANGING, HEADER
-from shared.choreography import ServiceSpec, consumers_of, producers_of, reactions_to
+from shared.choreography import (
+    Reaction,
+    ServiceSpec,
+    consumers_of,
+    producers_of,
+    reactions_to,
+)
 from shared.events import CATALOG, Payload
 from shared.events.examples import example_event
-from shared.saga import SagaDefinition
+from shared.saga import SagaDefinition, compensation_chain
 
 
-def render(saga: SagaDefinition, specs: Sequence[ServiceSpec]) -> str:
-    parts = [HEADER, CHANGING, _flow(saga, specs), "## Topics\n"]
+def render(sagas: Mapping[int, SagaDefinition], specs: Sequence[ServiceSpec]) -> str:
+    """``sagas``: every version of the saga's flow (``shared.saga.SAGAS``)."""
+    parts = [HEADER, CHANGING, _flows(sagas, specs), _reactions(specs), "## Topics\n"]
     parts += [_topic(payload, specs) for payload in CATALOG.values()]
     parts += ["## Shapes used inside payloads\n", *_shapes()]
     return "\n".join(parts).rstrip() + "\n"
 
 
-def _flow(saga: SagaDefinition, specs: Sequence[ServiceSpec]) -> str:
-    lines = ["## The saga\n", "| step | service | success | failure | compensation |",
-             "|---|---|---|---|---|"]
+def _flows(sagas: Mapping[int, SagaDefinition], specs: Sequence[ServiceSpec]) -> str:
+    latest = max(sagas)
+    intro = ("A saga keeps the version of the flow it started with (`saga_version` in every "
+             f"event's envelope); new sagas start with the latest, version {latest}. "
+             "Compensations run in reverse order of the steps; after the pivot the saga only "
+             "moves forward. How a step is added: [adding-a-step.md](adding-a-step.md).")
+    lines = ["## The saga\n", textwrap.fill(intro, width=95), ""]
+    for version in sorted(sagas, reverse=True):
+        lines += _flow(version, sagas[version], [spec.in_version(version) for spec in specs],
+                       " (the latest)" if version == latest else "")
+    return "\n".join(lines)
+
+
+def _flow(version: int, saga: SagaDefinition, specs: Sequence[ServiceSpec], note: str
+          ) -> list[str]:
+    lines = [f"### Flow version {version}{note}\n",
+             "| step | service | success | failure | compensation |", "|---|---|---|---|---|"]
     for number, step in enumerate(saga.steps, start=1):
         pivot = " (pivot)" if step.action is saga.pivot else ""
+        undo = "nothing to undo" if step.changes_nothing else _name(step.compensation)
         lines.append(f"| {number} | {step.service} | `{step.action.event_type()}`{pivot} | "
-                     f"{_name(step.failure)} | {_name(step.compensation)} |")
-    lines += ["", "Compensations run in reverse order of the steps; after the pivot the saga only "
-              "moves forward.", "", "### Who reacts to what\n", "| service | consumes | may emit |",
-              "|---|---|---|"]
+                     f"{_name(step.failure)} | {undo} |")
+    lines += ["", "After a failure, as the declarations make them run:", ""]
+    lines += [f"* `{failure.event_type()}` → "
+              + (" → ".join(f"`{p.event_type()}`" for p in
+                            compensation_chain(failure, saga, specs)) or "nothing to undo")
+              for failure in saga.failures]
+    return [*lines, ""]
+
+
+def _reactions(specs: Sequence[ServiceSpec]) -> str:
+    lines = ["### Who reacts to what\n", "| service | consumes | may emit | in flow versions |",
+             "|---|---|---|---|"]
     for spec in specs:
         for payload, reaction in spec.reactions.items():
             emitted = ", ".join(f"`{p.event_type()}`" for p in reaction.emits) or "—"
-            lines.append(f"| {spec.name} | `{payload.event_type()}` | {emitted} |")
+            lines.append(f"| {spec.name} | `{payload.event_type()}` | {emitted} | "
+                         f"{_versions_of(reaction)} |")
         for payload in spec.originates:
-            lines.append(f"| {spec.name} | (its own initiative) | `{payload.event_type()}` |")
+            lines.append(f"| {spec.name} | (its own initiative) | `{payload.event_type()}` | "
+                         "all |")
     return "\n".join(lines) + "\n"
+
+
+def _versions_of(reaction: Reaction) -> str:
+    return "all" if reaction.versions is None else ", ".join(map(str, sorted(reaction.versions)))
 
 
 def _topic(payload: type[Payload], specs: Sequence[ServiceSpec]) -> str:
     name = payload.event_type()
     key = f"payload `{payload.key_field}`" if payload.key_field else "order id"
     reacting = [f"{service} → {', '.join(p.event_type() for p in r.emits) or 'no event'}"
+                + ("" if r.versions is None else f" (flow versions {_versions_of(r)})")
                 for service, r in reactions_to(payload, specs)]
     lines = [f"### `{name}`\n", (payload.__doc__ or "").strip(), "",
              f"* **Producers:** {', '.join(producers_of(payload, specs)) or '—'}",

@@ -52,11 +52,11 @@ def event_contract(docs: Path) -> dict[Path, str]:
     from participants import OPERATOR, PARTICIPANTS, SERVICES
     from saga_monitor.topics import APP_ID, READ
     from sagactl.docs import asyncapi, catalog, schemas
-    from shared.saga import ORDER_SAGA
+    from shared.saga import SAGAS
 
     monitor = asyncapi.Reader(APP_ID, "The saga monitor: reads every saga topic and its dead "
                               "letters, never writes one (a faust table by order id).", READ)
-    return {docs / "events.md": catalog.render(ORDER_SAGA, PARTICIPANTS),
+    return {docs / "events.md": catalog.render(SAGAS, PARTICIPANTS),
             docs / "asyncapi.yaml": asyncapi.render(SERVICES, OPERATOR, monitor),
             **schemas.current_files(docs)}
 

@@ -27,6 +27,8 @@ event](#changing-an-event)).
 | `order_id` | string or null | the saga the event belongs to (null only for reference data) |
 | `causation_id` | string or null | `event_id` of the event that caused this one |
 | `producer` | string | the service or tool that published it |
+| `saga_version` | integer | the version of the saga's flow (below), set when the saga starts and carried by every event of it; left out, it means 1 |
+| `deadline_at` | string or null | ISO 8601 time, UTC, by which the saga must be over; set when it starts, carried by every event of it |
 | `payload` | object | the fields listed per topic below |
 
 * Readers ignore fields they do not know. **Money is a decimal string** (`"19.90"`), never a

@@ -7,6 +7,8 @@ from shared.events.catalog import (
     SAGA_EVENTS,
     Address,
     CustomerNotified,
+    FraudCheckFailed,
+    FraudCheckPassed,
     FundsDeposited,
     LineItem,
     OrderCancellationAccepted,
@@ -30,10 +32,11 @@ from shared.events.catalog import (
 from shared.events.codec import RejectedMessage, decode, encode
 
 __all__ = [
-    "CATALOG", "REFERENCE_EVENTS", "SAGA_EVENTS", "Address", "Count", "CustomerNotified", "Event",
-    "FundsDeposited", "Identifier", "LineItem", "Money", "OrderCancellationAccepted",
-    "OrderCancellationRejected", "OrderCancellationRequested", "OrderCancelled", "OrderCompleted",
-    "OrderCreated", "OrderShipped", "Payload", "PaymentCharged", "PaymentFailed", "PaymentRefunded",
-    "RejectedMessage", "ReleasedLine", "ShipmentFailed", "Shortage", "StockAdded", "StockReleased",
-    "StockReservationFailed", "StockReserved", "decode", "encode",
+    "CATALOG", "REFERENCE_EVENTS", "SAGA_EVENTS", "Address", "Count", "CustomerNotified",
+    "Event", "FraudCheckFailed", "FraudCheckPassed", "FundsDeposited", "Identifier",
+    "LineItem", "Money", "OrderCancellationAccepted", "OrderCancellationRejected",
+    "OrderCancellationRequested", "OrderCancelled", "OrderCompleted", "OrderCreated",
+    "OrderShipped", "Payload", "PaymentCharged", "PaymentFailed", "PaymentRefunded",
+    "RejectedMessage", "ReleasedLine", "ShipmentFailed", "Shortage", "StockAdded",
+    "StockReleased", "StockReservationFailed", "StockReserved", "decode", "encode",
 ]

@@ -99,6 +99,21 @@ class StockReservationFailed(Payload):
     shortages: tuple[Shortage, ...] = Field(default=(), description="The lines that fell short.")
 
 
+class FraudCheckPassed(OrderLines):
+    """The order was screened and may be charged (flow version 2 on). Carries what payment
+    needs to charge and shipping needs later, as StockReserved does: nobody has to ask."""
+
+    shipping_address: Address = Field(description="Carried forward for shipping.")
+
+
+class FraudCheckFailed(Payload):
+    """The screening rejected the order before any money moved; the saga compensates (stock
+    released, order cancelled)."""
+
+    customer_id: Identifier
+    reason: str = Field(description="Why, in words a person can read.")
+
+
 class PaymentCharged(Payload):
     """The customer's balance was charged the order total."""
 
@@ -213,9 +228,9 @@ class FundsDeposited(Payload):
 
 
 SAGA_EVENTS: tuple[type[Payload], ...] = (
-    OrderCreated, StockReserved, StockReservationFailed, PaymentCharged, PaymentFailed,
-    OrderShipped, ShipmentFailed, PaymentRefunded, StockReleased, OrderCompleted,
-    OrderCancelled, OrderCancellationRequested, OrderCancellationAccepted,
+    OrderCreated, StockReserved, StockReservationFailed, FraudCheckPassed, FraudCheckFailed,
+    PaymentCharged, PaymentFailed, OrderShipped, ShipmentFailed, PaymentRefunded, StockReleased,
+    OrderCompleted, OrderCancelled, OrderCancellationRequested, OrderCancellationAccepted,
     OrderCancellationRejected, CustomerNotified,
 )
 REFERENCE_EVENTS: tuple[type[Payload], ...] = (StockAdded, FundsDeposited)

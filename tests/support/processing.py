@@ -6,23 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from shared.deadletters import DeadLetters, Delivery
+from shared.deadletters import Delivery
 from shared.events import Event, encode
 from shared.faults import CrashPoints
 from shared.metrics import ServiceMetrics
 from shared.processing import EventProcessor
 from shared.retry import Backoff
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from shared.testing import SimulatedClock
 
 
 class FlakyHandlers:
@@ -75,11 +65,11 @@ def processor_for(service, clock, failures=0, max_attempts=3, error=None, *, err
     """An inventory-service processor whose handlers fail ``failures`` times with ``error``
     (a gateway timeout unless told), or with each of ``errors`` in turn."""
     errors = list(errors) or [error or TimeoutError("gateway timeout")] * failures
-    return EventProcessor(service.db, FlakyHandlers(service.dispatcher, errors),
-                          DeadLetters("inventory_service", "inventory_service"),
-                          max_attempts=max_attempts, backoff=backoff or Backoff(base=1.0, cap=8.0),
-                          max_message_bytes=max_message_bytes, crash_points=crash_points,
-                          metrics=metrics, clock=clock)
+    return service.processor(handlers=FlakyHandlers(service.dispatcher, errors),
+                             max_attempts=max_attempts,
+                             backoff=backoff or Backoff(base=1.0, cap=8.0),
+                             max_message_bytes=max_message_bytes, crash_points=crash_points,
+                             metrics=metrics, clock=clock)
 
 
 def delivery_of(evt: Event, topic: str | None = None, offset: int = 7) -> Delivery:
@@ -93,7 +83,7 @@ def dead_letters(service) -> list[dict]:
             for t, k, v, h in rows]
 
 
-def drain(processor: EventProcessor, clock: FakeClock, rounds: int = 20) -> None:
+def drain(processor: EventProcessor, clock: SimulatedClock, rounds: int = 20) -> None:
     """Let every backoff pass, trying what is due each time: no real sleeping."""
     for _ in range(rounds):
         clock.advance(60)

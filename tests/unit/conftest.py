@@ -1,4 +1,8 @@
-"""Unit tests run handlers through the real dispatcher on in-memory SQLite: no Kafka."""
+"""Unit tests run handlers through the real dispatcher on in-memory SQLite: no Kafka.
+
+The services under test are the step authors' kit (shared/testing.py), the same one a new
+participant's tests use.
+"""
 
 from __future__ import annotations
 
@@ -9,54 +13,27 @@ import pytest
 from inventory_service.handlers import SERVICE as INVENTORY
 from inventory_service.repository import InventoryUnitOfWork
 from inventory_service.repository import create_tables as inventory_tables
-from shared.choreography import ServiceSpec
-from shared.events import Event, StockAdded
-from shared.processing import create_all_tables
-from shared.runtime.dispatcher import Dispatcher
-from shared.store import open_database
+from shared.events import StockAdded
+from shared.testing import ServiceKit, SimulatedClock
 from tests.support.builders import event
-from tests.support.processing import FakeClock
 
-
-class ServiceUnderTest:
-    """One service with its tables in memory; ``deliver`` runs an event like Kafka would."""
-
-    def __init__(self, spec: ServiceSpec, uow_class: Callable, create_tables: Callable,
-                 path: str = ":memory:") -> None:
-        self.db = open_database(path)
-        create_all_tables(self.db, create_tables)
-        self.uow_class = uow_class
-        self.dispatcher = Dispatcher(spec, self.new_uow)
-
-    def new_uow(self):
-        return self.uow_class(self.db)
-
-    def deliver(self, *events: Event) -> list[Event]:
-        emitted = []
-        for evt in events:
-            emitted += self.dispatcher.handle(evt).emitted
-        return emitted
-
-    def outbox_types(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT topic FROM outbox ORDER BY seq")]
-
-    def rows(self, table: str) -> list[dict]:
-        return list(self.db[table].rows)
+#: Where the tests' simulated time starts (a fixed point: stored times are predictable).
+CLOCK_START = 1_000_000.0
 
 
 @pytest.fixture
-def service_under_test() -> Callable[..., ServiceUnderTest]:
-    return ServiceUnderTest
+def service_under_test() -> Callable[..., ServiceKit]:
+    return ServiceKit
 
 
 @pytest.fixture
-def stocked_inventory() -> ServiceUnderTest:
+def stocked_inventory(clock) -> ServiceKit:
     """The inventory service with ten WIDGET-1 in stock: the subject of the processor tests."""
-    inventory = ServiceUnderTest(INVENTORY, InventoryUnitOfWork, inventory_tables)
+    inventory = ServiceKit(INVENTORY, InventoryUnitOfWork, inventory_tables, clock=clock)
     inventory.deliver(event(StockAdded(sku="WIDGET-1", quantity=10)))
     return inventory
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SimulatedClock:
+    return SimulatedClock(CLOCK_START)

@@ -41,18 +41,40 @@ def _saga_changing(step: int, **changes) -> SagaDefinition:
     return replace(ORDER_SAGA, steps=tuple(steps))
 
 
-def test_the_declared_choreography_keeps_every_saga_rule():
-    assert check(ORDER_SAGA, PARTICIPANTS) == []
+def test_every_version_of_the_declared_choreography_keeps_every_saga_rule():
+    from shared.saga import SAGAS, check_every_version
+    assert sorted(SAGAS) == [1, 2]
+    assert check_every_version(PARTICIPANTS) == []
 
 
 def test_docs_events_md_is_generated_from_the_code():
-    assert CATALOG_DOC.read_text() == render(ORDER_SAGA, PARTICIPANTS), (
+    from shared.saga import SAGAS
+    assert CATALOG_DOC.read_text() == render(SAGAS, PARTICIPANTS), (
         "docs/events.md is out of date: run `sagactl docs events`")
 
 
 def test_a_shipment_failure_compensates_refund_then_release_then_cancel():
     chain = compensation_chain(ShipmentFailed, ORDER_SAGA, PARTICIPANTS)
     assert chain == [PaymentRefunded, StockReleased, OrderCancelled]
+
+
+def test_a_rejected_screening_releases_the_stock_then_cancels_the_order_in_version_2():
+    from shared.events import FraudCheckFailed
+    from shared.saga import SAGAS
+    in_v2 = [spec.in_version(2) for spec in PARTICIPANTS]
+    assert compensation_chain(FraudCheckFailed, SAGAS[2], in_v2) == [StockReleased,
+                                                                      OrderCancelled]
+
+
+@pytest.mark.parametrize(("version", "charged_after"), [(1, "StockReserved"),
+                                                        (2, "FraudCheckPassed")])
+def test_payment_charges_after_the_step_before_it_in_each_version(version, charged_after):
+    from participants import FRAUD, PAYMENT
+    from shared.events import PaymentCharged
+    charging = [payload.event_type() for payload, reaction in
+                PAYMENT.in_version(version).reactions.items() if PaymentCharged in reaction.emits]
+    assert charging == [charged_after]
+    assert bool(FRAUD.in_version(version).reactions) == (version == 2)  # screens from v2 on
 
 
 def test_a_step_without_its_compensation_is_reported():

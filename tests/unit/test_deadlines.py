@@ -2,7 +2,6 @@
 when it passes before shipping, the order is cancelled as an accepted cancellation would be;
 shipping ships nothing past it; after the pivot a deadline only logs."""
 
-import functools
 from datetime import UTC, datetime
 
 import pytest
@@ -11,33 +10,25 @@ from order_service import commands, model
 from order_service.handlers import SERVICE as ORDERS
 from order_service.repository import DEADLINE, OrderRepository, OrderUnitOfWork
 from order_service.repository import create_tables as order_tables
-from shared.deadletters import DeadLetters
 from shared.events import OrderCancellationRequested, OrderShipped, PaymentCharged
-from shared.processing import EventProcessor
-from shared.retry import Backoff
+from shared.testing import ServiceKit
 from shared.timers import Timers
 from shipping_service.handlers import SERVICE as SHIPPING
 from shipping_service.repository import ShippingUnitOfWork
 from shipping_service.repository import create_tables as shipping_tables
 from tests.support.builders import ADDRESS, event, order_created
-from tests.unit.conftest import ServiceUnderTest
 
 DEADLINE_SECONDS = 60.0
 
 
 @pytest.fixture
 def orders(clock):
-    service = ServiceUnderTest(ORDERS, functools.partial(
-        OrderUnitOfWork, clock=clock, deadline_seconds=DEADLINE_SECONDS), order_tables)
-    service.processor = EventProcessor(service.db, service.dispatcher,
-                                       DeadLetters("order_service", "order_service"),
-                                       max_attempts=3, backoff=Backoff(),
-                                       max_message_bytes=64 * 1024, clock=clock)
-    return service
+    return ServiceKit(ORDERS, OrderUnitOfWork, order_tables, clock=clock,
+                      deadline_seconds=DEADLINE_SECONDS)
 
 
 def _fire(orders) -> list[str]:
-    return [row.topic for row in orders.processor.fire_due_timers()]
+    return [row.topic for row in orders.processor(max_attempts=3).fire_due_timers()]
 
 
 def test_a_placed_order_is_cancelled_once_when_its_deadline_passes_before_shipping(orders, clock):
@@ -81,11 +72,10 @@ def test_a_deadline_leaves_a_cancellation_under_way_alone(orders, clock):
 
 def test_the_timers_survive_a_restart(orders, clock, tmp_path):
     path = tmp_path / "order.db"
-    first = ServiceUnderTest(ORDERS, functools.partial(OrderUnitOfWork, clock=clock),
-                             order_tables, path)
+    first = ServiceKit(ORDERS, OrderUnitOfWork, order_tables, path, clock=clock)
     commands.place_order("ord-1", order_created(), 5.0, first.new_uow())
     first.db.close()
-    again = ServiceUnderTest(ORDERS, OrderUnitOfWork, order_tables, path)
+    again = ServiceKit(ORDERS, OrderUnitOfWork, order_tables, path)
     assert [t.key for t in Timers(again.db).due(clock.now + 5)] == ["ord-1"]
 
 
@@ -98,8 +88,7 @@ def test_looking_for_due_timers_is_one_scan_of_an_index_of_unfired_timers(orders
 
 @pytest.fixture
 def shipping(clock):
-    return ServiceUnderTest(SHIPPING, functools.partial(ShippingUnitOfWork, clock=clock),
-                            shipping_tables)
+    return ServiceKit(SHIPPING, ShippingUnitOfWork, shipping_tables, clock=clock)
 
 
 def _paid(clock, seconds_left: float):

@@ -11,7 +11,7 @@ from notification_service.repository import create_tables as notification_tables
 from payment_service.handlers import SERVICE as PAYMENT
 from payment_service.repository import PaymentUnitOfWork
 from payment_service.repository import create_tables as payment_tables
-from shared.deadletters import DeadLetters, Delivery
+from shared.deadletters import Delivery
 from shared.errors import PermanentError
 from shared.events import (
     FundsDeposited,
@@ -22,8 +22,7 @@ from shared.events import (
     encode,
 )
 from shared.faults import CrashPoints
-from shared.processing import EventProcessor
-from shared.retry import PARKED, Backoff, RetryQueue
+from shared.retry import PARKED, RetryQueue
 from tests.support.builders import ADDRESS, event, order_created
 from tests.support.processing import (
     Crashed,
@@ -106,8 +105,8 @@ def test_pruning_keeps_an_inbox_entry_whose_twin_waits_in_the_retry_queue(
 
 
 def test_an_event_that_reuses_another_types_id_does_not_hide_it():
-    from tests.unit.conftest import ServiceUnderTest
-    payment = ServiceUnderTest(PAYMENT, PaymentUnitOfWork, payment_tables)
+    from shared.testing import ServiceKit
+    payment = ServiceKit(PAYMENT, PaymentUnitOfWork, payment_tables)
     payment.deliver(event(FundsDeposited(customer_id="alice", amount="50.00")))
     charged = event(PaymentCharged(payment_id="pay-1", customer_id="alice", amount="19.90",
                                    shipping_address=ADDRESS))
@@ -122,12 +121,11 @@ def test_an_event_that_reuses_another_types_id_does_not_hide_it():
 
 
 def test_the_customer_is_told_only_once_the_group_commit_has_committed(clock, caplog):
-    from tests.unit.conftest import ServiceUnderTest
-    notification = ServiceUnderTest(NOTIFICATION, NotificationUnitOfWork, notification_tables)
-    processor = EventProcessor(notification.db, notification.dispatcher,
-                               DeadLetters("notification_service", "notification_service"),
-                               max_attempts=3, backoff=Backoff(), max_message_bytes=64 * 1024,
-                               crash_points=RaisingCrashPoints("inside_group_commit"), clock=clock)
+    from shared.testing import ServiceKit
+    notification = ServiceKit(NOTIFICATION, NotificationUnitOfWork, notification_tables,
+                              clock=clock)
+    processor = notification.processor(max_attempts=3,
+                                       crash_points=RaisingCrashPoints("inside_group_commit"))
     completed = delivery_of(event(OrderCompleted(customer_id="alice", total="19.90")))
     caplog.set_level(logging.INFO, logger="notification_service.sink")
     with pytest.raises(Crashed):  # as a SIGKILL before COMMIT: nothing of the batch is durable

@@ -212,7 +212,7 @@ def test_recording_a_fact_reads_only_its_order_never_the_history(orders, monkeyp
 def test_an_order_an_older_version_left_running_is_cancelled_with_its_first_failure(tmp_path):
     from shared.processing import create_all_tables
     from shared.store import open_database
-    from tests.unit.conftest import ServiceUnderTest
+    from shared.testing import ServiceKit
 
     path = tmp_path / "order.db"
     older = open_database(path)  # the tables as the version before cancel_reason made them
@@ -229,6 +229,6 @@ def test_an_order_an_older_version_left_running_is_cancelled_with_its_first_fail
     create_all_tables(older, create_tables)
     older.conn.close()
 
-    orders = ServiceUnderTest(SERVICE, OrderUnitOfWork, create_tables, path)
+    orders = ServiceKit(SERVICE, OrderUnitOfWork, create_tables, path)
     [cancelled] = orders.deliver(event(RELEASED))
     assert cancelled.payload.reason == "PaymentFailed: declined"

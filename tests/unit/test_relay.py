@@ -13,7 +13,8 @@ from shared.runtime.relay import OutboxRelay
 from shared.runtime.store import StoreWriter
 from shared.settings import Settings
 from shared.store import SqliteStore
-from tests.support.processing import FakeClock
+from shared.testing import SimulatedClock
+from tests.unit.conftest import CLOCK_START
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def _row(seq: int, topic: str) -> OutgoingMessage:
 
 
 def test_a_held_topic_waits_with_a_growing_pause_and_keeps_its_order():
-    clock = FakeClock()
+    clock = SimulatedClock(CLOCK_START)
     held = HeldTopics(clock)
     refused = TopicAuthorizationFailedError("StockAdded.DLT")
     held.hold([_row(3, "StockAdded.DLT")], refused)
@@ -88,7 +89,7 @@ def test_a_held_topic_waits_with_a_growing_pause_and_keeps_its_order():
 
 
 def test_a_held_topic_is_reported_until_a_send_to_it_works():
-    clock = FakeClock()
+    clock = SimulatedClock(CLOCK_START)
     held = HeldTopics(clock)
     held.hold([_row(1, "OrderShipped")], TopicAuthorizationFailedError("OrderShipped"))
     clock.advance(100)

@@ -1,0 +1,1 @@
+"""fraud_service: screens each order after its stock is reserved and before it is charged."""
