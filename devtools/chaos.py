@@ -107,7 +107,7 @@ class ChaosRun:
                                            down=self.chaos.broker_down, say=self.say)
             with Mesh(self.data_dir, self._bootstrap(broker), prefix,
                       **service_environment(self.chaos.fault_rate, replication)) as mesh:
-                self.say(f"starting five services (logs in {self.data_dir})")
+                self.say(f"starting the services (logs in {self.data_dir})")
                 mesh.start()
                 mesh.seed(Settings(kafka_bootstrap_servers=self._bootstrap(broker),
                                    topic_prefix=prefix), STOCK, BALANCES)

@@ -1,9 +1,11 @@
-"""`make demo`: every path of the order saga, five real processes, one real broker.
+"""`make demo`: every path of the order saga, six real processes, one real broker.
 
 Starts a broker (the local launcher, unless KAFKA_BOOTSTRAP_SERVERS is set),
 starts the services as separate processes, places one order per path, prints
 what happened, stops everything it started, and exits 1 if any path did not
-behave as expected.
+behave as expected. Orders placed through the API run the latest flow of the saga (version 2:
+screened by fraud_service); an OrderCreated published straight onto Kafka without a
+``saga_version`` runs the first.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from devtools.secure import prepare, principal_env, principal_settings
 from localkafka import LocalKafka
 from sagactl.kafka import publish, read_topics
 from sagactl.tracing import compensations
-from shared.events import Event, OrderCreated, decode
+from shared.events import SAGA_EVENTS, Event, OrderCreated, decode
+from shared.saga import LATEST_VERSION
 from shared.settings import Settings, ToolSettings
 
 NONE = "none"
@@ -43,10 +46,14 @@ class Outcome:
     compensations: str = ""
     #: Compensations that may be seen, in this exact order.
     allowed: tuple[str, ...] = (NONE,)
+    #: The version of the saga's flow it must run, and the one its events carried.
+    expected_flow: int = LATEST_VERSION
+    flow: int | None = None
 
     @property
     def ok(self) -> bool:
-        return self.actual == self.expected and self.compensations in self.allowed
+        return (self.actual == self.expected and self.compensations in self.allowed
+                and self.flow == self.expected_flow)
 
 
 def body(customer="alice", sku="WIDGET-1", quantity=1, address=None) -> dict:
@@ -90,7 +97,7 @@ class Demo:
                           producer="demo-kcat")
         asyncio.run(publish(self.settings, [event]))
         return Outcome("OrderCreated straight onto Kafka", event.order_id, "COMPLETED",
-                       self.final(event.order_id)["status"])
+                       self.final(event.order_id)["status"], expected_flow=1)
 
     def cancelled_mid_saga(self) -> Outcome:
         payment = self.mesh["payment_service"]
@@ -121,6 +128,8 @@ class Demo:
             self.simple("happy path", body(quantity=2), "COMPLETED"),
             self.simple("out of stock", body(sku="GADGET-2", quantity=5), "CANCELLED",
                         "OrderCancelled"),
+            self.simple("fraud rejected (blocklist)", body(customer="mallory"), "CANCELLED",
+                        RELEASE_CANCEL),
             self.simple("payment declined", body(customer="bob"), "CANCELLED", RELEASE_CANCEL),
             self.simple("shipping fails (address)", body(address=UNSERVED), "CANCELLED",
                         REFUND_RELEASE_CANCEL),
@@ -129,20 +138,17 @@ class Demo:
             self.published_directly(),
         ]
         for outcome in outcomes:
-            outcome.compensations = " → ".join(self.compensations(outcome.order_id)) or NONE
+            events = asyncio.run(_saga_events(self.settings, outcome.order_id))
+            outcome.compensations = " → ".join(compensations(events)) or NONE
+            versions = {event.saga_version for event in events}  # one, or something is wrong
+            outcome.flow = versions.pop() if len(versions) == 1 else None
         return outcomes
 
-    def compensations(self, order_id: str) -> list[str]:
-        return asyncio.run(_saga_events(self.settings, order_id))
 
-
-async def _saga_events(settings: Settings, order_id: str) -> list[str]:
-    events = [decode(r.value, max_bytes=len(r.value)) async for r in read_topics(
-        settings, ["PaymentRefunded", "StockReleased", "OrderCancelled", "PaymentFailed",
-                   "ShipmentFailed", "StockReservationFailed", "OrderCreated", "StockReserved",
-                   "PaymentCharged"], follow=False, from_beginning=True)
-        if (r.key or b"").decode() == order_id]
-    return compensations(events)
+async def _saga_events(settings: Settings, order_id: str) -> list[Event]:
+    return [decode(r.value, max_bytes=len(r.value)) async for r in read_topics(
+        settings, [payload.event_type() for payload in SAGA_EVENTS], follow=False,
+        from_beginning=True) if (r.key or b"").decode() == order_id]
 
 
 def _order_id() -> str:
@@ -166,9 +172,9 @@ def say(message: str) -> None:
 
 
 def print_table(outcomes: list[Outcome]) -> None:
-    headers = ("path", "order", "expected", "actual", "compensations seen", "")
-    rows = [(o.path, o.order_id, o.expected, o.actual, o.compensations,
-             "ok" if o.ok else "UNEXPECTED") for o in outcomes]
+    headers = ("path", "order", "flow", "expected", "actual", "compensations seen", "")
+    rows = [(o.path, o.order_id, f"v{o.flow}" if o.flow else "?", o.expected, o.actual,
+             o.compensations, "ok" if o.ok else "UNEXPECTED") for o in outcomes]
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, tuple("-" * w for w in widths), *rows]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
@@ -192,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                               "SAGA_API_TOKEN_FILE"]}
         with Mesh(Path(".run") / "demo" / stamp, bootstrap, prefix,
                   service_env=service_env) as mesh:
-            say(f"starting the five services (logs in {mesh.data_dir})...")
+            say(f"starting the {len(mesh.services)} services (logs in {mesh.data_dir})...")
             mesh.start()
             settings = ToolSettings(**{"kafka_bootstrap_servers": bootstrap, **as_sagactl},
                                     topic_prefix=prefix, order_api_url=mesh.order_api)

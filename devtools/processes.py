@@ -1,4 +1,4 @@
-"""The five services as separate OS processes: start, wait healthy, kill, freeze, stop.
+"""The services as separate OS processes: start, wait healthy, kill, freeze, stop.
 
 Used by `make demo`, `make chaos` and the crash tests. Each service gets its
 own log file, SQLite file and HTTP port; every process started here is stopped
@@ -19,20 +19,29 @@ from pathlib import Path
 import httpx
 
 from devtools.invariants import Stores
+from participants import SERVICES as PARTICIPATING
 from sagactl.kafka import publish
 from sagactl.seeding import seed_payloads
 from shared.events import Event
 from shared.settings import Settings
 from shared.store import open_store
 
-SERVICES = ("order_service", "inventory_service", "payment_service", "shipping_service",
-            "notification_service")
+#: Every service of the choreography (participants.SERVICES), by name.
+SERVICES = tuple(spec.name for spec in PARTICIPATING)
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def services_in(code_dir: Path | None) -> tuple[str, ...]:
+    """The services a checkout has: all of them, or an older checkout's (``code_dir``, say a
+    baseline for `make bench` from before a service joined)."""
+    if code_dir is None:
+        return SERVICES
+    return tuple(name for name in SERVICES if (code_dir / name / "__main__.py").exists())
 
 
 class ServiceProcess:
@@ -114,7 +123,7 @@ class ServiceProcess:
 
 
 class Mesh:
-    """The five services as processes sharing one broker and one topic prefix; with
+    """The services as processes sharing one broker and one topic prefix; with
     ``instances`` > 1, that many processes of each service, named ``<service>-<n>``, sharing
     the service's PostgreSQL database (``SAGA_DATABASE_URL`` in ``env`` or the environment)."""
 
@@ -132,7 +141,7 @@ class Mesh:
             raise ValueError("several instances of a service share a PostgreSQL database: "
                              "set SAGA_DATABASE_URL (eval $(make -s postgres))")
         names = [(name, None if instances == 1 else f"{name}-{n}")
-                 for name in SERVICES for n in range(1, instances + 1)]
+                 for name in services_in(code_dir) for n in range(1, instances + 1)]
         self.services = {
             instance or name: ServiceProcess(name, data_dir,
                                              {**common, **(service_env or {}).get(name, {})},
@@ -150,7 +159,7 @@ class Mesh:
             return self.data_dir
         return {name: open_store(Settings(service_name=name, database_url=self.database_url,
                                           database_password_file=self.database_password_file))
-                for name in SERVICES}
+                for name in dict.fromkeys(p.name for p in self.services.values())}
 
     def instances_of(self, service: str) -> list[ServiceProcess]:
         return [process for process in self.services.values() if process.name == service]
@@ -161,7 +170,7 @@ class Mesh:
 
     def start(self, timeout: float = 90.0, overrides: dict[str, dict[str, str]] | None = None
               ) -> None:
-        """Start all five; ``overrides`` adds environment for this first start of a service."""
+        """Start them all; ``overrides`` adds environment for this first start of a service."""
         for name, service in self.services.items():
             service.start(**(overrides or {}).get(name, {}))
         for service in self.services.values():

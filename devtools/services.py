@@ -1,13 +1,13 @@
-"""`make services` / `make services-stop`: the five services in the background, for a manual run.
+"""`make services` / `make services-stop`: the six services in the background, for a manual run.
 
     python -m devtools.services start    # start, wait until each answers /health, print URLs
     python -m devtools.services status   # which run, on which address
     python -m devtools.services stop     # SIGTERM each (they stop cleanly), SIGKILL if stuck
 
-Each service gets its default port (8000-8004; ``--port-base`` moves all five), its database
-and log in ``--state-dir`` (.run/services), and the environment of the shell that started it
-(KAFKA_BOOTSTRAP_SERVERS, SAGA_*). Stdlib only, like devtools.wait_http: it must work before
-anything else does.
+Each service gets its default port (8000-8004 and 8006, as in shared/settings.py; ``--port-base``
+moves them all), its database and log in ``--state-dir`` (.run/services), and the environment of
+the shell that started it (KAFKA_BOOTSTRAP_SERVERS, SAGA_*). Stdlib only, like devtools.wait_http:
+it must work before anything else does.
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from pathlib import Path
 
 from devtools.wait_http import answers
 
-NAMES = ("order_service", "inventory_service", "payment_service", "shipping_service",
-         "notification_service")
+#: Each service and its port, as an offset from the base: the default ports of
+#: shared/settings.py (8005 is the monitor's). A unit test keeps both equal to the code's.
+PORT_OFFSETS = {"order_service": 0, "inventory_service": 1, "fraud_service": 6,
+                "payment_service": 2, "shipping_service": 3, "notification_service": 4}
+NAMES = tuple(PORT_OFFSETS)
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Services:
     kafka_dir: Path = Path(".run") / "kafka"
 
     def port(self, name: str) -> int:
-        return self.port_base + NAMES.index(name)
+        return self.port_base + PORT_OFFSETS[name]
 
     def pid(self, name: str) -> int | None:
         """The pid of this service, if that process still runs it."""
@@ -62,7 +65,8 @@ def start(services: Services, timeout: float = 60.0) -> int:
         (services.state / f"{name}.pid").write_text(str(process.pid))
         spawned[name] = process
     broker = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092 (the default)")
-    print(f"waiting until the five services answer /health (Kafka: {broker})", file=sys.stderr)
+    print(f"waiting until the {len(NAMES)} services answer /health (Kafka: {broker})",
+          file=sys.stderr)
     return _wait_healthy(services, timeout, spawned)
 
 
@@ -133,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=commands)
     parser.add_argument("--state-dir", type=Path, default=Path(".run") / "services",
                         help="pids, logs and databases")
-    parser.add_argument("--port-base", type=int, default=8000, help="the first of five ports")
+    parser.add_argument("--port-base", type=int, default=8000, help="the order service's port; "
+                        "the others follow it as the defaults do (8000-8004, 8006)")
     parser.add_argument("--kafka-dir", type=Path, default=Path(".run") / "kafka",
                         help="where a secure broker keeps each principal's settings")
     args = parser.parse_args(argv)

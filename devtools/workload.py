@@ -9,7 +9,8 @@ from devtools.orders import SERVED, UNSERVED, order_body
 
 STOCK = {"WIDGET-1": 100_000, "GADGET-2": 100_000, "SCARCE-3": 8}
 BALANCES = {**{f"rich-{n}": "1000000.00" for n in range(5)}, "poor-1": "3.00"}
-PATHS = ("happy", "out_of_stock", "payment_declined", "shipping_fails", "cancelled")
+PATHS = ("happy", "out_of_stock", "fraud_rejected", "payment_declined", "shipping_fails",
+         "cancelled")
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class PlannedOrder:
 
 def plan(count: int, seed: int = 7) -> list[PlannedOrder]:
     rng = random.Random(seed)
-    weights = (6, 1, 1, 1, 1)
+    weights = (6, 1, 1, 1, 1, 1)
     return [_planned(rng, f"mix-{seed}-{n:05d}", rng.choices(PATHS, weights)[0])
             for n in range(count)]
 
@@ -35,6 +36,8 @@ def _planned(rng: random.Random, order_id: str, path: str) -> PlannedOrder:
     sku, quantity, address = rng.choice(("WIDGET-1", "GADGET-2")), rng.randint(1, 3), SERVED
     if path == "out_of_stock":
         sku, quantity = "SCARCE-3", rng.randint(2, 5)
+    elif path == "fraud_rejected":
+        customer = "mallory"  # on fraud_service's blocklist
     elif path == "payment_declined":
         customer = "poor-1"
     elif path == "shipping_fails":

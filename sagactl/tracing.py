@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from shared.causality import causal_order
 from shared.events import Event
-from shared.saga import ORDER_SAGA
+from shared.saga import COMPENSATIONS as COMPENSATING
 
-COMPENSATIONS = {payload.event_type() for payload in ORDER_SAGA.compensations}
+#: Every compensation of every version of the saga's flow.
+COMPENSATIONS = {payload.event_type() for payload in COMPENSATING}
 
 
 def compensations(events: list[Event]) -> list[str]:

@@ -16,7 +16,9 @@ def test_the_demo_shows_every_saga_path_behaving_as_expected(kafka_bootstrap):
                             env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap},
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7/7 paths behaved as expected." in result.stdout
+    assert "8/8 paths behaved as expected." in result.stdout
     for path in ("happy path", "out of stock", "payment declined", "shipping fails",
                  "cancelled before shipping", "cancellation after shipping"):
         assert path in result.stdout
+    [rejected] = [line for line in result.stdout.splitlines() if "fraud rejected" in line]
+    assert " v2 " in rejected and "StockReleased → OrderCancelled" in rejected

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.services import PORT_OFFSETS
 from localkafka import ensure_jars
 
 ROOT = Path(__file__).parents[2]
@@ -54,16 +55,14 @@ def test_the_readme_has_runnable_blocks():
     len(BLOCKS))])
 def test_a_runnable_readme_block_does_what_it_says(expects, script, tmp_path):
     ensure_jars()  # the block starts the local launcher; fetched once, outside its timing
-    base = _free_ports(5)
+    base = _free_ports(max(PORT_OFFSETS.values()) + 1)
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("SAGA_") and key != "KAFKA_BOOTSTRAP_SERVERS"}
     env.update(KAFKA_PORT=str(_free_ports(1)), KAFKA_DIR=str(tmp_path / "kafka"),
                SERVICES_DIR=str(tmp_path / "services"), SERVICES_PORT_BASE=str(base),
                SAGA_ORDER_API_URL=f"http://127.0.0.1:{base}",
-               SAGA_SERVICE_URLS=json.dumps({name: f"http://127.0.0.1:{base + n}" for n, name in
-                                             enumerate(("order_service", "inventory_service",
-                                                        "payment_service", "shipping_service",
-                                                        "notification_service"))}))
+               SAGA_SERVICE_URLS=json.dumps({name: f"http://127.0.0.1:{base + offset}"
+                                             for name, offset in PORT_OFFSETS.items()}))
     try:
         ran = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=600)

@@ -1,8 +1,10 @@
-"""Every path of the order saga, end to end, through the five services and a real broker.
+"""Every path of the order saga, end to end, through every service and a real broker.
 
-Each test checks the services' own databases, the events on the topics, and —
-where something is undone — that compensations ran in reverse order, each
-caused by the one before.
+Orders placed through the API run the latest flow (version 2: screened by fraud_service
+between the reservation and the charge); tests/integration/test_flow_versions.py runs the
+first beside it. Each test checks the services' own databases, the events on the topics,
+and — where something is undone — that compensations ran in reverse order, each caused by
+the one before.
 """
 
 from decimal import Decimal
@@ -17,6 +19,8 @@ pytestmark = [pytest.mark.integration,
               # Every path on each store: SQLite files, and one PostgreSQL database per service.
               pytest.mark.parametrize("mesh", ["sqlite", "postgres"], indirect=True)]
 COMPENSATIONS = ("PaymentRefunded", "StockReleased", "OrderCancelled")
+#: The start of the latest flow, up to the charge.
+SCREENED = ["OrderCreated", "StockReserved", "FraudCheckPassed"]
 
 
 async def _events_of(mesh, order_id: str) -> list:
@@ -61,9 +65,12 @@ async def test_happy_path_reserves_charges_ships_completes_and_notifies_once(run
     order = (await running.wait_until_final(order_id))[order_id]
 
     assert order["status"] == "COMPLETED"
-    assert _chain(await _events_of(running, order_id)) == [
-        "OrderCreated", "StockReserved", "PaymentCharged", "OrderShipped", "OrderCompleted",
-        "CustomerNotified"]
+    events = await _events_of(running, order_id)
+    assert _chain(events) == [*SCREENED, "PaymentCharged", "OrderShipped", "OrderCompleted",
+                              "CustomerNotified"]
+    assert {event.saga_version for event in events} == {2}
+    screening = _row(running, "fraud_service", "screenings", order_id=order_id)
+    assert (screening["verdict"], screening["total"]) == ("PASSED", "19.90")
     assert _stock(running, "WIDGET-1") == {
         "sku": "WIDGET-1", "available": 8, "reserved": 0, "shipped": 2, "received": 10}
     assert _row(running, "payment_service", "payments", order_id=order_id)["status"] == "CHARGED"
@@ -86,14 +93,33 @@ async def test_out_of_stock_cancels_the_order_and_reserves_nothing(running):
     assert _row(running, "payment_service", "payments", order_id=order_id) == []
 
 
+async def test_a_rejected_screening_releases_stock_then_cancels_and_tells_the_customer(running):
+    order_id = await running.place_order(order_body(customer="mallory", quantity=3))
+    order = (await running.wait_until_final(order_id))[order_id]
+
+    assert order["status"] == "CANCELLED"
+    events = await _events_of(running, order_id)
+    assert _chain(events) == ["OrderCreated", "StockReserved", "FraudCheckFailed",
+                              "StockReleased", "OrderCancelled", "CustomerNotified"]
+    assert [e.event_type for e in events if e.event_type in COMPENSATIONS] == [
+        "StockReleased", "OrderCancelled"]
+    assert _stock(running, "WIDGET-1")["available"] == 10
+    assert _row(running, "inventory_service", "reservations", order_id=order_id)["status"] == (
+        "RELEASED")
+    assert _row(running, "fraud_service", "screenings", order_id=order_id)["verdict"] == (
+        "REJECTED")
+    assert _row(running, "payment_service", "payments", order_id=order_id) == []
+    told = _row(running, "notification_service", "notifications", order_id=order_id)
+    assert told["kind"] == "order_cancelled" and "mallory is on the blocklist" in told["message"]
+
+
 async def test_payment_declined_releases_stock_then_cancels_order(running):
     order_id = await running.place_order(order_body(customer="bob", quantity=1))
     order = (await running.wait_until_final(order_id))[order_id]
 
     assert order["status"] == "CANCELLED"
     assert _chain(await _events_of(running, order_id)) == [
-        "OrderCreated", "StockReserved", "PaymentFailed", "StockReleased", "OrderCancelled",
-        "CustomerNotified"]
+        *SCREENED, "PaymentFailed", "StockReleased", "OrderCancelled", "CustomerNotified"]
     assert _stock(running, "WIDGET-1")["available"] == 10
     assert _row(running, "inventory_service", "reservations", order_id=order_id)["status"] == (
         "RELEASED")
@@ -110,8 +136,8 @@ async def test_shipping_failure_refunds_then_releases_then_cancels(running):
     compensations = [e.event_type for e in events if e.event_type in COMPENSATIONS]
     assert compensations == ["PaymentRefunded", "StockReleased", "OrderCancelled"]
     assert _chain(events) == [
-        "OrderCreated", "StockReserved", "PaymentCharged", "ShipmentFailed", "PaymentRefunded",
-        "StockReleased", "OrderCancelled", "CustomerNotified"]
+        *SCREENED, "PaymentCharged", "ShipmentFailed", "PaymentRefunded", "StockReleased",
+        "OrderCancelled", "CustomerNotified"]
     assert _row(running, "payment_service", "refunds", order_id=order_id)["amount"] == "9.95"
     assert _row(running, "payment_service", "payments", order_id=order_id)["status"] == "CHARGED"
     assert _balance(running, "alice") == Decimal("100.00")
@@ -132,7 +158,7 @@ async def test_a_cancellation_after_shipping_is_refused_and_changes_nothing(runn
 
 
 async def test_a_cancellation_while_payment_is_in_flight_compensates_what_was_done(mesh):
-    # Payment is not running yet: the order waits at that step, mid-saga.
+    # Neither screening nor payment runs yet: the order waits at those steps, mid-saga.
     await mesh.start("order_service", "inventory_service", "shipping_service",
                      "notification_service")
     await mesh.seed({"WIDGET-1": 10}, {})
@@ -142,7 +168,7 @@ async def test_a_cancellation_while_payment_is_in_flight_compensates_what_was_do
     response = await _cancel(mesh, order_id)
     assert response.status_code == 202
     await mesh.wait_for_async(lambda: _has(mesh, order_id, "OrderCancellationAccepted"))
-    await mesh.start("payment_service")
+    await mesh.start("fraud_service", "payment_service")
     order = (await mesh.wait_until_final(order_id))[order_id]
 
     assert (order["status"], order["cancellation"]) == ("CANCELLED", "ACCEPTED")

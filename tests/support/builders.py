@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from shared.events import Address, Event, LineItem, OrderCreated, Payload
+from shared.events import Address, Event, LineItem, OrderCreated, Payload, StockReserved
 
 ADDRESS = Address(name="Ada Lovelace", street="1 Main Street", city="Berlin", country="DE")
 UNSERVED_ADDRESS = Address(name="Penguin", street="1 Ice Shelf", city="McMurdo", country="AQ")
@@ -28,3 +28,9 @@ def event(payload: Payload, order_id: str | None = "ord-1", **envelope) -> Event
 
 def new_order_id() -> str:
     return f"ord-{uuid.uuid4().hex[:10]}"
+
+
+def reserved(customer: str = "alice", price: str = "9.95", quantity: int = 2) -> StockReserved:
+    """Two (by default) WIDGET-1 reserved for ``customer``: what payment and fraud screen."""
+    return StockReserved(customer_id=customer, shipping_address=ADDRESS,
+                         items=[{"sku": "WIDGET-1", "quantity": quantity, "unit_price": price}])

@@ -1,4 +1,4 @@
-"""The five real services as asyncio tasks in the test's event loop, on a real broker.
+"""The real services as asyncio tasks in the test's event loop, on a real broker.
 
 Each mesh has its own topic prefix, consumer groups and SQLite files, so many
 meshes share one broker without seeing each other.
@@ -7,6 +7,7 @@ meshes share one broker without seeing each other.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +17,8 @@ import httpx
 
 from devtools.invariants import Stores
 from devtools.orders import is_final
-from inventory_service.bootstrap import bootstrap as inventory
 from localpostgres import Databases
-from notification_service.bootstrap import bootstrap as notification
-from order_service.bootstrap import bootstrap as order
-from payment_service.bootstrap import bootstrap as payment
+from participants import SERVICES
 from sagactl.kafka import publish, read_topics
 from sagactl.seeding import seed_payloads
 from shared.events import CATALOG, Event, Payload, decode
@@ -28,11 +26,10 @@ from shared.runtime.service import ServiceRuntime
 from shared.runtime.topics import ensure_topics
 from shared.settings import Settings
 from shared.store import Database, open_store
-from shipping_service.bootstrap import bootstrap as shipping
 
-BOOTSTRAPS = {"order_service": order, "inventory_service": inventory,
-              "payment_service": payment, "shipping_service": shipping,
-              "notification_service": notification}
+#: Every service of the choreography, by name: how it is wired (its bootstrap.py).
+BOOTSTRAPS = {spec.name: importlib.import_module(f"{spec.name}.bootstrap").bootstrap
+              for spec in SERVICES}
 
 
 class InProcessMesh:
@@ -65,7 +62,7 @@ class InProcessMesh:
         self.settings[service] = self.settings[service].model_copy(update=fields)
 
     async def start(self, *names: str) -> None:
-        """Start these services (default: all five) and wait until they consume."""
+        """Start these services (default: all of them) and wait until they consume."""
         await ensure_topics(self.tool)
         for name in names or BOOTSTRAPS:
             runtime = BOOTSTRAPS[name](self.settings[name])

@@ -3,6 +3,7 @@
 import pytest
 
 from devtools.invariants import violations
+from fraud_service.repository import create_tables as fraud_tables
 from inventory_service.repository import create_tables as inventory_tables
 from notification_service.repository import create_tables as notification_tables
 from order_service.repository import create_tables as order_tables
@@ -13,7 +14,7 @@ from shipping_service.repository import create_tables as shipping_tables
 
 TABLES = {"order_service": order_tables, "inventory_service": inventory_tables,
           "payment_service": payment_tables, "shipping_service": shipping_tables,
-          "notification_service": notification_tables}
+          "notification_service": notification_tables, "fraud_service": fraud_tables}
 
 
 @pytest.fixture
@@ -69,3 +70,11 @@ def test_a_pending_order_a_double_notification_and_an_unsent_event_are_violation
     assert "o2: still PENDING" in found and "o3: never recorded" in found
     assert "o2: 0 outcome notifications" in found
     assert "inventory_service: 1 outbox rows unsent" in found
+
+
+def test_a_screening_left_unsent_is_a_violation_and_a_mesh_without_screening_has_none(data_dir):
+    _insert(data_dir, "fraud_service", "outbox", topic="FraudCheckPassed", value=b"",
+            headers="[]")
+    assert violations(data_dir) == ["fraud_service: 1 outbox rows unsent"]
+    (data_dir / "fraud_service.db").unlink()  # a mesh of the first flow's services only
+    assert violations(data_dir) == []

@@ -6,6 +6,7 @@ from inventory_service import model
 from inventory_service.handlers import SERVICE
 from inventory_service.repository import InventoryUnitOfWork, StockRepository, create_tables
 from shared.events import (
+    FraudCheckFailed,
     OrderShipped,
     PaymentFailed,
     PaymentRefunded,
@@ -39,6 +40,15 @@ def test_reserving_holds_every_line_and_carries_the_order_forward(inventory):
     assert reserved.payload.shipping_address.country == "DE"
     assert _levels(inventory)["WIDGET-1"] == model.StockLevel("WIDGET-1", 3, 2, 0, 5)
     assert _levels(inventory)["GADGET-2"].reserved == 1
+
+
+def test_a_rejected_screening_releases_the_reservation_in_the_second_flow(inventory):
+    inventory.deliver(event(order_created(), saga_version=2))
+    rejected = FraudCheckFailed(customer_id="mallory", reason="on the blocklist")
+    [released] = inventory.deliver(event(rejected, saga_version=2))
+    assert isinstance(released.payload, StockReleased)
+    assert released.payload.reason == "compensating FraudCheckFailed"
+    assert _levels(inventory)["WIDGET-1"] == model.StockLevel("WIDGET-1", 5, 0, 0, 5)
 
 
 def test_a_shortage_on_one_line_reserves_nothing_at_all(inventory):

@@ -8,20 +8,15 @@ from payment_service import model
 from payment_service.handlers import SERVICE
 from payment_service.repository import PaymentRepository, PaymentUnitOfWork, create_tables
 from shared.events import (
+    FraudCheckPassed,
     FundsDeposited,
     OrderCancellationAccepted,
     PaymentCharged,
     PaymentFailed,
     PaymentRefunded,
     ShipmentFailed,
-    StockReserved,
 )
-from tests.support.builders import ADDRESS, event
-
-
-def reserved(customer="alice", price="9.95", quantity=2) -> StockReserved:
-    return StockReserved(customer_id=customer, shipping_address=ADDRESS,
-                         items=[{"sku": "WIDGET-1", "quantity": quantity, "unit_price": price}])
+from tests.support.builders import ADDRESS, event, reserved
 
 
 @pytest.fixture
@@ -39,6 +34,16 @@ def test_a_charge_within_the_balance_succeeds(payment):
     [charged] = payment.deliver(event(reserved()))
     assert isinstance(charged.payload, PaymentCharged)
     assert charged.payload.amount == Decimal("19.90")
+    assert _balance(payment) == Decimal("30.10")
+
+
+def test_in_the_second_flow_payment_charges_after_the_screening_not_the_reservation(payment):
+    assert payment.deliver(event(reserved(), saga_version=2)) == []
+    screened = FraudCheckPassed(**reserved().model_dump(exclude={"total"}))
+    [charged] = payment.deliver(event(screened, saga_version=2))
+    assert isinstance(charged.payload, PaymentCharged) and charged.saga_version == 2
+    assert (charged.payload.amount, charged.payload.shipping_address) == (Decimal("19.90"),
+                                                                          ADDRESS)
     assert _balance(payment) == Decimal("30.10")
 
 
