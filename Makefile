@@ -104,13 +104,15 @@ postgres-stop:  ## stop the PostgreSQL that `make postgres` started
 postgres-status:  ## say whether the background PostgreSQL runs
 	@$(PYTHON) -m localpostgres status --state-dir $(POSTGRES_DIR)
 
-services: install  ## the five services in the background (.run/services/), waits until each is healthy
-	$(BIN)/python -m devtools.services start $(SERVICES_ARGS) --kafka-dir $(KAFKA_DIR)
+INSTANCES ?= 1
+services: install  ## the five services in the background (.run/services/), waits until each is healthy; INSTANCES=2: two processes of each, on PostgreSQL
+	$(BIN)/python -m devtools.services start $(SERVICES_ARGS) --kafka-dir $(KAFKA_DIR) \
+		--instances $(INSTANCES)
 
 services-stop:  ## stop the services that `make services` started
 	$(BIN)/python -m devtools.services stop $(SERVICES_ARGS)
 
-services-status:  ## say which of the five services run
+services-status:  ## say which of the five services (and which of their instances) run
 	@$(BIN)/python -m devtools.services status $(SERVICES_ARGS)
 
 clean:  ## remove local state (.run: broker data, databases, PostgreSQL, logs)

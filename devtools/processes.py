@@ -39,7 +39,8 @@ class ServiceProcess:
     def __init__(self, name: str, data_dir: Path, env: dict[str, str],
                  code_dir: Path | None = None, instance: str | None = None) -> None:
         """``instance``: its name when the service runs several (they share a PostgreSQL
-        database: SAGA_DATABASE_URL in ``env``); its log is then named after it."""
+        database: SAGA_DATABASE_URL in ``env``); its log is then named after it.
+        ``data_dir`` is this process's local disk: made again if it was deleted."""
         self.name, self.data_dir, self.instance = name, data_dir, instance or name
         #: Run the service from another checkout (e.g. a baseline commit for `make bench`).
         self.code_dir = code_dir
@@ -56,6 +57,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, **extra_env: str) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         code = {"PYTHONPATH": str(self.code_dir)} if self.code_dir else {}
         self.process = subprocess.Popen([sys.executable, "-m", self.name],
@@ -100,13 +102,18 @@ class ServiceProcess:
         self.process.send_signal(signal.SIGCONT)
         self.frozen = False
 
+    def terminate(self) -> None:
+        """SIGTERM (to a thawed process), without waiting for it to stop."""
+        if self.alive():
+            if self.frozen:
+                self.thaw()
+            self.process.terminate()
+
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM, the way an orchestrator stops a service; SIGKILL if it hangs."""
         if not self.alive():
             return
-        if self.frozen:
-            self.thaw()
-        self.process.terminate()
+        self.terminate()
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -116,7 +123,8 @@ class ServiceProcess:
 class Mesh:
     """The five services as processes sharing one broker and one topic prefix; with
     ``instances`` > 1, that many processes of each service, named ``<service>-<n>``, sharing
-    the service's PostgreSQL database (``SAGA_DATABASE_URL`` in ``env`` or the environment)."""
+    the service's PostgreSQL database (``SAGA_DATABASE_URL`` in ``env`` or the environment),
+    each with a directory of its own, ``data_dir/<service>-<n>``, for its log."""
 
     def __init__(self, data_dir: Path, bootstrap: str, prefix: str, *,
                  code_dir: Path | None = None, service_env: dict[str, dict] | None = None,
@@ -134,7 +142,7 @@ class Mesh:
         names = [(name, None if instances == 1 else f"{name}-{n}")
                  for name in SERVICES for n in range(1, instances + 1)]
         self.services = {
-            instance or name: ServiceProcess(name, data_dir,
+            instance or name: ServiceProcess(name, data_dir / instance if instance else data_dir,
                                              {**common, **(service_env or {}).get(name, {})},
                                              code_dir, instance)
             for name, instance in names}
@@ -168,6 +176,9 @@ class Mesh:
             service.wait_healthy(timeout)
 
     def stop(self) -> None:
+        """Every process told at once, so that they stop side by side."""
+        for service in self.services.values():
+            service.terminate()
         for service in self.services.values():
             service.stop()
 

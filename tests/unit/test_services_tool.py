@@ -1,0 +1,34 @@
+"""`make services`: where each instance runs, and several instances refused without PostgreSQL
+(before anything starts)."""
+
+from pathlib import Path
+
+from devtools.services import Services, main
+
+
+def test_several_instances_without_a_database_url_are_refused_in_one_line(tmp_path, monkeypatch,
+                                                                           capsys):
+    monkeypatch.delenv("SAGA_DATABASE_URL", raising=False)
+    assert main(["start", "--instances", "2", "--state-dir", str(tmp_path)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "PostgreSQL" in line and "eval $(make -s postgres)" in line
+    assert list(tmp_path.iterdir()) == []  # nothing started
+
+
+def test_each_instance_has_its_own_name_and_port_the_first_on_the_usual_ports():
+    one, two = Services(Path("s"), 8000), Services(Path("s"), 8000, instances=2)
+    assert [(i.name, i.port) for i in one.planned()][:2] == [("order_service", 8000),
+                                                             ("inventory_service", 8001)]
+    assert [(i.name, i.port) for i in two.planned()] == [
+        ("order_service-1", 8000), ("inventory_service-1", 8001), ("payment_service-1", 8002),
+        ("shipping_service-1", 8003), ("notification_service-1", 8004),
+        ("order_service-2", 8010), ("inventory_service-2", 8011), ("payment_service-2", 8012),
+        ("shipping_service-2", 8013), ("notification_service-2", 8014)]
+    assert two.instance("payment_service-2").service == "payment_service"
+
+
+def test_status_of_nothing_running_lists_the_five_services_as_stopped(tmp_path, capsys):
+    assert main(["status", "--state-dir", str(tmp_path)]) == 1
+    assert [line.split() for line in capsys.readouterr().out.splitlines()] == [
+        [name, "stopped"] for name in ("order_service", "inventory_service", "payment_service",
+                                       "shipping_service", "notification_service")]
