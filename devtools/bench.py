@@ -31,25 +31,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-from devtools import benchkit, benchmetrics, benchmonitor, benchplot, benchstores
+from devtools import benchkit, benchmesh, benchmetrics, benchmonitor, benchplot, benchstores
 from devtools.benchkit import BENCH_CUSTOMERS, BENCH_SKU, OrderStream, percentile, process_usage
 from devtools.benchstores import BenchPostgres, Configuration
 from devtools.processes import Mesh, ServiceProcess
-from localkafka import LocalKafka
 from shared.settings import Settings
 
 OUT = Path(".run") / "bench"
@@ -67,19 +60,20 @@ def main(argv: list[str] | None = None) -> int:
         args.breakdown_rate = 200.0 if 200.0 in args.rates else args.rates[0]
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    with _broker() as bootstrap:
+    with benchmesh.broker() as bootstrap:
         say(f"bench: broker {bootstrap}; measuring the raw hop")
         floor = asyncio.run(benchkit.raw_hop(bootstrap, f"bench-floor-{int(started)}",
                                              linger_ms=Settings().producer_linger_ms))
         say(f"bench: raw hop p50 {percentile(floor, 50):.2f} ms")
         runs = {}
         if args.baseline:
-            with _checkout(args.baseline) as code_dir:
+            with benchmesh.checkout(args.baseline) as code_dir:
                 runs["baseline"] = _measure(benchstores.BASELINE, bootstrap, args, code_dir)
         runs["current"] = _measure(benchstores.CURRENT, bootstrap, args)
         runs.update(_on_postgres(bootstrap, args))
     tuning = Settings()
-    report = {"machine": _machine(), "raw_hop_ms": _percentiles(floor), "baseline": args.baseline,
+    report = {"machine": benchmesh.machine(), "raw_hop_ms": _percentiles(floor),
+              "baseline": args.baseline,
               "settings": {name: getattr(tuning, name) for name in (
                   "batch_max_events", "fetch_max_wait_ms", "offset_commit_interval_ms",
                   "producer_linger_ms", "producer_batch_bytes")},
@@ -138,16 +132,17 @@ def _measure(configuration: Configuration, bootstrap: str, args: argparse.Namesp
 async def _phases(label: str, mesh: Mesh, monitor: ServiceProcess | None, settings: Settings,
                   args: argparse.Namespace, server_cpu: Callable[[], float | None]) -> dict:
     result: dict = {}
-    async with OrderStream(settings, say, ids=settings.topic_prefix) as stream:
+    async with OrderStream(settings, say, ids=settings.topic_prefix,
+                           busy=lambda: benchmesh.busy(mesh)) as stream:
         say(f"bench [{label}]: warm-up, {WARMUP_ORDERS} orders")
         await stream.burst("warmup", WARMUP_ORDERS, SETTLE_SECONDS)
-        await _until_idle(mesh)
+        await benchmesh.until_idle(mesh, say)
         result["monitor"] = await _monitored(label, mesh, monitor, stream, args.orders)
         say(f"bench [{label}]: burst of {args.orders} orders")
         result["burst"] = await _burst(mesh, stream, args.orders, server_cpu)
         result["rates"] = {}
         for rate in args.rates:
-            await _until_idle(mesh)
+            await benchmesh.until_idle(mesh, say)
             say(f"bench [{label}]: open loop at {rate:g} orders/s for {args.seconds:g}s")
             scraped = benchmetrics.scrape(mesh) if rate == args.breakdown_rate else None
             run = await stream.open_loop(f"rate{rate:g}", rate, args.seconds, SETTLE_SECONDS)
@@ -168,7 +163,7 @@ async def _monitored(label: str, mesh: Mesh, monitor: ServiceProcess | None,
     say(f"bench [{label}]: burst of {orders} orders, the saga monitor watching")
     found = await benchmonitor.measure(monitor, stream, orders, SETTLE_SECONDS, say)
     monitor.stop()
-    await _until_idle(mesh)
+    await benchmesh.until_idle(mesh, say)
     return found
 
 
@@ -193,50 +188,8 @@ async def _burst(mesh: Mesh, stream: OrderStream, orders: int,
                 server, completed)}
 
 
-async def _until_idle(mesh: Mesh, timeout: float = 120.0) -> None:
-    """The last phase's tail (notifications, outbox rows) must not weigh on the next one."""
-    deadline, quiet = time.monotonic() + timeout, 0
-    async with httpx.AsyncClient(timeout=5) as client:
-        while quiet < 2 and time.monotonic() < deadline:
-            states = [(await client.get(f"{service.url}/health")).json()
-                      for service in mesh.services.values()]
-            busy = any(state.get("outbox_unsent", 0) or state.get("retry_queue", {}).get(
-                "WAITING", 0) for state in states)
-            quiet = 0 if busy else quiet + 1
-            await asyncio.sleep(1.0)
-
-
 def _percentiles(values: list[float]) -> dict:
     return {f"p{p}": round(percentile(values, p), 2) for p in (50, 95, 99)}
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if configured:
-        yield configured
-        return
-    with LocalKafka(heap="1g") as broker:
-        yield broker.bootstrap_servers
-
-
-@contextlib.contextmanager
-def _checkout(ref: str) -> Iterator[Path]:
-    """The project as it was at ``ref``, in a temporary git worktree."""
-    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as parent:
-        path = Path(parent) / "code"
-        subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], check=True,
-                       capture_output=True)
-        try:
-            yield path
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(path)], check=False)
-
-
-def _machine() -> dict:
-    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
-                                     capture_output=True).stdout.strip()}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import asyncio
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,10 +104,14 @@ class StreamResult:
 class OrderStream:
     """Publishes happy-path orders straight to ``OrderCreated`` and watches ``OrderCompleted``."""
 
-    def __init__(self, settings: Settings, say: Callable[[str], None], ids: str = "") -> None:
+    def __init__(self, settings: Settings, say: Callable[[str], None], ids: str = "",
+                 busy: Callable[[], Awaitable[bool]] | None = None) -> None:
         """``ids`` starts every order id of :meth:`burst` and :meth:`open_loop`: a database
-        that an earlier run used knows that run's orders."""
-        self.settings, self.say, self.ids = settings, say, ids
+        that an earlier run used knows that run's orders. ``busy`` says whether the services
+        still have work in hand; while they do, a wait for completions goes on even when none
+        came for ``settle`` seconds (a slow mesh completes a burst's first saga only once each
+        service got through its share of the burst)."""
+        self.settings, self.say, self.ids, self.busy = settings, say, ids, busy
         #: order id → the OrderCompleted record's timestamp (ms), filled while the stream is open.
         self.completed: dict[str, int] = {}
         self._producer = AIOKafkaProducer(**settings.client_options(), enable_idempotence=True,
@@ -171,15 +175,20 @@ class OrderStream:
 
     async def _until_completed(self, tag: str, created: dict[str, int], first_sent: float,
                                settle: float) -> StreamResult:
-        """Wait until every order completed, or nothing completed for ``settle`` seconds."""
+        """Wait until every order completed, or nothing completed for ``settle`` seconds while
+        the services had nothing in hand."""
         last_count, last_change, last_report = -1, time.monotonic(), 0.0
         while True:
             done = sum(1 for order_id in created if order_id in self.completed)
             now = time.monotonic()
             if done != last_count:
                 last_count, last_change = done, now
-            if done == len(created) or now - last_change > settle:
+            if done == len(created):
                 break
+            if now - last_change > settle:
+                if self.busy is None or not await self.busy():
+                    break
+                last_change = now
             if now - last_report > 2:
                 self.say(f"  {tag}: {done}/{len(created)} completed")
                 last_report = now

@@ -3,12 +3,18 @@ rows, and the database server's CPU read from /proc — without a broker."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
+from itertools import count
 
-from devtools.benchkit import tree_cpu_seconds
+import pytest
+
+from devtools.benchkit import OrderStream, tree_cpu_seconds
 from devtools.benchmetrics import configuration_lines, table
 from devtools.benchstores import postgres_configurations
+from shared.settings import Settings
 
 
 def run(store: str, instances: int, sagas_per_s: float, postgres_cpu: float | None) -> dict:
@@ -72,7 +78,7 @@ def test_instances_n_measures_postgres_with_one_instance_and_with_n():
 #: A process that runs one child to its end (reaped), starts another that stays, and waits.
 FAMILY = """
 import subprocess, sys
-burn = "import time\\nwhile time.process_time() < 0.3: pass\\n"
+burn = "import time\\nwhile time.process_time() < 0.15: pass\\n"
 subprocess.run([sys.executable, "-c", burn], check=True)
 living = subprocess.Popen([sys.executable, "-c", burn + "print(flush=True); input()"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -87,8 +93,54 @@ def test_a_process_trees_cpu_counts_its_own_and_its_childrens_living_and_reaped(
     parent = subprocess.Popen([sys.executable, "-c", FAMILY], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE)
     try:
-        parent.stdout.readline()  # both children have burnt 0.3 s; one of them still runs
+        parent.stdout.readline()  # both children have burnt 0.15 s; one of them still runs
 
-        assert tree_cpu_seconds(parent.pid) >= 0.6
+        assert tree_cpu_seconds(parent.pid) >= 0.3  # its own, alone, is about 0.05 s
     finally:
         parent.communicate(b"\n")
+
+
+@pytest.fixture
+async def unstarted() -> AsyncIterator[Callable[..., OrderStream]]:
+    """Streams whose Kafka clients never start: only their waiting is tested."""
+    streams: list[OrderStream] = []
+
+    def make(**options) -> OrderStream:
+        streams.append(OrderStream(Settings(), lambda message: None, **options))
+        return streams[-1]
+    yield make
+    for stream in streams:
+        await asyncio.gather(stream._producer.stop(), stream._consumer.stop())
+
+
+async def test_a_burst_whose_first_saga_completes_after_the_settle_time_is_waited_for_while_busy(
+        unstarted):
+    stream = unstarted(busy=busy_for(calls=3))
+    created = {"a": 1, "b": 2}
+
+    async def complete_later() -> None:
+        await asyncio.sleep(0.4)  # past the settle time: the services were still at it
+        stream.completed.update(a=10, b=11)
+
+    later = asyncio.create_task(complete_later())
+    found = await stream._until_completed("burst", created, first_sent=0.0, settle=0.1)
+    await later
+
+    assert found.missing == 0 and len(found.completed) == 2
+
+
+async def test_nothing_completed_for_the_settle_time_with_idle_services_ends_the_wait(unstarted):
+    stream = unstarted(busy=busy_for(calls=0))
+
+    found = await stream._until_completed("burst", {"a": 1}, first_sent=0.0, settle=0.1)
+
+    assert found.missing == 1
+
+
+def busy_for(calls: int):
+    """The services have work in hand for the first ``calls`` looks."""
+    looks = count()
+
+    async def busy() -> bool:
+        return next(looks) < calls
+    return busy
