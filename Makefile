@@ -135,9 +135,11 @@ BENCH_ORDERS ?= 10000
 BENCH_RATES ?= 50,200,500
 BENCH_SECONDS ?= 20
 BENCH_BASELINE ?=
+# e.g. BENCH_ARGS="--instances 2": also PostgreSQL, one and two instances per service
+BENCH_ARGS ?=
 bench: install  ## throughput, latency per offered rate, and the raw Kafka floor, on this machine
 	$(BIN)/python -m devtools.bench --orders $(BENCH_ORDERS) --rates $(BENCH_RATES) \
-		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
+		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE)) $(BENCH_ARGS)
 
 # `make up OBSERVABILITY=1` adds Prometheus; SECURE=1 runs the mesh in secure mode (overlay file);
 # CLUSTER=1 runs it on three Kafka nodes (profile cluster, its settings in deploy/cluster.env);
