@@ -36,10 +36,11 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    def __init__(self, name: str, data_dir: Path, env: dict[str, str],
+    def __init__(self, name: str, data_dir: Path, env: dict[str, str | None],
                  code_dir: Path | None = None, instance: str | None = None) -> None:
         """``instance``: its name when the service runs several (they share a PostgreSQL
-        database: SAGA_DATABASE_URL in ``env``); its log is then named after it.
+        database: SAGA_DATABASE_URL in ``env``); its log is then named after it. A variable
+        that is None in ``env`` is not passed on, even when this process's environment has it.
         ``data_dir`` is this process's local disk: made again if it was deleted."""
         self.name, self.data_dir, self.instance = name, data_dir, instance or name
         #: Run the service from another checkout (e.g. a baseline commit for `make bench`).
@@ -60,8 +61,9 @@ class ServiceProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         code = {"PYTHONPATH": str(self.code_dir)} if self.code_dir else {}
+        env = {**os.environ, **self.env, **code, **extra_env}
         self.process = subprocess.Popen([sys.executable, "-m", self.name],
-                                         env={**os.environ, **self.env, **code, **extra_env},
+                                         env={k: v for k, v in env.items() if v is not None},
                                          cwd=self.code_dir, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.frozen = False
@@ -123,19 +125,21 @@ class ServiceProcess:
 class Mesh:
     """The five services as processes sharing one broker and one topic prefix; with
     ``instances`` > 1, that many processes of each service, named ``<service>-<n>``, sharing
-    the service's PostgreSQL database (``SAGA_DATABASE_URL`` in ``env`` or the environment),
-    each with a directory of its own, ``data_dir/<service>-<n>``, for its log."""
+    the service's PostgreSQL database (``SAGA_DATABASE_URL`` in ``env`` or the environment;
+    ``SAGA_DATABASE_URL=None`` keeps them on SQLite whatever the environment says), each with a
+    directory of its own, ``data_dir/<service>-<n>``, for its log."""
 
     def __init__(self, data_dir: Path, bootstrap: str, prefix: str, *,
                  code_dir: Path | None = None, service_env: dict[str, dict] | None = None,
-                 instances: int = 1, **env: str) -> None:
+                 instances: int = 1, **env: str | None) -> None:
         """``service_env`` adds environment per service (in secure mode, its principal)."""
         data_dir.mkdir(parents=True, exist_ok=True)
         common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SAGA_TOPIC_PREFIX": prefix, **env}
         self.data_dir, self.bootstrap, self.prefix = data_dir, bootstrap, prefix
-        self.database_url = env.get("SAGA_DATABASE_URL") or os.environ.get("SAGA_DATABASE_URL")
-        self.database_password_file = (env.get("SAGA_DATABASE_PASSWORD_FILE")
-                                       or os.environ.get("SAGA_DATABASE_PASSWORD_FILE"))
+        # None in ``env`` keeps the environment's value from the services (SQLite, say).
+        self.database_url, self.database_password_file = (
+            env[name] if name in env else os.environ.get(name)
+            for name in ("SAGA_DATABASE_URL", "SAGA_DATABASE_PASSWORD_FILE"))
         if instances > 1 and not self.database_url:
             raise ValueError("several instances of a service share a PostgreSQL database: "
                              "set SAGA_DATABASE_URL (eval $(make -s postgres))")
