@@ -57,6 +57,7 @@ class ChaosPlan:
     instances: int = 1             # processes per service (more than one: on PostgreSQL)
     min_instance_kills: int = 3    # with several: failovers, at least
     freezes: int = 1               # SIGSTOPs longer than the consumer session timeout
+    deadline: float = 0.0          # > 0: every order's deadline (s), and freezes outlast it
     broker_restarts: int = 1       # the whole broker (every node) stopped and started
     brokers: int = 1               # 3: a replicated cluster, and the broker faults below
     broker_kills: int = 0          # SIGKILLs of a node: the busiest leader, the controller, …
@@ -90,8 +91,11 @@ class ChaosReport:
                 f"violations={found}")
 
 
-def service_environment(fault_rate: float, replication_factor: int = 1) -> dict[str, str]:
-    return {"SAGA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS), "SAGA_HEARTBEAT_INTERVAL_MS": "1500",
+def service_environment(fault_rate: float, replication_factor: int = 1,
+                        deadline: float = 0.0) -> dict[str, str]:
+    """With a ``deadline`` every order gets it (the order service's default deadline)."""
+    return {**({"SAGA_ORDER_DEADLINE_SECONDS": str(deadline)} if deadline else {}),
+            "SAGA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS), "SAGA_HEARTBEAT_INTERVAL_MS": "1500",
             "SAGA_FAULT_RATE": str(fault_rate), "SAGA_RETRY_MAX_ATTEMPTS": "40",
             "SAGA_RETRY_BASE_DELAY": "0.05", "SAGA_RETRY_MAX_DELAY": "2",
             "SAGA_SEND_TIMEOUT": "5", "SAGA_WATCHDOG_TIMEOUT": "30",
@@ -122,10 +126,14 @@ class ChaosRun:
                                            down=self.chaos.broker_down, say=self.say)
             with Mesh(self.data_dir, self._bootstrap(broker), prefix,
                       instances=self.chaos.instances, **databases,
-                      **service_environment(self.chaos.fault_rate, replication)) as mesh:
+                      **service_environment(self.chaos.fault_rate, replication,
+                                            self.chaos.deadline)) as mesh:
                 self.service_faults = ServiceFaults(mesh, self.rng, self.report,
                                                     session_timeout=SESSION_TIMEOUT_MS / 1000,
-                                                    say=self.say)
+                                                    say=self.say,
+                                                    # Long freezes: sagas waiting on the frozen
+                                                    # service meet their deadline meanwhile.
+                                                    freeze_for=self.chaos.deadline + 10)
                 self.say(f"starting {len(mesh.services)} service processes (logs in "
                          f"{self.data_dir})")
                 mesh.start()
@@ -276,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     defaults = ChaosPlan()
     for name in ("orders", "rate", "kill_every", "freezes", "broker_restarts", "fault_rate",
                  "settle_timeout", "seed", "broker_kills", "broker_freezes", "broker_down",
-                 "instances", "min_instance_kills"):
+                 "instances", "min_instance_kills", "deadline"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(defaults, name)),
                             default=None, help=f"default {getattr(defaults, name)}")
     parser.add_argument("--cluster", action="store_true",

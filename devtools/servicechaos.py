@@ -29,9 +29,11 @@ class Counts(Protocol):
 
 class ServiceFaults:
     def __init__(self, mesh: Mesh, rng: random.Random, counts: Counts, *,
-                 session_timeout: float, say: Callable[[str], None]) -> None:
+                 session_timeout: float, say: Callable[[str], None],
+                 freeze_for: float = 0.0) -> None:
         self.mesh, self.rng, self.counts, self.say = mesh, rng, counts, say
-        self.away = session_timeout + 3  # seconds a failover or a freeze lasts
+        self.away = session_timeout + 3  # seconds a failover lasts
+        self.frozen_for = max(self.away, freeze_for)  # and a freeze, at least as long
         self.several = any(len(mesh.instances_of(p.name)) > 1 for p in mesh.services.values())
         self._down: dict[str, float] = {}     # instance → when it is started again
         self._sibling_next: str | None = None
@@ -67,13 +69,15 @@ class ServiceFaults:
         """Longer than the session timeout: the group evicts it; on SIGCONT it must rejoin.
         False when no process may be frozen now."""
         self._bring_back()
-        victim = self._choose()
+        # A freeze past the orders' deadline is one of a participant: the sagas waiting on it
+        # meet their deadline, which the order service (awake) enforces.
+        victim = self._choose(spare="order_service" if self.frozen_for > self.away else None)
         if victim is None:
             return False
-        self.say(f"SIGSTOP {victim.instance} for {self.away:.0f}s, past the session timeout "
+        self.say(f"SIGSTOP {victim.instance} for {self.frozen_for:.0f}s, past the session timeout "
                  f"({placed} orders placed)")
         victim.freeze()
-        thaw = threading.Timer(self.away, victim.thaw)
+        thaw = threading.Timer(self.frozen_for, victim.thaw)
         thaw.start()
         self._thaws.append(thaw)
         self.counts.freezes += 1
@@ -100,8 +104,9 @@ class ServiceFaults:
         waiting = self._sibling_next and self.mesh.services[self._sibling_next]
         return waiting if waiting and self._may_fault(waiting) else None
 
-    def _choose(self) -> ServiceProcess | None:
-        candidates = [p for p in self.mesh.services.values() if self._may_fault(p)]
+    def _choose(self, spare: str | None = None) -> ServiceProcess | None:
+        candidates = [p for p in self.mesh.services.values()
+                      if p.name != spare and self._may_fault(p)]
         return self.rng.choice(candidates) if candidates else None
 
     def _may_fault(self, process: ServiceProcess) -> bool:
