@@ -29,10 +29,20 @@ SERVICES = ("order_service", "inventory_service", "payment_service", "shipping_s
             "notification_service")
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nothing listens on now, and never one this process handed out before: the
+    kernel may offer a port again once its probe is closed, and a mesh asks for ten before
+    any service binds one (two services on one port: one dies, the other answers for both)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class ServiceProcess:

@@ -1,8 +1,9 @@
 """`make services`: where each instance runs, and several instances refused without PostgreSQL
-(before anything starts)."""
+(before anything starts); free ports handed out once."""
 
 from pathlib import Path
 
+from devtools import processes
 from devtools.services import Services, main
 
 
@@ -32,3 +33,24 @@ def test_status_of_nothing_running_lists_the_five_services_as_stopped(tmp_path, 
     assert [line.split() for line in capsys.readouterr().out.splitlines()] == [
         [name, "stopped"] for name in ("order_service", "inventory_service", "payment_service",
                                        "shipping_service", "notification_service")]
+
+
+def test_free_ports_are_never_handed_out_twice_even_when_the_kernel_offers_one_again(monkeypatch):
+    offered = iter([40001, 40001, 40002])
+
+    class Probe:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def bind(self, address):
+            self.port = next(offered)
+
+        def getsockname(self):
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(processes, "_HANDED_OUT", set())
+    monkeypatch.setattr(processes.socket, "socket", Probe)
+    assert [processes.free_port(), processes.free_port()] == [40001, 40002]
