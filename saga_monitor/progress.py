@@ -32,9 +32,10 @@ STATUSES = ("running", "compensating", "completed", "cancelled")
 #          deadline_at is the order's deadline as its events carry it (None: not known).
 STATUS, STARTED, UPDATED, FINISHED, CUSTOMER, PARTITION, EVENTS, LETTERS = range(8)
 DEADLINE, BY_DEADLINE = 8, 9
-# Event: (event_id, event_type, occurred_at, cause, producer); cause is the index of the
-# causing event in the record once seen, else its event id (or None).
-E_ID, E_TYPE, E_AT, E_CAUSE, E_PRODUCER = range(5)
+# Event: (event_id, event_type, occurred_at, cause, producer, instance); cause is the index
+# of the causing event in the record once seen, else its event id (or None); instance is the
+# producer's instance that decided it (None: not said).
+E_ID, E_TYPE, E_AT, E_CAUSE, E_PRODUCER, E_INSTANCE = range(6)
 
 
 class Letter(NamedTuple):
@@ -58,8 +59,10 @@ class Letter(NamedTuple):
         return f"{self.topic}:{self.partition}:{self.offset}"
 
 
-def fold_event(record: tuple | None, event: Event, partition: int) -> tuple:
-    """The record after one more event; the same record if the event was seen before."""
+def fold_event(record: tuple | None, event: Event, partition: int,
+               instance: str | None = None) -> tuple:
+    """The record after one more event (decided by ``instance`` of its producer, when known);
+    the same record if the event was seen before."""
     events = record[EVENTS] if record else ()
     if any(seen[E_ID] == event.event_id for seen in events):
         return record  # type: ignore[return-value]
@@ -67,7 +70,7 @@ def fold_event(record: tuple | None, event: Event, partition: int) -> tuple:
     cause = event.causation_id
     cause = next((i for i, seen in enumerate(events) if seen[E_ID] == cause), cause)
     new = (event.event_id, sys.intern(event.event_type), event.occurred_at.timestamp(), cause,
-           sys.intern(event.producer))
+           sys.intern(event.producer), sys.intern(instance) if instance else None)
     # Effects that arrived before this, their cause, now point at it.
     events = tuple((*seen[:E_CAUSE], index, *seen[E_CAUSE + 1:]) if seen[E_CAUSE] == event.event_id
                    else seen for seen in events) + (new,)
@@ -155,7 +158,8 @@ def from_json(value: Any) -> tuple:
     intern = sys.intern
     return (intern(status), started, updated, finished_at,
             intern(customer) if customer else None, partition,
-            tuple((e[0], intern(e[1]), e[2], e[3], intern(e[4])) for e in events),
+            tuple((e[0], intern(e[1]), e[2], e[3], intern(e[4]),
+                   intern(e[5]) if len(e) > 5 and e[5] else None) for e in events),
             tuple((intern(x[0]), x[1], x[2], intern(x[3]), *x[4:6], intern(x[6]), x[7],
                    intern(x[8]), *x[9:]) for x in letters),
             deadline, bool(by_deadline))

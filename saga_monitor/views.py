@@ -23,6 +23,7 @@ from saga_monitor.progress import (
     E_AT,
     E_CAUSE,
     E_ID,
+    E_INSTANCE,
     E_PRODUCER,
     E_TYPE,
     EVENTS,
@@ -124,7 +125,8 @@ def _event(events: tuple, index: int) -> dict:
             "cancellation" if event[E_TYPE] in CANCELLATION else "step")
     return {
         "index": index, "event_id": event[E_ID], "event_type": event[E_TYPE],
-        "producer": event[E_PRODUCER], "occurred_at": iso(event[E_AT]),
+        "producer": event[E_PRODUCER], "instance": event[E_INSTANCE],
+        "occurred_at": iso(event[E_AT]),
         "caused_by": events[cause][E_ID] if cause is not None else
         (event[E_CAUSE] if isinstance(event[E_CAUSE], str) else None),
         "cause_index": cause,

@@ -74,7 +74,7 @@ function showEvents(saga) {
       el("td", {class: "num", text: clock(event.occurred_at)}),
       el("td", {class: "num", text: event.after_cause_seconds === null ? "—"
                                     : "+" + seconds(event.after_cause_seconds)}),
-      el("td", {text: event.producer}),
+      el("td", {text: event.producer + (event.instance ? ` (${event.instance})` : "")}),
       el("td", {}, event.event_type, event.compensation || event.pivot ? " " : null,
          event.compensation ? badge("compensation", "compensating") : null,
          event.pivot ? badge("pivot", "finished") : null),
