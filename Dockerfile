@@ -28,6 +28,7 @@ COPY participants ./participants
 COPY sagactl ./sagactl
 COPY saga_monitor ./saga_monitor
 COPY localkafka ./localkafka
+COPY localpostgres ./localpostgres
 RUN pip install --no-deps . \
     && useradd --uid 10001 --create-home --shell /usr/sbin/nologin saga \
     && mkdir -p /data && chown saga:saga /data

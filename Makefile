@@ -21,8 +21,12 @@ MONITOR_PORT ?= 8005
 COMPOSE_PROJECT_NAME ?= saga
 PROMETHEUS_PORT ?= 9090
 SECURE_COMPOSE_DIR ?= .run/compose-secure
+ORDER_API_2_PORT ?= 8006
+POSTGRES_HOST_PORT ?= 5433
+HA_COMPOSE_DIR ?= .run/compose-ha
 export ORDER_API_PORT KAFKA_HOST_PORT KAFKA_2_HOST_PORT KAFKA_3_HOST_PORT MONITOR_PORT \
-	COMPOSE_PROJECT_NAME PROMETHEUS_PORT SECURE_COMPOSE_DIR
+	COMPOSE_PROJECT_NAME PROMETHEUS_PORT SECURE_COMPOSE_DIR ORDER_API_2_PORT POSTGRES_HOST_PORT \
+	HA_COMPOSE_DIR
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
@@ -104,13 +108,15 @@ postgres-stop:  ## stop the PostgreSQL that `make postgres` started
 postgres-status:  ## say whether the background PostgreSQL runs
 	@$(PYTHON) -m localpostgres status --state-dir $(POSTGRES_DIR)
 
-services: install  ## the five services in the background (.run/services/), waits until each is healthy
-	$(BIN)/python -m devtools.services start $(SERVICES_ARGS) --kafka-dir $(KAFKA_DIR)
+INSTANCES ?= 1
+services: install  ## the five services in the background (.run/services/), waits until each is healthy; INSTANCES=2: two processes of each, on PostgreSQL
+	$(BIN)/python -m devtools.services start $(SERVICES_ARGS) --kafka-dir $(KAFKA_DIR) \
+		--instances $(INSTANCES)
 
 services-stop:  ## stop the services that `make services` started
 	$(BIN)/python -m devtools.services stop $(SERVICES_ARGS)
 
-services-status:  ## say which of the five services run
+services-status:  ## say which of the five services (and which of their instances) run
 	@$(BIN)/python -m devtools.services status $(SERVICES_ARGS)
 
 clean:  ## remove local state (.run: broker data, databases, PostgreSQL, logs)
@@ -131,31 +137,44 @@ BENCH_ORDERS ?= 10000
 BENCH_RATES ?= 50,200,500
 BENCH_SECONDS ?= 20
 BENCH_BASELINE ?=
+# e.g. BENCH_ARGS="--instances 2": also PostgreSQL, one and two instances per service
+BENCH_ARGS ?=
 bench: install  ## throughput, latency per offered rate, and the raw Kafka floor, on this machine
 	$(BIN)/python -m devtools.bench --orders $(BENCH_ORDERS) --rates $(BENCH_RATES) \
-		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
+		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE)) $(BENCH_ARGS)
 
 # `make up OBSERVABILITY=1` adds Prometheus; SECURE=1 runs the mesh in secure mode (overlay file);
-# CLUSTER=1 runs it on three Kafka nodes (profile cluster, its settings in deploy/cluster.env).
+# CLUSTER=1 runs it on three Kafka nodes (profile cluster, its settings in deploy/cluster.env);
+# HA=1 adds PostgreSQL and a second replica of every service (overlay file docker-compose.ha.yml).
 OBSERVABILITY ?=
 CLUSTER ?=
+HA ?=
+HA_OVERLAY = -f docker-compose.ha.yml
 COMPOSE_FILES = $(if $(CLUSTER),--env-file deploy/cluster.env) -f docker-compose.yml \
-	$(if $(SECURE),-f docker-compose.secure.yml)
-COMPOSE_ALL = $(COMPOSE) $(COMPOSE_FILES) --profile observability --profile cluster
-up: $(if $(SECURE),install)  ## the whole mesh in Docker (monitor included), healthy; OBSERVABILITY=1 Prometheus, SECURE=1, CLUSTER=1 three brokers
+	$(if $(SECURE),-f docker-compose.secure.yml) $(if $(HA),$(HA_OVERLAY))
+# `down` and `logs` reach every profile, and the HA replicas and database wherever HA=1 made
+# its material (the overlay names its files).
+COMPOSE_ALL = $(COMPOSE) $(COMPOSE_FILES) \
+	$(if $(HA),,$(if $(wildcard $(HA_COMPOSE_DIR)/secrets),$(HA_OVERLAY))) \
+	--profile observability --profile cluster
+up: $(if $(SECURE),install)  ## the whole mesh in Docker (monitor included), healthy; OBSERVABILITY=1 Prometheus, SECURE=1, CLUSTER=1 three brokers, HA=1 two replicas of each service on PostgreSQL
 	$(if $(and $(SECURE),$(CLUSTER)),$(error SECURE=1 with CLUSTER=1 is not built for compose: use `make kafka BROKERS=3 SECURE=1` and `make services`))
+	$(if $(and $(SECURE),$(HA)),$(error SECURE=1 with HA=1 is not built for compose: use `make up SECURE=1`, or `make kafka SECURE=1` and `make postgres` for several instances))
 	$(if $(SECURE),$(BIN)/python -m devtools.secure compose $(SECURE_COMPOSE_DIR) --host-port $(KAFKA_HOST_PORT))
+	$(if $(HA),$(PYTHON) -m devtools.compose_ha $(HA_COMPOSE_DIR))
 	$(COMPOSE) $(COMPOSE_FILES) $(if $(OBSERVABILITY),--profile observability) \
 		$(if $(CLUSTER),--profile cluster) up -d --build
 	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$(ORDER_API_PORT)/health 240 $(COMPOSE_PROJECT_NAME)
 	@echo "order API:     http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
+	@$(if $(HA),echo "               (second replica: http://127.0.0.1:$(ORDER_API_2_PORT))")
 	@echo "saga monitor:  http://127.0.0.1:$(MONITOR_PORT)  (JSON under /api/, Prometheus /metrics)"
 	@echo "Kafka:         127.0.0.1:$(KAFKA_HOST_PORT)  e.g. .venv/bin/sagactl -b 127.0.0.1:$(KAFKA_HOST_PORT) tail"
 	@$(if $(CLUSTER),echo "               (three nodes: also 127.0.0.1:$(KAFKA_2_HOST_PORT) and 127.0.0.1:$(KAFKA_3_HOST_PORT))")
+	@$(if $(HA),echo "PostgreSQL:    127.0.0.1:$(POSTGRES_HOST_PORT)  (user admin, password in $(HA_COMPOSE_DIR)/secrets/admin.password)")
 	@$(if $(OBSERVABILITY),echo "Prometheus:    http://127.0.0.1:$(PROMETHEUS_PORT)")
 	@$(if $(SECURE),echo "secure: sagactl's settings in $(SECURE_COMPOSE_DIR)/clients/sagactl.env (set -a; . that file; set +a)")
 
-down:  ## stop the mesh (every profile); `make down VOLUMES=1` also deletes its databases and topics
+down:  ## stop the mesh (every profile, HA too); `make down VOLUMES=1` also deletes its databases and topics
 	$(COMPOSE_ALL) down $(if $(VOLUMES),-v)
 
 logs:  ## follow the mesh's logs

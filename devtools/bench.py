@@ -16,11 +16,14 @@ the five services as separate processes, then
 * usage      — peak RSS and CPU ms per saga (= CPU seconds per 1,000 sagas), per service.
 
 ``--baseline REF`` first measures the services of that git commit the same way (same broker,
-same run), for an honest before/after on a noisy machine. Writes a table to stdout,
+same run), for an honest before/after on a noisy machine; ``--instances N`` then measures the
+current services again on PostgreSQL, with one instance per service and with N
+(``devtools.benchstores``; the baseline stays on SQLite). Writes a table to stdout,
 ``.run/bench/bench.json`` and ``.run/bench/latency.png``, and ends with one line
 ``bench: sagas_per_s=… p50_ms@R=… p99_ms@R=… hop_ratio@R=… rss_mb_max=… raw_hop_p50_ms=…
 cpu_ms_per_saga=… baseline_sagas_per_s=… baseline_cpu_ms_per_saga=… monitor_lag_s=…
-monitor_cpu_ms_per_saga=…`` (``-`` where there is no baseline or no monitor figure).
+monitor_cpu_ms_per_saga=…`` (``-`` where there is no baseline or no monitor figure); with
+``--instances``, one ``bench: store=… instances=…`` line per configuration comes before it.
 There are no pass/fail thresholds: the figures are for people to read.
 """
 
@@ -28,23 +31,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-from devtools import benchkit, benchmetrics, benchmonitor
+from devtools import benchkit, benchmesh, benchmetrics, benchmonitor, benchplot, benchstores
 from devtools.benchkit import BENCH_CUSTOMERS, BENCH_SKU, OrderStream, percentile, process_usage
+from devtools.benchstores import BenchPostgres, Configuration
 from devtools.processes import Mesh, ServiceProcess
-from localkafka import LocalKafka
 from shared.settings import Settings
 
 OUT = Path(".run") / "bench"
@@ -62,64 +60,89 @@ def main(argv: list[str] | None = None) -> int:
         args.breakdown_rate = 200.0 if 200.0 in args.rates else args.rates[0]
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    with _broker() as bootstrap:
+    with benchmesh.broker() as bootstrap:
         say(f"bench: broker {bootstrap}; measuring the raw hop")
         floor = asyncio.run(benchkit.raw_hop(bootstrap, f"bench-floor-{int(started)}",
                                              linger_ms=Settings().producer_linger_ms))
         say(f"bench: raw hop p50 {percentile(floor, 50):.2f} ms")
         runs = {}
         if args.baseline:
-            with _checkout(args.baseline) as code_dir:
-                runs["baseline"] = _measure("baseline", bootstrap, args, code_dir)
-        runs["current"] = _measure("current", bootstrap, args, None)
+            with benchmesh.checkout(args.baseline) as code_dir:
+                runs["baseline"] = _measure(benchstores.BASELINE, bootstrap, args, code_dir)
+        runs["current"] = _measure(benchstores.CURRENT, bootstrap, args)
+        runs.update(_on_postgres(bootstrap, args))
     tuning = Settings()
-    report = {"machine": _machine(), "raw_hop_ms": _percentiles(floor), "baseline": args.baseline,
+    report = {"machine": benchmesh.machine(), "raw_hop_ms": _percentiles(floor),
+              "baseline": args.baseline,
               "settings": {name: getattr(tuning, name) for name in (
                   "batch_max_events", "fetch_max_wait_ms", "offset_commit_interval_ms",
                   "producer_linger_ms", "producer_batch_bytes")},
               "orders": args.orders, "rates": args.rates, "seconds": args.seconds,
               "duration_s": round(time.time() - started), "runs": runs}
     (OUT / "bench.json").write_text(json.dumps(report, indent=2))
-    benchmetrics.plot(report, OUT / "latency.png")
+    benchplot.plot(report, OUT / "latency.png")
     print(benchmetrics.table(report))
     print(f"written: {OUT / 'bench.json'}, {OUT / 'latency.png'}")
+    for line in benchmetrics.configuration_lines(report):
+        print(line)
     print(benchmetrics.last_line(report))
     return 0
 
 
-def _measure(label: str, bootstrap: str, args: argparse.Namespace, code_dir: Path | None) -> dict:
+def _on_postgres(bootstrap: str, args: argparse.Namespace) -> dict[str, dict]:
+    """The PostgreSQL configurations ``--instances`` asks for, each on fresh databases."""
+    configurations = benchstores.postgres_configurations(args.instances)
+    if not configurations:
+        return {}
+    with BenchPostgres(Settings()) as postgres:
+        say(f"bench: PostgreSQL: {postgres.describe()}")
+        return {configuration.label: _measure(configuration, bootstrap, args, None,
+                                              postgres.environment(configuration),
+                                              postgres.cpu_seconds)
+                for configuration in configurations}
+
+
+def _measure(configuration: Configuration, bootstrap: str, args: argparse.Namespace,
+             code_dir: Path | None = None,
+             store: dict[str, str | None] = benchstores.SQLITE_ENVIRONMENT,
+             server_cpu: Callable[[], float | None] = lambda: None) -> dict:
+    label = configuration.label
     prefix = f"bench{int(time.time())}{label}."
     settings = Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
     shutil.rmtree(OUT / label, ignore_errors=True)  # databases of an earlier run know its orders
-    with Mesh(OUT / label, bootstrap, prefix, code_dir=code_dir) as mesh:
-        say(f"bench [{label}]: starting the five services and the saga monitor")
+    with Mesh(OUT / label, bootstrap, prefix, code_dir=code_dir,
+              instances=configuration.instances, **store) as mesh:
+        say(f"bench [{label}]: starting the services ({configuration.describe()})"
+            f"{' and the saga monitor' if configuration.monitored else ''}")
         mesh.start()
-        monitor = benchmonitor.start(mesh, code_dir, say)
+        monitor = benchmonitor.start(mesh, code_dir, say) if configuration.monitored else None
         try:
             mesh.seed(settings, {BENCH_SKU: 1_000_000},
                       {c: "1000000000.00" for c in BENCH_CUSTOMERS})
-            result = asyncio.run(_phases(label, mesh, monitor, settings, args))
+            result = asyncio.run(_phases(label, mesh, monitor, settings, args, server_cpu))
         finally:
             if monitor is not None:
                 monitor.stop()
-        result["peak_rss_mb"] = {name: round(process_usage(service.process.pid).peak_rss_mb, 1)
-                                 for name, service in mesh.services.items()}
+        result.update(store=configuration.store, instances=configuration.instances,
+                      peak_rss_mb={name: round(process_usage(service.process.pid).peak_rss_mb, 1)
+                                   for name, service in mesh.services.items()})
     return result
 
 
 async def _phases(label: str, mesh: Mesh, monitor: ServiceProcess | None, settings: Settings,
-                  args: argparse.Namespace) -> dict:
+                  args: argparse.Namespace, server_cpu: Callable[[], float | None]) -> dict:
     result: dict = {}
-    async with OrderStream(settings, say) as stream:
+    async with OrderStream(settings, say, ids=settings.topic_prefix,
+                           busy=lambda: benchmesh.busy(mesh)) as stream:
         say(f"bench [{label}]: warm-up, {WARMUP_ORDERS} orders")
         await stream.burst("warmup", WARMUP_ORDERS, SETTLE_SECONDS)
-        await _until_idle(mesh)
+        await benchmesh.until_idle(mesh, say)
         result["monitor"] = await _monitored(label, mesh, monitor, stream, args.orders)
         say(f"bench [{label}]: burst of {args.orders} orders")
-        result["burst"] = await _burst(mesh, stream, args.orders)
+        result["burst"] = await _burst(mesh, stream, args.orders, server_cpu)
         result["rates"] = {}
         for rate in args.rates:
-            await _until_idle(mesh)
+            await benchmesh.until_idle(mesh, say)
             say(f"bench [{label}]: open loop at {rate:g} orders/s for {args.seconds:g}s")
             scraped = benchmetrics.scrape(mesh) if rate == args.breakdown_rate else None
             run = await stream.open_loop(f"rate{rate:g}", rate, args.seconds, SETTLE_SECONDS)
@@ -140,67 +163,33 @@ async def _monitored(label: str, mesh: Mesh, monitor: ServiceProcess | None,
     say(f"bench [{label}]: burst of {orders} orders, the saga monitor watching")
     found = await benchmonitor.measure(monitor, stream, orders, SETTLE_SECONDS, say)
     monitor.stop()
-    await _until_idle(mesh)
+    await benchmesh.until_idle(mesh, say)
     return found
 
 
-async def _burst(mesh: Mesh, stream: OrderStream, orders: int) -> dict:
-    """Throughput, and the services' CPU from the first send to the last OrderCompleted."""
-    pids = {name: service.process.pid for name, service in mesh.services.items()}
-    before = {name: process_usage(pid).cpu_seconds for name, pid in pids.items()}
+async def _burst(mesh: Mesh, stream: OrderStream, orders: int,
+                 server_cpu: Callable[[], float | None]) -> dict:
+    """Throughput, and the CPU of the services (every instance) and of the database server
+    (None: none here, or SQLite) from the first send to the last OrderCompleted."""
+    processes = list(mesh.services.values())
+    before = [process_usage(service.process.pid).cpu_seconds for service in processes]
+    server_before = server_cpu()
     burst = await stream.burst("burst", orders, SETTLE_SECONDS)
-    spent = {name: process_usage(pid).cpu_seconds - before[name] for name, pid in pids.items()}
+    server = None if server_before is None else server_cpu() - server_before
+    spent: dict[str, float] = defaultdict(float)
+    for service, cpu in zip(processes, before, strict=True):
+        spent[service.name] += process_usage(service.process.pid).cpu_seconds - cpu
     completed = len(burst.completed)
     return {"orders": orders, "completed": completed, "sagas_per_s": round(burst.sagas_per_s, 1),
             "cpu_ms_per_saga": benchkit.per_saga_ms(sum(spent.values()), completed),
             "cpu_s_per_1000_sagas": {name: benchkit.per_saga_ms(seconds, completed)
-                                     for name, seconds in spent.items()}}
-
-
-async def _until_idle(mesh: Mesh, timeout: float = 120.0) -> None:
-    """The last phase's tail (notifications, outbox rows) must not weigh on the next one."""
-    deadline, quiet = time.monotonic() + timeout, 0
-    async with httpx.AsyncClient(timeout=5) as client:
-        while quiet < 2 and time.monotonic() < deadline:
-            states = [(await client.get(f"{service.url}/health")).json()
-                      for service in mesh.services.values()]
-            busy = any(state.get("outbox_unsent", 0) or state.get("retry_queue", {}).get(
-                "WAITING", 0) for state in states)
-            quiet = 0 if busy else quiet + 1
-            await asyncio.sleep(1.0)
+                                     for name, seconds in spent.items()},
+            "postgres_cpu_ms_per_saga": None if server is None else benchkit.per_saga_ms(
+                server, completed)}
 
 
 def _percentiles(values: list[float]) -> dict:
     return {f"p{p}": round(percentile(values, p), 2) for p in (50, 95, 99)}
-
-
-@contextlib.contextmanager
-def _broker() -> Iterator[str]:
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if configured:
-        yield configured
-        return
-    with LocalKafka(heap="1g") as broker:
-        yield broker.bootstrap_servers
-
-
-@contextlib.contextmanager
-def _checkout(ref: str) -> Iterator[Path]:
-    """The project as it was at ``ref``, in a temporary git worktree."""
-    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as parent:
-        path = Path(parent) / "code"
-        subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], check=True,
-                       capture_output=True)
-        try:
-            yield path
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(path)], check=False)
-
-
-def _machine() -> dict:
-    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
-                                     capture_output=True).stdout.strip()}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -212,8 +201,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each rate")
     parser.add_argument("--breakdown-rate", type=float, default=None,
                         help="rate at which to break a hop down (default: 200, or the first)")
-    parser.add_argument("--baseline", metavar="GIT_REF", help="also measure this commit, first")
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="also measure this commit, first (on SQLite)")
+    parser.add_argument("--instances", type=_positive, metavar="N",
+                        help="also measure PostgreSQL with one and with N instances per service")
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of instances, 1 or more: {text!r}")
+    return int(text)
 
 
 def _rates(text: str) -> list[float]:

@@ -13,7 +13,7 @@ import asyncio
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,8 +104,14 @@ class StreamResult:
 class OrderStream:
     """Publishes happy-path orders straight to ``OrderCreated`` and watches ``OrderCompleted``."""
 
-    def __init__(self, settings: Settings, say: Callable[[str], None]) -> None:
-        self.settings, self.say = settings, say
+    def __init__(self, settings: Settings, say: Callable[[str], None], ids: str = "",
+                 busy: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """``ids`` starts every order id of :meth:`burst` and :meth:`open_loop`: a database
+        that an earlier run used knows that run's orders. ``busy`` says whether the services
+        still have work in hand; while they do, a wait for completions goes on even when none
+        came for ``settle`` seconds (a slow mesh completes a burst's first saga only once each
+        service got through its share of the burst)."""
+        self.settings, self.say, self.ids, self.busy = settings, say, ids, busy
         #: order id → the OrderCompleted record's timestamp (ms), filled while the stream is open.
         self.completed: dict[str, int] = {}
         self._producer = AIOKafkaProducer(**settings.client_options(), enable_idempotence=True,
@@ -143,7 +149,8 @@ class OrderStream:
     async def burst(self, tag: str, count: int, settle: float) -> StreamResult:
         """All orders at once, as fast as one producer sends them."""
         first_sent = time.time()
-        futures = {f"{tag}-{n:06d}": await self.send(f"{tag}-{n:06d}", n) for n in range(count)}
+        ids = [f"{self.ids}{tag}-{n:06d}" for n in range(count)]
+        futures = {order_id: await self.send(order_id, n) for n, order_id in enumerate(ids)}
         created = {order_id: (await future).timestamp for order_id, future in futures.items()}
         return await self._until_completed(tag, created, first_sent, settle)
 
@@ -158,7 +165,7 @@ class OrderStream:
             delay = start + n / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            order_id = f"{tag}-{n:06d}"
+            order_id = f"{self.ids}{tag}-{n:06d}"
             futures[order_id] = await self.send(order_id, n)
             if n and n % int(max(rate, 1) * 5) == 0:
                 done = sum(1 for o in futures if o in self.completed)
@@ -168,15 +175,20 @@ class OrderStream:
 
     async def _until_completed(self, tag: str, created: dict[str, int], first_sent: float,
                                settle: float) -> StreamResult:
-        """Wait until every order completed, or nothing completed for ``settle`` seconds."""
+        """Wait until every order completed, or nothing completed for ``settle`` seconds while
+        the services had nothing in hand."""
         last_count, last_change, last_report = -1, time.monotonic(), 0.0
         while True:
             done = sum(1 for order_id in created if order_id in self.completed)
             now = time.monotonic()
             if done != last_count:
                 last_count, last_change = done, now
-            if done == len(created) or now - last_change > settle:
+            if done == len(created):
                 break
+            if now - last_change > settle:
+                if self.busy is None or not await self.busy():
+                    break
+                last_change = now
             if now - last_report > 2:
                 self.say(f"  {tag}: {done}/{len(created)} completed")
                 last_report = now
@@ -192,11 +204,33 @@ class ProcessUsage:
     peak_rss_mb: float
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name: [0] state, [1] ppid, [11] utime,
+    [12] stime, [13] cutime, [14] cstime (clock ticks)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def process_usage(pid: int) -> ProcessUsage:
     """CPU seconds so far (user + system) and peak resident memory, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     ticks = int(fields[11]) + int(fields[12])
     status = Path(f"/proc/{pid}/status").read_text()
     peak_kb = next(int(line.split()[1]) for line in status.splitlines()
                    if line.startswith("VmHWM:"))
     return ProcessUsage(ticks / os.sysconf("SC_CLK_TCK"), peak_kb / 1024)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of a process and its children, living and exited (once it reaped
+    them): a PostgreSQL server, whose postmaster forks a backend per connection."""
+    fields = _stat(pid)
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                child = _stat(int(entry.name))
+            except OSError:  # gone meanwhile: its CPU is in the parent's cutime once reaped
+                continue
+            if int(child[1]) == pid:
+                ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")

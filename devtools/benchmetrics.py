@@ -1,10 +1,9 @@
-"""`make bench`'s read-outs: the per-hop breakdown from the services' /metrics, the table,
-the plot and the one-line summary."""
+"""`make bench`'s read-outs: the per-hop breakdown from the services' /metrics, the table and
+the summary lines (the plot: ``devtools.benchplot``)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -62,12 +61,17 @@ def reference_rate(report: dict) -> str:
 def table(report: dict) -> str:
     floor = report["raw_hop_ms"]
     lines = [f"raw Kafka hop on this broker: p50 {floor['p50']} ms, p99 {floor['p99']} ms", ""]
-    labels = list(report["runs"])
-    lines.append(f"{'':34}" + "".join(f"{label:>16}" for label in labels))
+    lines.append(_header(report))
+    if has_postgres(report):
+        lines.append(_row("store, instances per service", report,
+                          lambda run: f"{run['store']} x{run['instances']}"))
     lines.append(_row("completed sagas/s (burst)", report,
                       lambda run: run["burst"]["sagas_per_s"]))
     lines.append(_row("CPU ms/saga, five services", report,
                       lambda run: run["burst"]["cpu_ms_per_saga"]))
+    if has_postgres(report):
+        lines.append(_row("CPU ms/saga, PostgreSQL server", report,
+                          lambda run: _g(run["burst"].get("postgres_cpu_ms_per_saga"))))
     for rate in report["rates"]:
         key = f"{rate:g}"
         for p in ("p50", "p95", "p99"):
@@ -77,19 +81,29 @@ def table(report: dict) -> str:
                           lambda run, k=key: hop_ratio(report, run, k)))
         lines.append(_row(f"incomplete @ {key}/s", report,
                           lambda run, k=key: run["rates"][k]["incomplete"]))
-    lines.append(_row("peak RSS MB (max of five)", report,
+    lines.append(_row("peak RSS MB, largest process", report,
                       lambda run: max(run["peak_rss_mb"].values())))
-    services = list(report["runs"]["current"]["peak_rss_mb"])
+    if has_postgres(report):
+        lines.append(_row("peak RSS MB, all processes (sum)", report, rss_total))
+    services = list(report["runs"]["current"]["burst"]["cpu_s_per_1000_sagas"])
     for name in services:
         lines.append(_row(f"CPU s/1000 sagas {name.split('_')[0]}", report,
                           lambda run, n=name: run["burst"]["cpu_s_per_1000_sagas"][n]))
     lines += _monitor_rows(report)
     current = report["runs"]["current"]
-    if current.get("breakdown_ms"):
-        lines += ["", f"where a hop's time goes at {reference_rate(report)}/s (mean ms, all "
-                      "services):"]
+    title = f"where a hop's time goes at {reference_rate(report)}/s (mean ms, all services)"
+    if has_postgres(report):
+        lines += ["", f"{title}:", _header(report)]
+        lines += [_row(f"  {stage}", report, lambda run, s=stage: _g(
+            (run.get("breakdown_ms") or {}).get(s))) for stage in STAGES]
+    elif current.get("breakdown_ms"):
+        lines += ["", f"{title}:"]
         lines += [f"  {stage:<26} {ms:>8}" for stage, ms in current["breakdown_ms"].items()]
     return "\n".join(lines)
+
+
+def _header(report: dict) -> str:
+    return f"{'':34}" + "".join(f"{label:>16}" for label in report["runs"])
 
 
 def _monitor_rows(report: dict) -> list[str]:
@@ -138,33 +152,38 @@ def last_line(report: dict) -> str:
             f"monitor_cpu_ms_per_saga={_g(monitor and monitor['cpu_ms_per_saga'])}")
 
 
+def has_postgres(report: dict) -> bool:
+    return any(run.get("store") == "postgres" for run in report["runs"].values())
+
+
+def rss_total(run: dict) -> float:
+    """The services' peak resident memory added up over every process (not the database's)."""
+    return round(sum(run["peak_rss_mb"].values()), 1)
+
+
+def configuration_lines(report: dict) -> list[str]:
+    """With PostgreSQL configurations in the run, one ``bench: store=… instances=…`` line for
+    each configuration of the current services (SQLite first), the same fields in the same
+    order: burst sagas/s, p50 and p99 at every rate, the services' CPU per saga (every
+    instance), the database server's CPU per saga (``-`` for SQLite or a server elsewhere),
+    and peak RSS (largest process, and the sum over the services' processes)."""
+    if not has_postgres(report):
+        return []
+    runs = [run for label, run in report["runs"].items() if label != "baseline"]
+    return [_configuration_line(report, run) for run in runs]
+
+
+def _configuration_line(report: dict, run: dict) -> str:
+    burst = run["burst"]
+    latency = " ".join(f"p50_ms@{rate:g}={run['rates'][f'{rate:g}']['p50']:g} "
+                       f"p99_ms@{rate:g}={run['rates'][f'{rate:g}']['p99']:g}"
+                       for rate in report["rates"])
+    return (f"bench: store={run['store']} instances={run['instances']} "
+            f"sagas_per_s={burst['sagas_per_s']:g} {latency} "
+            f"cpu_ms_per_saga={burst['cpu_ms_per_saga']:g} "
+            f"postgres_cpu_ms_per_saga={_g(burst.get('postgres_cpu_ms_per_saga'))} "
+            f"rss_mb_max={max(run['peak_rss_mb'].values()):g} rss_mb_total={rss_total(run):g}")
+
+
 def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
-
-
-def plot(report: dict, path: Path) -> None:
-    """Latency percentiles against offered rate, with the floor of four raw hops drawn."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    rates = list(report["rates"])
-    for label, style in (("baseline", "--"), ("current", "-")):
-        run = report["runs"].get(label)
-        if run is None:
-            continue
-        for p, colour in (("p50", "tab:blue"), ("p95", "tab:orange"), ("p99", "tab:red")):
-            axes.plot(rates, [run["rates"][f"{r:g}"][p] for r in rates], style, marker="o",
-                      color=colour, label=f"{label} {p}")
-    axes.axhline(4 * report["raw_hop_ms"]["p50"], color="grey", linestyle=":",
-                 label="floor: 4 × raw hop p50")
-    axes.set_xlabel("offered orders/s")
-    axes.set_ylabel("created → OrderCompleted, ms")
-    axes.set_yscale("log")
-    axes.set_title(f"saga latency ({report['machine']['cpus']} cores, one box)")
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)

@@ -1,14 +1,20 @@
 """`make chaos`: mixed orders while services are SIGKILLed, one is frozen past its session
 timeout and the broker restarts; afterwards every guarantee is checked.
 
+``--instances 2`` runs two instances of each service on PostgreSQL (the databases
+``SAGA_DATABASE_URL`` names, else a local PostgreSQL of its own), places orders through every
+order-service instance, and makes some kills failovers: an instance left down past the session
+timeout, its partitions taken over by the other, sometimes both instances of a service in turn
+(never both at once; devtools/servicechaos.py).
+
 ``--cluster`` runs on a local three-broker cluster (every topic three replicas, two in sync)
 and adds broker faults under load (devtools/brokerchaos.py): the leader of the busiest
 partitions and the active controller SIGKILLed and started again, a broker frozen past its
 session timeout.
 
 Ends with one line: ``orders=… kills=… freezes=… broker_restarts=… broker_kills=…
-broker_freezes=… duration=…s violations=0`` (or the list of violations), and exit status 0
-only when there were none.
+broker_freezes=… duration=…s violations=0`` (or the list of violations; with ``--instances``
+also ``instance_kills=…``, the failovers), and exit status 0 only when there were none.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import random
 import sys
 import threading
@@ -28,8 +35,10 @@ from pathlib import Path
 import httpx
 
 from devtools.brokerchaos import BrokerFaults
-from devtools.invariants import violations
-from devtools.processes import Mesh, ServiceProcess, free_port
+from devtools.databases import service_databases
+from devtools.invariants import settled_violations
+from devtools.processes import Mesh, free_port
+from devtools.servicechaos import ServiceFaults
 from devtools.workload import BALANCES, STOCK, PlannedOrder, plan
 from localkafka import LocalKafka
 from participants import SERVICES
@@ -45,7 +54,10 @@ class ChaosPlan:
     rate: float = 20.0             # orders placed per second
     kill_every: float = 3.0        # seconds between SIGKILLs
     min_kills: int = 5             # keep killing after the last order until this many
+    instances: int = 1             # processes per service (more than one: on PostgreSQL)
+    min_instance_kills: int = 3    # with several: failovers, at least
     freezes: int = 1               # SIGSTOPs longer than the consumer session timeout
+    deadline: float = 0.0          # > 0: every order's deadline (s), and freezes outlast it
     broker_restarts: int = 1       # the whole broker (every node) stopped and started
     brokers: int = 1               # 3: a replicated cluster, and the broker faults below
     broker_kills: int = 0          # SIGKILLs of a node: the busiest leader, the controller, …
@@ -60,24 +72,30 @@ class ChaosPlan:
 class ChaosReport:
     orders: int = 0
     kills: int = 0
+    instance_kills: int = 0        # failovers: an instance down past the session timeout
     freezes: int = 0
     broker_restarts: int = 0
     broker_kills: int = 0
     broker_freezes: int = 0
     duration: float = 0.0
     violations: list[str] = field(default_factory=list)
+    instances: int = 1
 
     def summary(self) -> str:
         found = ("0" if not self.violations else
                  f"{len(self.violations)}: " + "; ".join(self.violations[:25]))
-        return (f"orders={self.orders} kills={self.kills} freezes={self.freezes} "
+        failovers = f" instance_kills={self.instance_kills}" if self.instances > 1 else ""
+        return (f"orders={self.orders} kills={self.kills}{failovers} freezes={self.freezes} "
                 f"broker_restarts={self.broker_restarts} broker_kills={self.broker_kills} "
                 f"broker_freezes={self.broker_freezes} duration={self.duration:.0f}s "
                 f"violations={found}")
 
 
-def service_environment(fault_rate: float, replication_factor: int = 1) -> dict[str, str]:
-    return {"SAGA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS), "SAGA_HEARTBEAT_INTERVAL_MS": "1500",
+def service_environment(fault_rate: float, replication_factor: int = 1,
+                        deadline: float = 0.0) -> dict[str, str]:
+    """With a ``deadline`` every order gets it (the order service's default deadline)."""
+    return {**({"SAGA_ORDER_DEADLINE_SECONDS": str(deadline)} if deadline else {}),
+            "SAGA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS), "SAGA_HEARTBEAT_INTERVAL_MS": "1500",
             "SAGA_FAULT_RATE": str(fault_rate), "SAGA_RETRY_MAX_ATTEMPTS": "40",
             "SAGA_RETRY_BASE_DELAY": "0.05", "SAGA_RETRY_MAX_DELAY": "2",
             "SAGA_SEND_TIMEOUT": "5", "SAGA_WATCHDOG_TIMEOUT": "30",
@@ -90,24 +108,34 @@ class ChaosRun:
         self.chaos, self.data_dir, self.external = chaos, data_dir, bootstrap
         self.say = say
         self.rng = random.Random(chaos.seed)
-        self.report = ChaosReport()
+        self.report = ChaosReport(instances=chaos.instances)
         self.placed = 0
-        self._thaws: list[threading.Timer] = []
         self.faults: BrokerFaults | None = None
+        self.service_faults: ServiceFaults | None = None
 
     def run(self) -> ChaosReport:
         started = time.monotonic()
-        orders = plan(self.chaos.orders, self.chaos.seed)
-        with self._broker() as broker:
-            prefix = f"chaos-{int(time.time())}."
+        prefix = f"chaos-{int(time.time())}."
+        # Databases may outlive the run (SAGA_DATABASE_URL): its orders need ids of their own.
+        orders = plan(self.chaos.orders, self.chaos.seed, tag=prefix.rstrip("."))
+        with self._broker() as broker, self._databases() as databases:
             replication = 3 if self.chaos.brokers >= 3 else 1
             if broker is not None and self.chaos.brokers > 1:
                 self.faults = BrokerFaults(broker, prefix, kills=self.chaos.broker_kills,
                                            freezes=self.chaos.broker_freezes,
                                            down=self.chaos.broker_down, say=self.say)
             with Mesh(self.data_dir, self._bootstrap(broker), prefix,
-                      **service_environment(self.chaos.fault_rate, replication)) as mesh:
-                self.say(f"starting the services (logs in {self.data_dir})")
+                      instances=self.chaos.instances, **databases,
+                      **service_environment(self.chaos.fault_rate, replication,
+                                            self.chaos.deadline)) as mesh:
+                self.service_faults = ServiceFaults(mesh, self.rng, self.report,
+                                                    session_timeout=SESSION_TIMEOUT_MS / 1000,
+                                                    say=self.say,
+                                                    # Long freezes: sagas waiting on the frozen
+                                                    # service meet their deadline meanwhile.
+                                                    freeze_for=self.chaos.deadline + 10)
+                self.say(f"starting {len(mesh.services)} service processes (logs in "
+                         f"{self.data_dir})")
                 mesh.start()
                 mesh.seed(Settings(kafka_bootstrap_servers=self._bootstrap(broker),
                                    topic_prefix=prefix), STOCK, BALANCES)
@@ -131,6 +159,15 @@ class ChaosRun:
                         port=free_port() if self.chaos.brokers == 1 else 0) as broker:
             yield broker
 
+    @contextlib.contextmanager
+    def _databases(self) -> Iterator[dict[str, str]]:
+        """One SQLite file per service, or with several instances PostgreSQL."""
+        if self.chaos.instances == 1:
+            yield {}
+            return
+        with service_databases(self.data_dir / "postgres", self.say) as databases:
+            yield databases
+
     def _bootstrap(self, broker: LocalKafka | None) -> str:
         return self.external or broker.bootstrap_servers
 
@@ -140,53 +177,42 @@ class ChaosRun:
         placer.start()
         freeze_at, restart_at = len(orders) // 3, 2 * len(orders) // 3
         faults_from = len(orders) // 10
+        faults = self.service_faults
         while (placer.is_alive() or self.report.kills < self.chaos.min_kills
+               or self._failovers_short()
                or (self.faults is not None and not self.faults.done)):
             time.sleep(self.chaos.kill_every)
             if self.report.freezes < self.chaos.freezes and self.placed >= freeze_at:
-                self._freeze(mesh)
+                faults.freeze(self.placed)
             if self._may_restart(broker) and self.placed >= restart_at:
                 self._restart_broker(broker)
             if self.faults is not None and self.placed >= faults_from:
                 self.faults.step(self.placed)
-            self._kill(mesh)
+            faults.kill(self.placed)
         placer.join()
         while self.report.freezes < self.chaos.freezes:  # a short run still gets every fault
-            self._freeze(mesh)
+            if not faults.freeze(self.placed):
+                time.sleep(1)  # an instance is down: its sibling may not freeze yet
         while self._may_restart(broker):
             self._restart_broker(broker)
-        for thaw in self._thaws:
-            thaw.join()
+        faults.finish()
+
+    def _failovers_short(self) -> bool:
+        return (self.chaos.instances > 1
+                and self.report.instance_kills < self.chaos.min_instance_kills)
 
     def _place_all(self, mesh: Mesh, orders: list[PlannedOrder]) -> None:
-        with httpx.Client(base_url=mesh.order_api, timeout=10) as client:
+        """Each request to the next order-service instance (any of them serves every order),
+        and to the one after it while one does not answer."""
+        apis = itertools.cycle([process.url for process in mesh.instances_of("order_service")])
+        with httpx.Client(timeout=10) as client:
             for planned in orders:
-                _retry(partial(client.post, "/orders", json=planned.body), (201, 409))
+                _retry(partial(client.post, json=planned.body), "/orders", apis, (201, 409))
                 if planned.cancel:
-                    _retry(partial(client.post, f"/orders/{planned.order_id}/cancellation"),
+                    _retry(client.post, f"/orders/{planned.order_id}/cancellation", apis,
                            (202, 409))
                 self.placed += 1
                 time.sleep(1 / self.chaos.rate)
-
-    def _kill(self, mesh: Mesh) -> None:
-        victim = self.rng.choice([s for s in mesh.services.values() if not s.frozen])
-        victim.kill()
-        self.report.kills += 1
-        self.say(f"SIGKILL {victim.name} ({self.placed} orders placed)")
-        time.sleep(0.3)
-        victim.start()
-
-    def _freeze(self, mesh: Mesh) -> None:
-        """Longer than the session timeout: the group evicts it; on SIGCONT it must rejoin."""
-        victim: ServiceProcess = self.rng.choice(list(mesh.services.values()))
-        seconds = SESSION_TIMEOUT_MS / 1000 + 3
-        self.say(f"SIGSTOP {victim.name} for {seconds:.0f}s (session timeout "
-                 f"{SESSION_TIMEOUT_MS / 1000:.0f}s)")
-        victim.freeze()
-        thaw = threading.Timer(seconds, victim.thaw)
-        thaw.start()
-        self._thaws.append(thaw)
-        self.report.freezes += 1
 
     def _may_restart(self, broker: LocalKafka | None) -> bool:
         return broker is not None and self.report.broker_restarts < self.chaos.broker_restarts
@@ -204,9 +230,7 @@ class ChaosRun:
             if not service.alive():
                 service.start()
             service.wait_healthy(120)
-        deadline = time.monotonic() + self.chaos.settle_timeout
-        while (found := violations(self.data_dir, order_ids)) and time.monotonic() < deadline:
-            time.sleep(1)
+        found = settled_violations(mesh.stores, order_ids, self.chaos.settle_timeout)
         if found:
             for line in _where_each_service_stands(mesh):
                 self.say(line)
@@ -234,19 +258,21 @@ def _where_each_service_stands(mesh: Mesh) -> list[str]:
             lag = [line for line in httpx.get(f"{service.url}/metrics", timeout=2).text.splitlines()
                    if line.startswith("saga_consumer_lag{") and not line.endswith(" 0.0")]
         except httpx.HTTPError as error:
-            lines.append(f"{service.name}: no answer ({error!r})")
+            lines.append(f"{service.instance}: no answer ({error!r})")
             continue
-        lines.append(f"{service.name}: {health}")
-        lines += [f"{service.name}: {line}" for line in lag]
+        lines.append(f"{service.instance}: {health}")
+        lines += [f"{service.instance}: {line}" for line in lag]
     return lines
 
 
-def _retry(call: Callable[[], httpx.Response], ok: tuple[int, ...], timeout: float = 180.0):
-    """Clients retry while the order service is down; the order id makes it idempotent."""
+def _retry(call: Callable[[str], httpx.Response], path: str, apis: Iterator[str],
+           ok: tuple[int, ...], timeout: float = 180.0):
+    """Clients retry, at the next instance, while the order service is down; the order id
+    makes it idempotent."""
     deadline = time.monotonic() + timeout
     while True:
         with contextlib.suppress(httpx.HTTPError):
-            if call().status_code in ok:
+            if call(next(apis) + path).status_code in ok:
                 return
         if time.monotonic() > deadline:
             raise TimeoutError("the order API did not accept a request for 180s")
@@ -257,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = ChaosPlan()
     for name in ("orders", "rate", "kill_every", "freezes", "broker_restarts", "fault_rate",
-                 "settle_timeout", "seed", "broker_kills", "broker_freezes", "broker_down"):
+                 "settle_timeout", "seed", "broker_kills", "broker_freezes", "broker_down",
+                 "instances", "min_instance_kills", "deadline"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(defaults, name)),
                             default=None, help=f"default {getattr(defaults, name)}")
     parser.add_argument("--cluster", action="store_true",
@@ -266,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path,
                         default=Path(".run") / "chaos" / time.strftime("%Y%m%d-%H%M%S"))
     args = vars(parser.parse_args(argv))
+    if args["instances"] is not None and args["instances"] < 1:
+        parser.error("--instances must be 1 or more")
     data_dir, cluster = args.pop("data_dir"), args.pop("cluster")
     if cluster:
         args = {"broker_kills": 4, "broker_freezes": 1, "broker_restarts": 0,

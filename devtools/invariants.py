@@ -7,6 +7,7 @@ in-process tests and chaos runs of separate processes, on either store.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from decimal import Decimal
@@ -40,6 +41,15 @@ def violations(stores: Stores, order_ids: set[str] | None = None) -> list[str]:
     """Every broken guarantee, in words; empty when all hold."""
     return [*_stock_is_conserved(stores), *_money_is_conserved(stores),
             *_every_order_ends_once(stores, order_ids), *_nothing_is_left_pending(stores)]
+
+
+def settled_violations(stores: Stores, order_ids: set[str] | None = None,
+                       timeout: float = 60.0) -> list[str]:
+    """The violations left once the sagas had ``timeout`` seconds to finish (none: at once)."""
+    deadline = time.monotonic() + timeout
+    while (found := violations(stores, order_ids)) and time.monotonic() < deadline:
+        time.sleep(1)
+    return found
 
 
 def _stock_is_conserved(stores: Stores) -> list[str]:

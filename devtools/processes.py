@@ -30,10 +30,20 @@ from shared.store import open_store
 SERVICES = tuple(spec.name for spec in PARTICIPATING)
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nothing listens on now, and never one this process handed out before: the
+    kernel may offer a port again once its probe is closed, and a mesh asks for ten before
+    any service binds one (two services on one port: one dies, the other answers for both)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def services_in(code_dir: Path | None) -> tuple[str, ...]:
@@ -45,10 +55,12 @@ def services_in(code_dir: Path | None) -> tuple[str, ...]:
 
 
 class ServiceProcess:
-    def __init__(self, name: str, data_dir: Path, env: dict[str, str],
+    def __init__(self, name: str, data_dir: Path, env: dict[str, str | None],
                  code_dir: Path | None = None, instance: str | None = None) -> None:
         """``instance``: its name when the service runs several (they share a PostgreSQL
-        database: SAGA_DATABASE_URL in ``env``); its log is then named after it."""
+        database: SAGA_DATABASE_URL in ``env``); its log is then named after it. A variable
+        that is None in ``env`` is not passed on, even when this process's environment has it.
+        ``data_dir`` is this process's local disk: made again if it was deleted."""
         self.name, self.data_dir, self.instance = name, data_dir, instance or name
         #: Run the service from another checkout (e.g. a baseline commit for `make bench`).
         self.code_dir = code_dir
@@ -65,10 +77,12 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, **extra_env: str) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         code = {"PYTHONPATH": str(self.code_dir)} if self.code_dir else {}
+        env = {**os.environ, **self.env, **code, **extra_env}
         self.process = subprocess.Popen([sys.executable, "-m", self.name],
-                                         env={**os.environ, **self.env, **code, **extra_env},
+                                         env={k: v for k, v in env.items() if v is not None},
                                          cwd=self.code_dir, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.frozen = False
@@ -109,13 +123,18 @@ class ServiceProcess:
         self.process.send_signal(signal.SIGCONT)
         self.frozen = False
 
+    def terminate(self) -> None:
+        """SIGTERM (to a thawed process), without waiting for it to stop."""
+        if self.alive():
+            if self.frozen:
+                self.thaw()
+            self.process.terminate()
+
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM, the way an orchestrator stops a service; SIGKILL if it hangs."""
         if not self.alive():
             return
-        if self.frozen:
-            self.thaw()
-        self.process.terminate()
+        self.terminate()
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -125,25 +144,28 @@ class ServiceProcess:
 class Mesh:
     """The services as processes sharing one broker and one topic prefix; with
     ``instances`` > 1, that many processes of each service, named ``<service>-<n>``, sharing
-    the service's PostgreSQL database (``SAGA_DATABASE_URL`` in ``env`` or the environment)."""
+    the service's PostgreSQL database (``SAGA_DATABASE_URL`` in ``env`` or the environment;
+    ``SAGA_DATABASE_URL=None`` keeps them on SQLite whatever the environment says), each with a
+    directory of its own, ``data_dir/<service>-<n>``, for its log."""
 
     def __init__(self, data_dir: Path, bootstrap: str, prefix: str, *,
                  code_dir: Path | None = None, service_env: dict[str, dict] | None = None,
-                 instances: int = 1, **env: str) -> None:
+                 instances: int = 1, **env: str | None) -> None:
         """``service_env`` adds environment per service (in secure mode, its principal)."""
         data_dir.mkdir(parents=True, exist_ok=True)
         common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SAGA_TOPIC_PREFIX": prefix, **env}
         self.data_dir, self.bootstrap, self.prefix = data_dir, bootstrap, prefix
-        self.database_url = env.get("SAGA_DATABASE_URL") or os.environ.get("SAGA_DATABASE_URL")
-        self.database_password_file = (env.get("SAGA_DATABASE_PASSWORD_FILE")
-                                       or os.environ.get("SAGA_DATABASE_PASSWORD_FILE"))
+        # None in ``env`` keeps the environment's value from the services (SQLite, say).
+        self.database_url, self.database_password_file = (
+            env[name] if name in env else os.environ.get(name)
+            for name in ("SAGA_DATABASE_URL", "SAGA_DATABASE_PASSWORD_FILE"))
         if instances > 1 and not self.database_url:
             raise ValueError("several instances of a service share a PostgreSQL database: "
                              "set SAGA_DATABASE_URL (eval $(make -s postgres))")
         names = [(name, None if instances == 1 else f"{name}-{n}")
                  for name in services_in(code_dir) for n in range(1, instances + 1)]
         self.services = {
-            instance or name: ServiceProcess(name, data_dir,
+            instance or name: ServiceProcess(name, data_dir / instance if instance else data_dir,
                                              {**common, **(service_env or {}).get(name, {})},
                                              code_dir, instance)
             for name, instance in names}
@@ -177,6 +199,9 @@ class Mesh:
             service.wait_healthy(timeout)
 
     def stop(self) -> None:
+        """Every process told at once, so that they stop side by side."""
+        for service in self.services.values():
+            service.terminate()
         for service in self.services.values():
             service.stop()
 

@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from devtools.benchkit import BENCH_CUSTOMERS, BENCH_SKU, percentile
-from devtools.invariants import violations
+from devtools.invariants import settled_violations
 from devtools.processes import SERVICES, Mesh, ServiceProcess
 from devtools.steadyload import SteadyLoad
 from localkafka import LocalKafka
@@ -92,7 +92,7 @@ def _measure(mode: str, bootstrap: str, replication: int, args: argparse.Namespa
             rolling_until = time.time()
             say(f"[{mode}] rolling restart in {rolling_until - rolling_from:.1f}s: {away}")
             time.sleep(args.gap)
-        found = _settled_violations(data_dir)
+        found = settled_violations(data_dir)
     steady = load.latencies_ms(steady_from, steady_until)
     rolling = load.latencies_ms(rolling_from, rolling_until)
     return {"rejoin": rejoins, "rolling_away_s": away,
@@ -100,14 +100,6 @@ def _measure(mode: str, bootstrap: str, replication: int, args: argparse.Namespa
             "steady_ms": _percentiles(steady), "rolling_ms": _percentiles(rolling),
             "orders": len(load.created), "failed": len(load.missing) + load.unsent,
             "violations": found[:20]}
-
-
-def _settled_violations(data_dir: Path, timeout: float = 60.0) -> list[str]:
-    """Every order completed; the last notifications may still be on their way."""
-    deadline = time.monotonic() + timeout
-    while (found := violations(data_dir)) and time.monotonic() < deadline:
-        time.sleep(1)
-    return found
 
 
 def _kill(service: ServiceProcess) -> None:

@@ -24,10 +24,11 @@ class PlannedOrder:
         return self.path == "cancelled"
 
 
-def plan(count: int, seed: int = 7) -> list[PlannedOrder]:
+def plan(count: int, seed: int = 7, tag: str = "mix") -> list[PlannedOrder]:
+    """``tag`` starts every order id: a run on databases that outlive it needs one of its own."""
     rng = random.Random(seed)
     weights = (6, 1, 1, 1, 1, 1)
-    return [_planned(rng, f"mix-{seed}-{n:05d}", rng.choices(PATHS, weights)[0])
+    return [_planned(rng, f"{tag}-{seed}-{n:05d}", rng.choices(PATHS, weights)[0])
             for n in range(count)]
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from order_service import model
 from order_service.repository import DEADLINE, OrderUnitOfWork
-from shared.events import OrderCancellationRequested, OrderCreated
+from shared.events import DEADLINE_PASSED, OrderCancellationRequested, OrderCreated
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def cancel_overdue_order(order_id: str, uow: OrderUnitOfWork) -> None:
         order = uow.orders.get(order_id)
         if order is not None and model.cancel_when_overdue(order):
             when = datetime.fromtimestamp(uow.deadlines.due_at(DEADLINE, order_id), UTC)
-            _ask_shipping_to_cancel(order, f"deadline passed ({when:%Y-%m-%d %H:%M:%S} UTC)", uow)
+            _ask_shipping_to_cancel(order, f"{DEADLINE_PASSED} ({when:%Y-%m-%d %H:%M:%S} UTC)", uow)
         else:
             log.info("deadline passed; nothing to cancel", extra={
                 "order_id": order_id, "status": order and str(order.status)})

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Container
 from typing import Any, NamedTuple
 
-from shared.events import Event
+from shared.events import DEADLINE_PASSED, Event
 from shared.saga import ORDER_SAGA
 
 OUTCOMES = {"OrderCompleted": "completed", "OrderCancelled": "cancelled"}
@@ -28,11 +28,14 @@ PIVOT = ORDER_SAGA.pivot.event_type()
 STATUSES = ("running", "compensating", "completed", "cancelled")
 
 # Record: (status, started_at, updated_at, finished_at, customer_id, partition, events,
-#          letters). Times are epoch seconds (floats).
+#          letters, deadline_at, cancelled_by_deadline). Times are epoch seconds (floats);
+#          deadline_at is the order's deadline as its events carry it (None: not known).
 STATUS, STARTED, UPDATED, FINISHED, CUSTOMER, PARTITION, EVENTS, LETTERS = range(8)
-# Event: (event_id, event_type, occurred_at, cause, producer); cause is the index of the
-# causing event in the record once seen, else its event id (or None).
-E_ID, E_TYPE, E_AT, E_CAUSE, E_PRODUCER = range(5)
+DEADLINE, BY_DEADLINE = 8, 9
+# Event: (event_id, event_type, occurred_at, cause, producer, instance); cause is the index
+# of the causing event in the record once seen, else its event id (or None); instance is the
+# producer's instance that decided it (None: not said).
+E_ID, E_TYPE, E_AT, E_CAUSE, E_PRODUCER, E_INSTANCE = range(6)
 
 
 class Letter(NamedTuple):
@@ -56,8 +59,10 @@ class Letter(NamedTuple):
         return f"{self.topic}:{self.partition}:{self.offset}"
 
 
-def fold_event(record: tuple | None, event: Event, partition: int) -> tuple:
-    """The record after one more event; the same record if the event was seen before."""
+def fold_event(record: tuple | None, event: Event, partition: int,
+               instance: str | None = None) -> tuple:
+    """The record after one more event (decided by ``instance`` of its producer, when known);
+    the same record if the event was seen before."""
     events = record[EVENTS] if record else ()
     if any(seen[E_ID] == event.event_id for seen in events):
         return record  # type: ignore[return-value]
@@ -65,12 +70,21 @@ def fold_event(record: tuple | None, event: Event, partition: int) -> tuple:
     cause = event.causation_id
     cause = next((i for i, seen in enumerate(events) if seen[E_ID] == cause), cause)
     new = (event.event_id, sys.intern(event.event_type), event.occurred_at.timestamp(), cause,
-           sys.intern(event.producer))
+           sys.intern(event.producer), sys.intern(instance) if instance else None)
     # Effects that arrived before this, their cause, now point at it.
     events = tuple((*seen[:E_CAUSE], index, *seen[E_CAUSE + 1:]) if seen[E_CAUSE] == event.event_id
                    else seen for seen in events) + (new,)
     customer = (record[CUSTOMER] if record else None) or _customer(event)
-    return _derive(events, record[LETTERS] if record else (), customer, partition)
+    deadline = (record[DEADLINE] if record else None) or (
+        event.deadline_at.timestamp() if event.deadline_at else None)
+    by_deadline = bool(record and record[BY_DEADLINE]) or _asked_by_deadline(event)
+    return _derive(events, record[LETTERS] if record else (), customer, partition,
+                   deadline, by_deadline)
+
+
+def _asked_by_deadline(event: Event) -> bool:
+    return (event.event_type == "OrderCancellationRequested"
+            and event.payload.reason.startswith(DEADLINE_PASSED))
 
 
 def fold_letter(record: tuple | None, letter: Letter, partition: int) -> tuple:
@@ -82,7 +96,8 @@ def fold_letter(record: tuple | None, letter: Letter, partition: int) -> tuple:
                              service=sys.intern(letter.service))
     if not record:
         return _derive((), (tuple(letter),), None, partition)
-    return _derive(record[EVENTS], (*letters, tuple(letter)), record[CUSTOMER], partition)
+    return _derive(record[EVENTS], (*letters, tuple(letter)), record[CUSTOMER], partition,
+                   record[DEADLINE], record[BY_DEADLINE])
 
 
 def letters(record: tuple) -> list[Letter]:
@@ -103,7 +118,8 @@ def finished(record: tuple) -> bool:
     return record[FINISHED] is not None
 
 
-def _derive(events: tuple, letters: tuple, customer: str | None, partition: int) -> tuple:
+def _derive(events: tuple, letters: tuple, customer: str | None, partition: int,
+            deadline: float | None = None, by_deadline: bool = False) -> tuple:
     types = {event[E_TYPE] for event in events}
     outcome = next((OUTCOMES[t] for t in OUTCOMES if t in types), None)
     status = outcome or ("compensating" if types & (FAILURES | COMPENSATIONS) else "running")
@@ -111,7 +127,7 @@ def _derive(events: tuple, letters: tuple, customer: str | None, partition: int)
     created = [event[E_AT] for event in events if event[E_TYPE] == "OrderCreated"]
     started = min(created) if created else min(times)
     return (sys.intern(status), started, max(times), _finished_at(events), customer, partition,
-            events, letters)
+            events, letters, deadline, by_deadline)
 
 
 def _finished_at(events: tuple) -> float | None:
@@ -134,11 +150,16 @@ def to_json(record: tuple) -> list:
 
 def from_json(value: Any) -> tuple:
     """A record read back from the changelog: lists become tuples, strings are interned. An
-    older monitor's record ends with the letters it saw replayed: only decisions count now."""
+    older monitor's record has no deadline, or ends with the letters it saw replayed instead
+    (only decisions count now)."""
     status, started, updated, finished_at, customer, partition, events, letters = value[:8]
+    current = len(value) > BY_DEADLINE and not isinstance(value[DEADLINE], list)
+    deadline, by_deadline = value[DEADLINE:BY_DEADLINE + 1] if current else (None, False)
     intern = sys.intern
     return (intern(status), started, updated, finished_at,
             intern(customer) if customer else None, partition,
-            tuple((e[0], intern(e[1]), e[2], e[3], intern(e[4])) for e in events),
+            tuple((e[0], intern(e[1]), e[2], e[3], intern(e[4]),
+                   intern(e[5]) if len(e) > 5 and e[5] else None) for e in events),
             tuple((intern(x[0]), x[1], x[2], intern(x[3]), *x[4:6], intern(x[6]), x[7],
-                   intern(x[8]), *x[9:]) for x in letters))
+                   intern(x[8]), *x[9:]) for x in letters),
+            deadline, bool(by_deadline))

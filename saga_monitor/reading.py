@@ -18,8 +18,17 @@ from saga_monitor.progress import Letter
 from shared.deadletters import DLT_SUFFIX, UNKNOWN_KIND
 from shared.events import Event, RejectedMessage, decode
 from shared.events.base import IDENTIFIER_PATTERN
+from shared.uow import INSTANCE_HEADER
 
 ORDER_ID = re.compile(IDENTIFIER_PATTERN)
+
+
+class Sighted(NamedTuple):
+    """A saga event, and the instance of its service that decided it (its ``saga.instance``
+    header; None from a producer that does not say)."""
+
+    event: Event
+    instance: str | None
 
 
 class Unreadable(NamedTuple):
@@ -31,15 +40,25 @@ class Unreadable(NamedTuple):
 
 def read(topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
          headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None, *,
-         timestamp: float, max_bytes: int) -> list[Event | tuple[str, Letter] | Unreadable]:
+         timestamp: float, max_bytes: int) -> list[Sighted | tuple[str, Letter] | Unreadable]:
     """``topic`` is without the deployment prefix. Returns what to fold (one thing or none)."""
     if topic.endswith(DLT_SUFFIX):
         letter = _letter(topic, partition, offset, key, _headers(headers), timestamp)
         return [letter] if letter else []
     try:
-        return [decode(value, expected_type=topic, max_bytes=max_bytes)]
+        event = decode(value, expected_type=topic, max_bytes=max_bytes)
     except RejectedMessage as rejected:
         return [Unreadable(topic, rejected.reason)]
+    return [Sighted(event, _instance(headers))]
+
+
+def _instance(headers) -> str | None:
+    """Only this one header is looked at: most messages are events, read by the thousand."""
+    items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    for name, raw in items:
+        if name == INSTANCE_HEADER and isinstance(raw, bytes | bytearray):
+            return raw.decode(errors="replace")[:64]
+    return None
 
 
 def _letter(topic: str, partition: int, offset: int, key: bytes | None,

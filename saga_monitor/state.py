@@ -17,7 +17,7 @@ from saga_monitor import progress
 from saga_monitor.decisions import Decisions
 from saga_monitor.metrics import MonitorMetrics
 from saga_monitor.progress import EVENTS, FINISHED, PARTITION, STARTED, STATUS, UPDATED
-from saga_monitor.reading import Unreadable
+from saga_monitor.reading import Sighted, Unreadable
 from saga_monitor.stats import Snapshot, take
 from saga_monitor.topics import TopicWatch
 from saga_monitor.waiting import Deadlines, check_step_names
@@ -68,10 +68,12 @@ class MonitorState:
             log.debug("skipped a message the services dead-letter",
                       extra={"topic": item.topic, "reason": item.reason})
             return
-        if isinstance(item, Event):
-            self.metrics.events.labels(item.event_type).inc()
-            old = self.get(order_id := item.order_id)
-            new = progress.fold_event(old, item, partition)
+        if isinstance(item, Event):  # folded directly, without its headers
+            item = Sighted(item, None)
+        if isinstance(item, Sighted):
+            self.metrics.events.labels(item.event.event_type).inc()
+            old = self.get(order_id := item.event.order_id)
+            new = progress.fold_event(old, item.event, partition, item.instance)
         else:
             order_id, letter = item
             self.metrics.dead_letters.labels(letter.kind).inc()

@@ -16,11 +16,14 @@ from datetime import UTC, datetime
 
 from saga_monitor import progress
 from saga_monitor.progress import (
+    BY_DEADLINE,
     COMPENSATIONS,
     CUSTOMER,
+    DEADLINE,
     E_AT,
     E_CAUSE,
     E_ID,
+    E_INSTANCE,
     E_PRODUCER,
     E_TYPE,
     EVENTS,
@@ -77,6 +80,9 @@ def row(order_id: str, record: tuple, now: float, deadlines: Deadlines,
         "order_id": order_id, "customer_id": record[CUSTOMER], "status": record[STATUS],
         "finished": record[FINISHED] is not None,
         "stuck": any(wait["stuck"] for wait in waiting),
+        "needs_operator": any(wait["stuck"] and not wait["resolved_by_deadline"]
+                              for wait in waiting),
+        **_order_deadline(record, now),
         "started_at": iso(record[STARTED]), "updated_at": iso(record[UPDATED]),
         "finished_at": iso(record[FINISHED]),
         "duration_seconds": _seconds(record[FINISHED], record[STARTED]),
@@ -119,7 +125,8 @@ def _event(events: tuple, index: int) -> dict:
             "cancellation" if event[E_TYPE] in CANCELLATION else "step")
     return {
         "index": index, "event_id": event[E_ID], "event_type": event[E_TYPE],
-        "producer": event[E_PRODUCER], "occurred_at": iso(event[E_AT]),
+        "producer": event[E_PRODUCER], "instance": event[E_INSTANCE],
+        "occurred_at": iso(event[E_AT]),
         "caused_by": events[cause][E_ID] if cause is not None else
         (event[E_CAUSE] if isinstance(event[E_CAUSE], str) else None),
         "cause_index": cause,
@@ -151,7 +158,26 @@ def _wait(order_id: str, pending: list[progress.Letter], record: tuple, wait: Wa
             "event_id": trigger[E_ID] if trigger else None, "since": iso(wait.since),
             "services": list(wait.services), "deadline_seconds": deadlines.of(wait),
             "overdue_seconds": round(overdue, 3), "stuck": overdue > 0, "text": text,
-            "cause": cause}
+            "cause": cause, "resolved_by_deadline": _deadline_will_end(record, parked)}
+
+
+def _order_deadline(record: tuple, now: float) -> dict:
+    """The order's own deadline (its events carry it), the time left, and whether it ended the
+    saga (the order service asked to cancel because of it)."""
+    deadline = record[DEADLINE]
+    running = record[FINISHED] is None and deadline is not None
+    return {"deadline_at": iso(deadline),
+            "deadline_left_seconds": round(deadline - now, 3) if running else None,
+            "cancelled_by_deadline": record[BY_DEADLINE]}
+
+
+def _deadline_will_end(record: tuple, parked: list[progress.Letter]) -> bool:
+    """A saga still going forward before the pivot is cancelled by its deadline whatever it
+    waits for; compensating, past the pivot or with a parked event, it needs a person (a
+    deadline never skips a compensation, and a parked event waits for a replay)."""
+    types = {event[E_TYPE] for event in record[EVENTS]}
+    return (record[DEADLINE] is not None and record[STATUS] == "running" and not parked
+            and PIVOT not in types and not types & CANCELLATION)
 
 
 def _letter(letter: progress.Letter, decision: dict | None) -> dict:

@@ -162,8 +162,9 @@ class EventProcessor:
                     reacted = self.dispatcher.handle(event, headers)
             except Exception as error:
                 if not self.db.in_transaction:
-                    # SQLite rolled back the whole batch (disk full, I/O error): nothing of
-                    # it was decided, so it must not go on in autocommit. Redeliver it all.
+                    # The database rolled back the whole batch (SQLite: disk full, I/O error;
+                    # PostgreSQL: a lock conflict with another instance): nothing of it was
+                    # decided, so it must not go on in autocommit. Redeliver it all.
                     raise
                 self.metrics.failed.labels(event.event_type).inc()
                 record_failure(error)

@@ -66,6 +66,8 @@ function rowFor(saga) {
                           text: saga.order_id})),
     el("td", {text: saga.customer_id || "—"}),
     el("td", {}, badge(saga.status), saga.stuck ? badge("stuck") : null,
+       saga.needs_operator ? badge("needs an operator", "stuck") : null,
+       saga.cancelled_by_deadline ? badge("deadline", "cancelled") : null,
        saga.dead_letters_pending ? badge("dead letter", "stuck") : null),
     el("td", {class: "num", text: clock(saga.started_at)}),
     el("td", {class: "num", text: saga.finished ? seconds(saga.duration_seconds)

@@ -8,11 +8,19 @@ document.title = "Saga " + orderId;
 function showBadges(saga) {
   document.getElementById("badges").replaceChildren(...[
     badge(saga.status), badge(saga.finished ? "finished" : "unfinished"),
-    saga.stuck ? badge("stuck") : null].filter(Boolean));
+    saga.stuck ? badge("stuck") : null,
+    saga.needs_operator ? badge("needs an operator", "stuck") : null,
+    saga.stuck && !saga.needs_operator ? badge("its deadline will cancel it", "running") : null,
+    saga.cancelled_by_deadline ? badge("cancelled by its deadline", "stuck") : null,
+  ].filter(Boolean));
   const parts = [`customer ${saga.customer_id || "—"}`, `started ${clock(saga.started_at)}`,
     saga.finished ? `finished ${clock(saga.finished_at)} after ${seconds(saga.duration_seconds)}`
                   : `running for ${seconds(saga.age_seconds)}`,
     `${saga.events} events`];
+  if (saga.deadline_at) parts.push(`deadline ${clock(saga.deadline_at)}` +
+    (saga.deadline_left_seconds === null ? ""
+     : saga.deadline_left_seconds >= 0 ? ` (${seconds(saga.deadline_left_seconds)} left)`
+     : ` (passed ${seconds(-saga.deadline_left_seconds)} ago)`));
   if (saga.compensations.length) parts.push("compensations: " + saga.compensations.join(" → "));
   document.getElementById("summary").textContent = parts.join(" · ");
 }
@@ -25,7 +33,10 @@ function showWaiting(saga) {
       el("p", {class: "muted", text: `step ${wait.step}; deadline ${seconds(wait.deadline_seconds)}` +
         (wait.stuck ? `, overdue by ${seconds(wait.overdue_seconds)}`
                     : `, ${seconds(-wait.overdue_seconds)} left`)}),
-      wait.cause ? el("p", {"data-testid": "cause", text: wait.cause}) : null)));
+      wait.cause ? el("p", {"data-testid": "cause", text: wait.cause}) : null,
+      wait.stuck ? el("p", {"data-testid": "resolution", text: wait.resolved_by_deadline
+        ? "The order's deadline will cancel it (compensations run as usual)."
+        : "Needs an operator: no deadline ends this wait."}) : null)));
 }
 
 function showLetters(saga) {
@@ -63,7 +74,7 @@ function showEvents(saga) {
       el("td", {class: "num", text: clock(event.occurred_at)}),
       el("td", {class: "num", text: event.after_cause_seconds === null ? "—"
                                     : "+" + seconds(event.after_cause_seconds)}),
-      el("td", {text: event.producer}),
+      el("td", {text: event.producer + (event.instance ? ` (${event.instance})` : "")}),
       el("td", {}, event.event_type, event.compensation || event.pivot ? " " : null,
          event.compensation ? badge("compensation", "compensating") : null,
          event.pivot ? badge("pivot", "finished") : null),

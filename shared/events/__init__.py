@@ -3,6 +3,7 @@
 from shared.events.base import Count, Event, Identifier, Money, Payload
 from shared.events.catalog import (
     CATALOG,
+    DEADLINE_PASSED,
     REFERENCE_EVENTS,
     SAGA_EVENTS,
     Address,
@@ -32,9 +33,9 @@ from shared.events.catalog import (
 from shared.events.codec import RejectedMessage, decode, encode
 
 __all__ = [
-    "CATALOG", "REFERENCE_EVENTS", "SAGA_EVENTS", "Address", "Count", "CustomerNotified",
-    "Event", "FraudCheckFailed", "FraudCheckPassed", "FundsDeposited", "Identifier",
-    "LineItem", "Money", "OrderCancellationAccepted", "OrderCancellationRejected",
+    "CATALOG", "DEADLINE_PASSED", "REFERENCE_EVENTS", "SAGA_EVENTS", "Address", "Count",
+    "CustomerNotified", "Event", "FraudCheckFailed", "FraudCheckPassed", "FundsDeposited",
+    "Identifier", "LineItem", "Money", "OrderCancellationAccepted", "OrderCancellationRejected",
     "OrderCancellationRequested", "OrderCancelled", "OrderCompleted", "OrderCreated",
     "OrderShipped", "Payload", "PaymentCharged", "PaymentFailed", "PaymentRefunded",
     "RejectedMessage", "ReleasedLine", "ShipmentFailed", "Shortage", "StockAdded",

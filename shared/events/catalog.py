@@ -181,6 +181,11 @@ class OrderCancelled(Payload):
     reason: str
 
 
+#: How the reason of an OrderCancellationRequested begins when the order's deadline asked for
+#: it (the order service's timer), so that readers (the monitor) can say so.
+DEADLINE_PASSED = "deadline passed"
+
+
 class OrderCancellationRequested(Payload):
     """Someone asked to cancel the order; shipping (the pivot) accepts or rejects it."""
 

@@ -2,9 +2,10 @@
 
 Guarantees of :meth:`Database.transaction`: all or nothing; a savepoint inside it belongs to
 it. A database may itself roll back the whole transaction on some errors (SQLite on a full
-disk, PostgreSQL when the connection is lost): then there is nothing left to roll back, and
-the error is what the caller sees. ``durable=False`` commits without waiting for the disk
-(marking outbox rows sent: losing that only publishes them once more).
+disk, PostgreSQL when the connection is lost or on a lock conflict with another instance):
+then there is nothing left to roll back, and the error is what the caller sees.
+``durable=False`` commits without waiting for the disk (marking outbox rows sent: losing that
+only publishes them once more).
 """
 
 from __future__ import annotations

@@ -5,9 +5,13 @@
   disk), except where losing a commit only repeats work (marking outbox rows sent).
 * READ COMMITTED, with the rows a handler is about to change locked first (``FOR UPDATE``,
   in a fixed order): two instances reserving the last unit of one SKU, or charging one
-  customer, take turns and never lose an update. A lock waited for longer than
-  ``LOCK_TIMEOUT`` fails that event (retried later), so a group commit never blocks the
-  consumer past its poll interval.
+  customer, take turns and never lose an update. A lock conflict — a deadlock (two
+  instances' batches lock the same rows in different orders), or a lock waited for longer
+  than ``LOCK_TIMEOUT`` — rolls back the whole transaction, not only the event's savepoint:
+  its earlier events' locks go with it, so the other instance's batch goes on, and this
+  batch is decided again from the start (PostgreSQL's advice for a deadlock). Rolling back
+  only the savepoint kept those locks: the two batches met again at each further event, a
+  second of deadlock detection each time, and each time an event went to the retry queue.
 * Migrations run in one transaction under an advisory lock: instances starting at once take
   turns, and each finds what the first one made.
 * An instance holds a session advisory lock named after it for as long as it runs: a second
@@ -34,6 +38,8 @@ from shared.store.base import Database, InstanceInUse, StoreUnreachable
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = "10s"
+#: Errors that mean another transaction holds what this one waits for.
+LOCK_CONFLICTS = (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable)
 _OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR, TransactionStatus.ACTIVE)
 
 
@@ -87,6 +93,18 @@ class PostgresDatabase(Database):
             yield self
             self.conn.execute("COMMIT")
         except BaseException:
+            if self.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def savepoint(self) -> Iterator[str]:
+        """As any savepoint, except that a lock conflict rolls back the whole transaction
+        (see the module's docstring): the caller sees it gone, as after a lost connection."""
+        try:
+            with super().savepoint() as name:
+                yield name
+        except LOCK_CONFLICTS:
             if self.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise

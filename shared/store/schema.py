@@ -4,6 +4,12 @@ A table is a name, its columns as Python types and its primary key. Creating it 
 no-op, and columns a newer version declares are added to an existing table: services start
 on databases that earlier versions wrote. An integer primary key named ``seq`` counts up by
 itself (SQLite's rowid; PostgreSQL's identity column). On SQLite, sqlite-utils does the work.
+
+On PostgreSQL, what exists already is found in the catalog, and only what is missing is
+changed: ``ALTER TABLE … ADD COLUMN IF NOT EXISTS`` and ``CREATE INDEX IF NOT EXISTS`` lock
+the table even when they have nothing to do, and wait for every transaction of the instances
+already running — which wait behind them in turn — so an instance started beside busy ones
+stalled them and then failed on its lock timeout.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ def create_table(db: Database, name: str, columns: dict[str, type],
                    for column, kind in columns.items()]
     db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(definitions)}, "
                f"PRIMARY KEY ({', '.join(keys)}))")
+    existing = set(db.columns(name))
     for column, kind in columns.items():
-        db.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {column} "
-                   f"{_POSTGRES_TYPES[kind]}")
+        if column not in existing:
+            db.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {column} "
+                       f"{_POSTGRES_TYPES[kind]}")
 
 
 def _create_sqlite(db, name: str, columns: dict[str, type], pk: str | tuple[str, ...]) -> None:
@@ -46,5 +54,7 @@ def create_index(db: Database, table: str, columns: list[str], *, unique: bool =
     """Named as sqlite-utils names its indexes (``idx_<table>_<columns>``) unless told: the
     indexes databases of earlier versions have are the same ones."""
     name = name or f"idx_{table}_{'_'.join(columns)}"
+    if db.dialect == "postgres" and db.scalar("SELECT to_regclass(?)", [name]) is not None:
+        return
     db.execute(f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} ON {table} "
                f"({', '.join(columns)}){f' WHERE {where}' if where else ''}")

@@ -86,7 +86,8 @@ def test_prometheus_scrapes_every_service_and_the_monitor_and_sees_the_sagas(mes
     prometheus = f"http://127.0.0.1:{mesh.prometheus_port}/api/v1"
 
     def every_target_up():
-        with contextlib.suppress(httpx.HTTPError, KeyError):
+        # Prometheus answers in plain text while it starts (ValueError: not JSON yet).
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
             targets = httpx.get(f"{prometheus}/targets", timeout=5).json()["data"]["activeTargets"]
             return targets if len(targets) == 6 and all(t["health"] == "up" for t in targets) \
                 else None

@@ -58,6 +58,7 @@ async def test_a_browser_shows_a_completed_a_compensated_and_a_stuck_saga(
     await page.goto(f"{monitor.url}/sagas/{completed}")
     await expect(page.get_by_test_id("badges")).to_contain_text("completed")
     await expect(page.get_by_test_id("badges")).to_contain_text("finished")
+    await expect(page.get_by_test_id("summary")).to_contain_text("deadline ")
     timeline = page.get_by_test_id("timeline")
     await expect(timeline.get_by_test_id("event")).to_have_count(6)
     await expect(timeline.get_by_test_id("arrow")).to_have_count(5)
@@ -79,6 +80,10 @@ async def test_a_browser_shows_a_completed_a_compensated_and_a_stuck_saga(
     await expect(wait).to_have_attribute("data-stuck", "true")
     await expect(wait).to_contain_text("waiting for payment_service, which consumes it")
     await expect(page.get_by_test_id("cause")).to_contain_text("parked by payment_service")
+    # Parked: its deadline would cancel the order, but the parked event still needs a person.
+    await expect(page.get_by_test_id("badges")).to_contain_text("needs an operator")
+    await expect(page.get_by_test_id("resolution")).to_contain_text("Needs an operator")
+    await expect(page.get_by_test_id("summary")).to_contain_text("left)")
     await expect(page.get_by_test_id("replay-command")).to_have_text(
         f"sagactl dlq replay --order {stuck}")
     await expect(page.get_by_test_id("dead-letter")).to_contain_text("handler failed")

@@ -93,7 +93,7 @@ def test_an_event_published_on_another_types_topic_is_unreadable_not_an_outcome(
     assert found == [Unreadable("OrderCreated",
                                 "event_type 'OrderCompleted' published on the 'OrderCreated' topic")]
     assert reading.read("OrderCompleted", 0, 5, b"ord-9", encode(completed), [], timestamp=0.0,
-                        max_bytes=65536) == [completed]
+                        max_bytes=65536) == [reading.Sighted(completed, None)]
 
 
 def test_a_dead_letter_is_read_from_its_headers_and_a_message_claiming_a_replay_is_an_event():
@@ -110,7 +110,7 @@ def test_a_dead_letter_is_read_from_its_headers_and_a_message_claiming_a_replay_
     replayed = reading.read("PaymentCharged", 2, 50, b"ord-3", encode(event),
                             [("dlt.replayed-from", found.ref.encode())], timestamp=1.0,
                             max_bytes=65536)
-    assert replayed == [event]
+    assert replayed == [reading.Sighted(event, None)]
 
 
 def test_a_message_claiming_to_be_a_replay_hides_no_pending_letter():
