@@ -22,13 +22,22 @@ NO_CARRIER = (*HAPPY[:3], ("ShipmentFailed", 2, "shipping_service"),
 OUT_OF_STOCK = (HAPPY[0], ("StockReservationFailed", 0, "inventory_service"),
                 ("OrderCancelled", 1, "order_service"),
                 ("CustomerNotified", 2, "notification_service"))
+#: Flow version 2 (shared.saga.SAGAS): screened between the reservation and the charge.
+SCREENED = (*HAPPY[:2], ("FraudCheckPassed", 1, "fraud_service"),
+            ("PaymentCharged", 2, "payment_service"), ("OrderShipped", 3, "shipping_service"),
+            ("OrderCompleted", 4, "order_service"),
+            ("CustomerNotified", 5, "notification_service"))
+FRAUD_REJECTED = (*HAPPY[:2], ("FraudCheckFailed", 1, "fraud_service"),
+                  ("StockReleased", 2, "inventory_service"), ("OrderCancelled", 3, "order_service"),
+                  ("CustomerNotified", 4, "notification_service"))
 NOTIFICATION_KINDS = {"OrderCompleted": "order_completed", "OrderCancelled": "order_cancelled",
                       "PaymentRefunded": "payment_refunded"}
 
 
 def saga(order_id: str, path=HAPPY, *, start: datetime | None = None, step: float = 0.01,
-         customer: str = "alice") -> list[Event]:
-    """The events of one saga along ``path`` (or a prefix of one), in causal order."""
+         customer: str = "alice", version: int = 1) -> list[Event]:
+    """The events of one saga along ``path`` (or a prefix of one), in causal order, of
+    ``version`` of the flow."""
     start = start or datetime.now(UTC)
     events: list[Event] = []
     for index, (event_type, cause, producer) in enumerate(path):
@@ -40,6 +49,6 @@ def saga(order_id: str, path=HAPPY, *, start: datetime | None = None, step: floa
                                        kind=NOTIFICATION_KINDS[path[cause][0]])
         events.append(Event.new(payload, order_id=order_id, producer=producer,
                                 causation_id=events[cause].event_id if cause is not None
-                                else None).model_copy(
+                                else None, saga_version=version).model_copy(
             update={"occurred_at": start + timedelta(seconds=index * step)}))
     return events

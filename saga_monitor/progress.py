@@ -18,20 +18,23 @@ from collections.abc import Container
 from typing import Any, NamedTuple
 
 from shared.events import DEADLINE_PASSED, Event
-from shared.saga import ORDER_SAGA
+from shared.saga import SAGAS
 
 OUTCOMES = {"OrderCompleted": "completed", "OrderCancelled": "cancelled"}
-COMPENSATIONS = frozenset(p.event_type() for p in ORDER_SAGA.compensations)
-FAILURES = frozenset(p.event_type() for p in ORDER_SAGA.failures)
+# Of every version of the flow: a saga of any version may be on the table.
+COMPENSATIONS = frozenset(p.event_type() for saga in SAGAS.values() for p in saga.compensations)
+FAILURES = frozenset(p.event_type() for saga in SAGAS.values() for p in saga.failures)
 NOTIFIED = "CustomerNotified"
-PIVOT = ORDER_SAGA.pivot.event_type()
+(PIVOT,) = {saga.pivot.event_type() for saga in SAGAS.values()}
 STATUSES = ("running", "compensating", "completed", "cancelled")
 
 # Record: (status, started_at, updated_at, finished_at, customer_id, partition, events,
-#          letters, deadline_at, cancelled_by_deadline). Times are epoch seconds (floats);
-#          deadline_at is the order's deadline as its events carry it (None: not known).
+#          letters, deadline_at, cancelled_by_deadline, flow_version). Times are epoch seconds
+#          (floats); deadline_at is the order's deadline as its events carry it (None: not
+#          known); flow_version is the saga's version as its events carry it (None: only dead
+#          letters seen so far).
 STATUS, STARTED, UPDATED, FINISHED, CUSTOMER, PARTITION, EVENTS, LETTERS = range(8)
-DEADLINE, BY_DEADLINE = 8, 9
+DEADLINE, BY_DEADLINE, VERSION = 8, 9, 10
 # Event: (event_id, event_type, occurred_at, cause, producer, instance); cause is the index
 # of the causing event in the record once seen, else its event id (or None); instance is the
 # producer's instance that decided it (None: not said).
@@ -78,8 +81,9 @@ def fold_event(record: tuple | None, event: Event, partition: int,
     deadline = (record[DEADLINE] if record else None) or (
         event.deadline_at.timestamp() if event.deadline_at else None)
     by_deadline = bool(record and record[BY_DEADLINE]) or _asked_by_deadline(event)
+    version = (record[VERSION] if record else None) or event.saga_version
     return _derive(events, record[LETTERS] if record else (), customer, partition,
-                   deadline, by_deadline)
+                   deadline, by_deadline, version)
 
 
 def _asked_by_deadline(event: Event) -> bool:
@@ -97,7 +101,7 @@ def fold_letter(record: tuple | None, letter: Letter, partition: int) -> tuple:
     if not record:
         return _derive((), (tuple(letter),), None, partition)
     return _derive(record[EVENTS], (*letters, tuple(letter)), record[CUSTOMER], partition,
-                   record[DEADLINE], record[BY_DEADLINE])
+                   record[DEADLINE], record[BY_DEADLINE], record[VERSION])
 
 
 def letters(record: tuple) -> list[Letter]:
@@ -119,7 +123,8 @@ def finished(record: tuple) -> bool:
 
 
 def _derive(events: tuple, letters: tuple, customer: str | None, partition: int,
-            deadline: float | None = None, by_deadline: bool = False) -> tuple:
+            deadline: float | None = None, by_deadline: bool = False,
+            version: int | None = None) -> tuple:
     types = {event[E_TYPE] for event in events}
     outcome = next((OUTCOMES[t] for t in OUTCOMES if t in types), None)
     status = outcome or ("compensating" if types & (FAILURES | COMPENSATIONS) else "running")
@@ -127,7 +132,12 @@ def _derive(events: tuple, letters: tuple, customer: str | None, partition: int,
     created = [event[E_AT] for event in events if event[E_TYPE] == "OrderCreated"]
     started = min(created) if created else min(times)
     return (sys.intern(status), started, max(times), _finished_at(events), customer, partition,
-            events, letters, deadline, by_deadline)
+            events, letters, deadline, by_deadline, version)
+
+
+def flow_version(record: tuple) -> int:
+    """The version of the flow this saga runs (1 until one of its events says otherwise)."""
+    return record[VERSION] or 1
 
 
 def _finished_at(events: tuple) -> float | None:
@@ -150,11 +160,12 @@ def to_json(record: tuple) -> list:
 
 def from_json(value: Any) -> tuple:
     """A record read back from the changelog: lists become tuples, strings are interned. An
-    older monitor's record has no deadline, or ends with the letters it saw replayed instead
-    (only decisions count now)."""
+    older monitor's record has no deadline or flow version, or ends with the letters it saw
+    replayed instead (only decisions count now)."""
     status, started, updated, finished_at, customer, partition, events, letters = value[:8]
     current = len(value) > BY_DEADLINE and not isinstance(value[DEADLINE], list)
     deadline, by_deadline = value[DEADLINE:BY_DEADLINE + 1] if current else (None, False)
+    version = value[VERSION] if current and len(value) > VERSION else None
     intern = sys.intern
     return (intern(status), started, updated, finished_at,
             intern(customer) if customer else None, partition,
@@ -162,4 +173,4 @@ def from_json(value: Any) -> tuple:
                    intern(e[5]) if len(e) > 5 and e[5] else None) for e in events),
             tuple((intern(x[0]), x[1], x[2], intern(x[3]), *x[4:6], intern(x[6]), x[7],
                    intern(x[8]), *x[9:]) for x in letters),
-            deadline, bool(by_deadline))
+            deadline, bool(by_deadline), version)

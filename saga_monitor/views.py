@@ -38,9 +38,11 @@ from saga_monitor.progress import (
 from saga_monitor.waiting import Deadlines, Wait, waits
 from shared.causality import causal_order
 from shared.deadletters import REPLAYABLE_BY_DEFAULT
-from shared.saga import ORDER_SAGA
+from shared.saga import LATEST_VERSION, SAGAS
 
-LANES = tuple(dict.fromkeys(step.service for step in ORDER_SAGA.steps))
+#: Each version's lanes: a lane per service, in the order of that flow's steps.
+LANES = {version: tuple(dict.fromkeys(step.service for step in saga.steps))
+         for version, saga in SAGAS.items()}
 CANCELLATION = frozenset({"OrderCancellationRequested", "OrderCancellationAccepted",
                           "OrderCancellationRejected"})
 
@@ -78,6 +80,7 @@ def row(order_id: str, record: tuple, now: float, deadlines: Deadlines,
     replayable = any(letter.kind in REPLAYABLE_BY_DEFAULT for letter in pending)
     return {
         "order_id": order_id, "customer_id": record[CUSTOMER], "status": record[STATUS],
+        "flow_version": progress.flow_version(record),
         "finished": record[FINISHED] is not None,
         "stuck": any(wait["stuck"] for wait in waiting),
         "needs_operator": any(wait["stuck"] and not wait["resolved_by_deadline"]
@@ -105,7 +108,8 @@ def detail(order_id: str, record: tuple, now: float, deadlines: Deadlines,
     by_time = sorted(range(len(events)), key=lambda i: events[i][E_AT])
     ordered = causal_order(by_time, lambda i: i, lambda i: _cause(events, i))
     types = [events[i][E_TYPE] for i in ordered]
-    lanes = list(LANES) + sorted({e[E_PRODUCER] for e in events} - set(LANES))
+    flow = LANES.get(progress.flow_version(record), LANES[LATEST_VERSION])
+    lanes = list(flow) + sorted({e[E_PRODUCER] for e in events} - set(flow))
     return {
         **row(order_id, record, now, deadlines, decisions),
         "steps": types, "compensations": [t for t in types if t in COMPENSATIONS],

@@ -1,11 +1,12 @@
 """What an unfinished saga waits for, and who must react — from the declarations, not guesses.
 
-The saga's next step comes from ``shared.saga.ORDER_SAGA``: forward, the step after the last
-one seen; after a failure, the next compensation of its chain
+The saga's next step comes from its version of the flow (``shared.saga.SAGAS``): forward, the
+step after the last one seen; after a failure, the next compensation of its chain
 (:func:`shared.saga.compensation_chain`); after the outcome, the customer's notification; and a
 cancellation request waits for the pivot's decision. Who must react comes from the services'
-``ServiceSpec`` declarations: the services that consume the last event *and* may emit the
-awaited one ("PaymentCharged at 12:00:03; waiting for shipping_service, which consumes it").
+``ServiceSpec`` declarations, as each takes part in that version: the services that consume
+the last event *and* may emit the awaited one ("PaymentCharged at 12:00:03; waiting for
+shipping_service, which consumes it").
 
 A step is overdue when its trigger happened longer ago than the step's deadline
 (``SAGA_STALL_AFTER_SECONDS``, or ``SAGA_MONITOR_STEP_DEADLINES`` for that step); a saga with an
@@ -19,16 +20,30 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from participants import SERVICES
-from saga_monitor.progress import E_AT, E_TYPE, EVENTS, LETTERS, NOTIFIED, OUTCOMES, finished
+from saga_monitor.progress import (
+    E_AT,
+    E_TYPE,
+    EVENTS,
+    LETTERS,
+    NOTIFIED,
+    OUTCOMES,
+    finished,
+    flow_version,
+)
 from shared.choreography import reactions_to
 from shared.events import CATALOG
-from shared.saga import ORDER_SAGA, compensation_chain
+from shared.saga import LATEST_VERSION, SAGAS, compensation_chain
 
 REQUESTED, DECISIONS = "OrderCancellationRequested", ("OrderCancellationAccepted",
                                                      "OrderCancellationRejected")
+#: Each version of the flow, and what every service does in it.
+FLOWS = {version: (saga, [spec.in_version(version) for spec in SERVICES])
+         for version, saga in SAGAS.items()}
 #: Every name a per-step deadline may use: what a wait is named after (its ``step``).
-STEP_NAMES = frozenset([step.action.event_type() for step in ORDER_SAGA.steps]
-                       + [p.event_type() for p in ORDER_SAGA.compensations] + [DECISIONS[0]])
+STEP_NAMES = frozenset([step.action.event_type() for saga in SAGAS.values()
+                        for step in saga.steps]
+                       + [p.event_type() for saga in SAGAS.values() for p in saga.compensations]
+                       + [DECISIONS[0]])
 
 
 class Wait(NamedTuple):
@@ -72,7 +87,8 @@ def waits(record: tuple) -> list[Wait]:
         seen.setdefault(event[E_TYPE], index)
     found = [_next_step(record, seen)]
     if REQUESTED in seen and not any(decision in seen for decision in DECISIONS):
-        found.append(_wait(record, seen, REQUESTED, DECISIONS[0], DECISIONS))
+        _, specs = FLOWS.get(flow_version(record), FLOWS[LATEST_VERSION])
+        found.append(_wait(record, seen, specs, REQUESTED, DECISIONS[0], DECISIONS))
     return found
 
 
@@ -88,32 +104,34 @@ def stuck(record: tuple, now: float, deadlines: Deadlines) -> list[tuple[Wait, f
 
 
 def _next_step(record: tuple, seen: dict[str, int]) -> Wait:
+    # A version this monitor does not know (newer code started a saga): the latest it knows.
+    saga, specs = FLOWS.get(flow_version(record), FLOWS[LATEST_VERSION])
     outcome = next((t for t in OUTCOMES if t in seen), None)
     if outcome:
-        return _wait(record, seen, outcome, NOTIFIED, (NOTIFIED,))
-    failure = next((p for p in ORDER_SAGA.failures if p.event_type() in seen), None)
+        return _wait(record, seen, specs, outcome, NOTIFIED, (NOTIFIED,))
+    failure = next((p for p in saga.failures if p.event_type() in seen), None)
     if failure:
         previous = failure
-        for compensation in compensation_chain(failure, ORDER_SAGA, SERVICES):
+        for compensation in compensation_chain(failure, saga, specs):
             name = compensation.event_type()
             if name not in seen:
-                return _wait(record, seen, previous.event_type(), name, (name,))
+                return _wait(record, seen, specs, previous.event_type(), name, (name,))
             previous = compensation
-    steps = ORDER_SAGA.steps
+    steps = saga.steps
     last = max((i for i, step in enumerate(steps) if step.action.event_type() in seen),
                default=-1)
     step = steps[min(last + 1, len(steps) - 1)]
     awaited = tuple(p.event_type() for p in (step.action, step.failure) if p)
     if last < 0:  # nothing of the saga's start seen yet (only later events, or dead letters)
         return Wait(awaited[0], None, None, (step.service,), _first_activity(record))
-    return _wait(record, seen, steps[last].action.event_type(), awaited[0], awaited)
+    return _wait(record, seen, specs, steps[last].action.event_type(), awaited[0], awaited)
 
 
-def _wait(record: tuple, seen: dict[str, int], trigger: str, step: str,
+def _wait(record: tuple, seen: dict[str, int], specs: list, trigger: str, step: str,
           awaited: tuple[str, ...]) -> Wait:
     index = seen[trigger]
     wanted = {CATALOG[name] for name in awaited}
-    services = tuple(name for name, reaction in reactions_to(CATALOG[trigger], SERVICES)
+    services = tuple(name for name, reaction in reactions_to(CATALOG[trigger], specs)
                      if wanted & set(reaction.emits))
     return Wait(step, trigger, index, services, record[EVENTS][index][E_AT])
 

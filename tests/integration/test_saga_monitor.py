@@ -71,13 +71,16 @@ async def test_each_sagas_timeline_shows_lanes_causes_the_pivot_and_compensation
     cancelled = await mesh.wait_for_async(lambda: finished(no_carrier), timeout=90)
 
     assert (completed["status"], completed["compensations"]) == ("completed", [])
-    assert completed["steps"] == ["OrderCreated", "StockReserved", "PaymentCharged",
-                                  "OrderShipped", "OrderCompleted", "CustomerNotified"]
+    assert completed["flow_version"] == 2  # screened
+    assert completed["steps"] == ["OrderCreated", "StockReserved", "FraudCheckPassed",
+                                  "PaymentCharged", "OrderShipped", "OrderCompleted",
+                                  "CustomerNotified"]
     timeline = completed["timeline"]
     assert [e["producer"] for e in timeline] == ["order_service", "inventory_service",
-                                                 "payment_service", "shipping_service",
-                                                 "order_service", "notification_service"]
-    assert [e["pivot"] for e in timeline] == [False, False, False, True, False, False]
+                                                 "fraud_service", "payment_service",
+                                                 "shipping_service", "order_service",
+                                                 "notification_service"]
+    assert [e["pivot"] for e in timeline] == [False, False, False, False, True, False, False]
     assert [e["caused_by"] for e in timeline[1:]] == [e["event_id"] for e in timeline[:-1]]
     assert all(e["after_cause_seconds"] >= 0 for e in timeline[1:])
     assert completed["waiting_for"] == [] and completed["duration_seconds"] > 0
@@ -104,21 +107,21 @@ async def test_a_stuck_saga_names_who_it_waits_for_its_parked_event_and_the_comm
     saga = await mesh.wait_for_async(stuck_with_its_cause, timeout=60)
     [wait] = saga["waiting_for"]
     assert (wait["event_type"], wait["step"], wait["services"]) == (
-        "StockReserved", "PaymentCharged", ["payment_service"])
+        "FraudCheckPassed", "PaymentCharged", ["payment_service"])
     assert "waiting for payment_service, which consumes it" in wait["text"]
     assert "parked by payment_service after 3 attempt(s)" in wait["cause"]
     assert saga["replay_command"] == f"sagactl dlq replay --order {order_id}"
     [letter] = (await monitor.json(f"/api/sagas/{order_id}"))["dead_letters"]
     assert (letter["kind"], letter["source"]["topic"], letter["pending"]) == (
-        "handler-failed", "StockReserved", True)
-    await mesh.wait_for(lambda: "saga stuck: StockReserved parked by payment_service"
+        "handler-failed", "FraudCheckPassed", True)
+    await mesh.wait_for(lambda: "saga stuck: FraudCheckPassed parked by payment_service"
                         in monitor.log, timeout=15)
     # The same, in the terminal.
     listed = await sagactl(mesh, "--monitor", monitor.url, "saga", "stuck")
     assert listed.code == 0 and order_id in listed.stdout
-    assert "cause: StockReserved parked by payment_service" in listed.stdout
+    assert "cause: FraudCheckPassed parked by payment_service" in listed.stdout
     shown = await sagactl(mesh, "--monitor", monitor.url, "saga", "show", order_id)
-    assert "waiting: StockReserved at" in shown.stdout and "STUCK" in shown.stdout
+    assert "waiting: FraudCheckPassed at" in shown.stdout and "STUCK" in shown.stdout
     assert f"to replay: sagactl dlq replay --order {order_id}" in shown.stdout
     as_json = await sagactl(mesh, "--monitor", monitor.url, "saga", "show", order_id, "--json")
     assert json.loads(as_json.stdout)["order_id"] == order_id

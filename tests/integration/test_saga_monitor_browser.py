@@ -59,9 +59,10 @@ async def test_a_browser_shows_a_completed_a_compensated_and_a_stuck_saga(
     await expect(page.get_by_test_id("badges")).to_contain_text("completed")
     await expect(page.get_by_test_id("badges")).to_contain_text("finished")
     await expect(page.get_by_test_id("summary")).to_contain_text("deadline ")
+    await expect(page.get_by_test_id("summary")).to_contain_text("flow v2")
     timeline = page.get_by_test_id("timeline")
-    await expect(timeline.get_by_test_id("event")).to_have_count(6)
-    await expect(timeline.get_by_test_id("arrow")).to_have_count(5)
+    await expect(timeline.get_by_test_id("event")).to_have_count(7)  # screened: flow v2
+    await expect(timeline.get_by_test_id("arrow")).to_have_count(6)
     await expect(timeline.locator("[data-pivot=true]")).to_have_attribute(
         "data-event-type", "OrderShipped")
     await _screenshot(page, "completed", request)
