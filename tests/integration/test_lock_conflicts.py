@@ -13,8 +13,9 @@ from shared.events import StockAdded
 from shared.processing import create_all_tables
 from shared.runtime.dispatcher import Dispatcher
 from shared.store.postgres import PostgresStore
+from shared.testing import SimulatedClock
 from tests.support.builders import event, order_created
-from tests.support.processing import FakeClock, delivery_of, processor_for
+from tests.support.processing import delivery_of, processor_for
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +37,7 @@ def store(postgres_databases):
 
 def test_an_event_waiting_for_another_instances_row_lock_has_its_whole_batch_redelivered(store):
     inventory = Instance(store)
-    processor = processor_for(inventory, FakeClock())
+    processor = processor_for(inventory, SimulatedClock())
     processor.process_batch([delivery_of(event(StockAdded(sku="WIDGET-1", quantity=10),
                                                order_id=None))])
     inventory.db.execute("SET lock_timeout = '200ms'")  # LOCK_TIMEOUT, shortened
