@@ -32,7 +32,7 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 
 .PHONY: help install lock test test-unit lint asyncapi mutation mutation-fresh kafka kafka-stop \
 	kafka-status postgres postgres-stop postgres-status services services-stop services-status \
-	clean demo chaos bench up down logs standins
+	clean demo chaos rollout bench up down logs standins
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -109,14 +109,14 @@ postgres-status:  ## say whether the background PostgreSQL runs
 	@$(PYTHON) -m localpostgres status --state-dir $(POSTGRES_DIR)
 
 INSTANCES ?= 1
-services: install  ## the five services in the background (.run/services/), waits until each is healthy; INSTANCES=2: two processes of each, on PostgreSQL
+services: install  ## the six services in the background (.run/services/), waits until each is healthy; INSTANCES=2: two processes of each, on PostgreSQL
 	$(BIN)/python -m devtools.services start $(SERVICES_ARGS) --kafka-dir $(KAFKA_DIR) \
 		--instances $(INSTANCES)
 
 services-stop:  ## stop the services that `make services` started
 	$(BIN)/python -m devtools.services stop $(SERVICES_ARGS)
 
-services-status:  ## say which of the five services (and which of their instances) run
+services-status:  ## say which of the six services (and which of their instances) run
 	@$(BIN)/python -m devtools.services status $(SERVICES_ARGS)
 
 clean:  ## remove local state (.run: broker data, databases, PostgreSQL, logs)
@@ -125,7 +125,7 @@ clean:  ## remove local state (.run: broker data, databases, PostgreSQL, logs)
 	-@$(PYTHON) -m localpostgres stop --state-dir $(POSTGRES_DIR) 2>/dev/null
 	rm -rf .run
 
-demo: install  ## every saga path on a real broker and five service processes; SECURE=1 in secure mode
+demo: install  ## every saga path on a real broker and six service processes; SECURE=1 in secure mode
 	$(BIN)/python -m devtools.demo $(if $(SECURE),--secure)
 
 CHAOS_ORDERS ?= 3000
@@ -139,6 +139,9 @@ BENCH_SECONDS ?= 20
 BENCH_BASELINE ?=
 # e.g. BENCH_ARGS="--instances 2": also PostgreSQL, one and two instances per service
 BENCH_ARGS ?=
+rollout: install  ## a step added while sagas run: the release before fraud_service, two instances of each, upgraded one at a time under load (docs/adding-a-step.md)
+	$(BIN)/python -m devtools.rollout $(ROLLOUT_ARGS)
+
 bench: install  ## throughput, latency per offered rate, and the raw Kafka floor, on this machine
 	$(BIN)/python -m devtools.bench --orders $(BENCH_ORDERS) --rates $(BENCH_RATES) \
 		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE)) $(BENCH_ARGS)

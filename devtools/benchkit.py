@@ -46,7 +46,9 @@ def happy_order(order_id: str, n: int) -> bytes:
     order = OrderCreated(customer_id=BENCH_CUSTOMERS[n % len(BENCH_CUSTOMERS)],
                          items=[LineItem(sku=BENCH_SKU, quantity=1, unit_price="1.00")],
                          shipping_address=_ADDRESS)
-    return encode(Event.new(order, order_id=order_id, producer="bench"))
+    # Flow version 1 (no screening), said outright: every baseline release runs it too, so a
+    # `--baseline` comparison measures the same saga on both (docs/performance.md).
+    return encode(Event.new(order, order_id=order_id, producer="bench", saga_version=1))
 
 
 async def raw_hop(bootstrap: str, topic: str, count: int = 300, warmup: int = 30,

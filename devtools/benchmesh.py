@@ -35,7 +35,9 @@ def broker() -> Iterator[str]:
 
 @contextlib.contextmanager
 def checkout(ref: str) -> Iterator[Path]:
-    """The project as it was at ``ref``, in a temporary git worktree."""
+    """The project as it was at ``ref``, in a temporary git worktree. A shallow clone (as
+    some CI systems make) is deepened first when it lacks ``ref``."""
+    _have(ref)
     with tempfile.TemporaryDirectory(prefix="bench-baseline-") as parent:
         path = Path(parent) / "code"
         subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], check=True,
@@ -44,6 +46,21 @@ def checkout(ref: str) -> Iterator[Path]:
             yield path
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(path)], check=False)
+
+
+def _have(ref: str) -> None:
+    def known() -> bool:
+        return subprocess.run(["git", "cat-file", "-e", f"{ref}^{{commit}}"],
+                              capture_output=True).returncode == 0
+    if known():
+        return
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], capture_output=True,
+                             text=True).stdout.strip() == "true"
+    if shallow:
+        subprocess.run(["git", "fetch", "--quiet", "--unshallow"], check=False)
+    if not known():
+        raise SystemExit(f"git knows no commit {ref} here{' (a shallow clone)' if shallow else ''}"
+                         ": fetch the project's history (git fetch --unshallow)")
 
 
 def machine() -> dict:

@@ -202,17 +202,9 @@ class ChaosRun:
                 and self.report.instance_kills < self.chaos.min_instance_kills)
 
     def _place_all(self, mesh: Mesh, orders: list[PlannedOrder]) -> None:
-        """Each request to the next order-service instance (any of them serves every order),
-        and to the one after it while one does not answer."""
-        apis = itertools.cycle([process.url for process in mesh.instances_of("order_service")])
-        with httpx.Client(timeout=10) as client:
-            for planned in orders:
-                _retry(partial(client.post, json=planned.body), "/orders", apis, (201, 409))
-                if planned.cancel:
-                    _retry(client.post, f"/orders/{planned.order_id}/cancellation", apis,
-                           (202, 409))
-                self.placed += 1
-                time.sleep(1 / self.chaos.rate)
+        def placed(_: PlannedOrder) -> None:
+            self.placed += 1
+        place(mesh, orders, self.chaos.rate, placed)
 
     def _may_restart(self, broker: LocalKafka | None) -> bool:
         return broker is not None and self.report.broker_restarts < self.chaos.broker_restarts
@@ -263,6 +255,25 @@ def _where_each_service_stands(mesh: Mesh) -> list[str]:
         lines.append(f"{service.instance}: {health}")
         lines += [f"{service.instance}: {line}" for line in lag]
     return lines
+
+
+def place(mesh: Mesh, orders: list[PlannedOrder], rate: float,
+          placed: Callable[[PlannedOrder], None] = lambda planned: None,
+          stopping: threading.Event | None = None) -> None:
+    """Place ``orders`` (and ask for the planned cancellations) at ``rate`` per second, until
+    ``stopping`` is set. Each request to the next order-service instance (any of them serves
+    every order), and to the one after it while one does not answer; ``placed(it)`` after each."""
+    apis = itertools.cycle([process.url for process in mesh.instances_of("order_service")])
+    with httpx.Client(timeout=10) as client:
+        for planned in orders:
+            if stopping is not None and stopping.is_set():
+                return
+            _retry(partial(client.post, json=planned.body), "/orders", apis, (201, 409))
+            if planned.cancel:
+                _retry(client.post, f"/orders/{planned.order_id}/cancellation", apis,
+                       (202, 409))
+            placed(planned)
+            time.sleep(1 / rate)
 
 
 def _retry(call: Callable[[str], httpx.Response], path: str, apis: Iterator[str],

@@ -20,7 +20,8 @@ from shared.store import SqliteStore, Store
 Stores = Path | Mapping[str, Store]
 
 
-def _rows(stores: Stores, service: str, sql: str) -> list[tuple]:
+def rows(stores: Stores, service: str, sql: str) -> list[tuple]:
+    """The rows ``sql`` selects from ``service``'s store."""
     store = SqliteStore(stores / f"{service}.db") if isinstance(stores, Path) else stores[service]
     db = store.open_reader()
     try:
@@ -54,7 +55,7 @@ def settled_violations(stores: Stores, order_ids: set[str] | None = None,
 
 def _stock_is_conserved(stores: Stores) -> list[str]:
     problems = []
-    for sku, available, reserved, shipped, received in _rows(
+    for sku, available, reserved, shipped, received in rows(
             stores, "inventory_service",
             "SELECT sku, available, reserved, shipped, received FROM stock"):
         if min(available, reserved, shipped) < 0:
@@ -68,18 +69,18 @@ def _money_is_conserved(stores: Stores) -> list[str]:
     completed = _completed_totals(stores)
     charged: dict[str, Decimal] = defaultdict(Decimal)
     per_order: dict[str, Decimal] = defaultdict(Decimal)
-    for order_id, customer, amount in _rows(stores, "payment_service",
+    for order_id, customer, amount in rows(stores, "payment_service",
                                             "SELECT order_id, customer_id, amount FROM payments "
                                             "WHERE status = 'CHARGED'"):
         charged[customer] += Decimal(amount)
         per_order[order_id] += Decimal(amount)
-    for order_id, amount, customer in _rows(
+    for order_id, amount, customer in rows(
             stores, "payment_service", "SELECT r.order_id, r.amount, p.customer_id FROM "
             "refunds r JOIN payments p USING (order_id)"):
         charged[customer] -= Decimal(amount)
         per_order[order_id] -= Decimal(amount)
     problems = []
-    for customer, balance, deposited in _rows(stores, "payment_service",
+    for customer, balance, deposited in rows(stores, "payment_service",
                                               "SELECT customer_id, balance, deposited FROM accounts"):
         if Decimal(balance) + charged[customer] != Decimal(deposited):
             problems.append(f"{customer}: balance {balance} + net charges {charged[customer]} "
@@ -94,20 +95,20 @@ def _money_is_conserved(stores: Stores) -> list[str]:
 
 
 def _completed_totals(stores: Stores) -> dict[str, tuple[str, Decimal]]:
-    return {order_id: (customer, Decimal(total)) for order_id, customer, total in _rows(
+    return {order_id: (customer, Decimal(total)) for order_id, customer, total in rows(
         stores, "order_service",
         "SELECT order_id, customer_id, total FROM orders WHERE status = 'COMPLETED'")}
 
 
 def _every_order_ends_once(stores: Stores, order_ids: set[str] | None) -> list[str]:
-    statuses = dict(_rows(stores, "order_service", "SELECT order_id, status FROM orders"))
+    statuses = dict(rows(stores, "order_service", "SELECT order_id, status FROM orders"))
     problems = [f"{oid}: never recorded" for oid in (order_ids or set()) - set(statuses)]
     problems += [f"{oid}: still {status}" for oid, status in statuses.items()
                  if status not in ("COMPLETED", "CANCELLED")]
-    shipped = Counter(oid for (oid,) in _rows(stores, "shipping_service",
+    shipped = Counter(oid for (oid,) in rows(stores, "shipping_service",
                                               "SELECT order_id FROM shipments "
                                               "WHERE status = 'SHIPPED'"))
-    outcomes = Counter(oid for (oid,) in _rows(
+    outcomes = Counter(oid for (oid,) in rows(
         stores, "notification_service",
         "SELECT order_id FROM notifications WHERE kind IN ('order_completed', 'order_cancelled')"))
     for oid, status in statuses.items():
@@ -115,7 +116,7 @@ def _every_order_ends_once(stores: Stores, order_ids: set[str] | None) -> list[s
             problems.append(f"{oid}: {status} with {shipped[oid]} shipment(s)")
         if outcomes[oid] != 1:
             problems.append(f"{oid}: {outcomes[oid]} outcome notifications")
-    conflicting = _rows(stores, "order_service",
+    conflicting = rows(stores, "order_service",
                         "SELECT order_id FROM order_history GROUP BY order_id HAVING "
                         "sum(CASE WHEN event_type = 'OrderCompleted' THEN 1 ELSE 0 END) > 0 AND "
                         "sum(CASE WHEN event_type = 'OrderCancelled' THEN 1 ELSE 0 END) > 0")
@@ -126,8 +127,8 @@ def _every_order_ends_once(stores: Stores, order_ids: set[str] | None) -> list[s
 def _nothing_is_left_pending(stores: Stores) -> list[str]:
     problems = []
     for service in _services(stores):
-        (unsent,) = _rows(stores, service, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0]
-        (waiting,) = _rows(stores, service, "SELECT count(*) FROM retry_queue")[0]
+        (unsent,) = rows(stores, service, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0]
+        (waiting,) = rows(stores, service, "SELECT count(*) FROM retry_queue")[0]
         if unsent:
             problems.append(f"{service}: {unsent} outbox rows unsent")
         if waiting:

@@ -162,13 +162,28 @@ class Mesh:
         if instances > 1 and not self.database_url:
             raise ValueError("several instances of a service share a PostgreSQL database: "
                              "set SAGA_DATABASE_URL (eval $(make -s postgres))")
-        names = [(name, None if instances == 1 else f"{name}-{n}")
-                 for name in services_in(code_dir) for n in range(1, instances + 1)]
-        self.services = {
-            instance or name: ServiceProcess(name, data_dir / instance if instance else data_dir,
-                                             {**common, **(service_env or {}).get(name, {})},
-                                             code_dir, instance)
-            for name, instance in names}
+        self._common, self._service_env, self.instances = common, service_env or {}, instances
+        self.services: dict[str, ServiceProcess] = {}
+        for name in services_in(code_dir):
+            self._add(name, code_dir)
+
+    def _add(self, name: str, code_dir: Path | None) -> list[ServiceProcess]:
+        added = []
+        for n in range(1, self.instances + 1):
+            instance = None if self.instances == 1 else f"{name}-{n}"
+            process = ServiceProcess(name, self.data_dir / instance if instance else self.data_dir,
+                                     {**self._common, **self._service_env.get(name, {})},
+                                     code_dir, instance)
+            self.services[instance or name] = process
+            added.append(process)
+        return added
+
+    def join(self, name: str) -> list[ServiceProcess]:
+        """Add a service this mesh's code lacks, on this checkout's code (a step added by a
+        rolling upgrade): as many instances as every other service has, not started yet."""
+        if name in {process.name for process in self.services.values()}:
+            raise ValueError(f"{name} already runs in this mesh")
+        return self._add(name, None)
 
     def __getitem__(self, name: str) -> ServiceProcess:
         """An instance by its name; a service by its name (its first instance)."""

@@ -89,8 +89,8 @@ def test_prometheus_scrapes_every_service_and_the_monitor_and_sees_the_sagas(mes
         # Prometheus answers in plain text while it starts (ValueError: not JSON yet).
         with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
             targets = httpx.get(f"{prometheus}/targets", timeout=5).json()["data"]["activeTargets"]
-            return targets if len(targets) == 6 and all(t["health"] == "up" for t in targets) \
-                else None
+            every = len(targets) == len(CONTAINERS) + 1  # each service, and the monitor
+            return targets if every and all(t["health"] == "up" for t in targets) else None
     targets = mesh.until(every_target_up, timeout=120, what="every target scraped")
     assert {t["labels"]["instance"].split(":")[0] for t in targets} == {
         *CONTAINERS.values(), "saga-monitor"}

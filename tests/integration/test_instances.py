@@ -10,6 +10,7 @@ import pytest
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
 from devtools.orders import order_body
+from participants import INVENTORY
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.parametrize("mesh", ["postgres"], indirect=True)]
@@ -29,7 +30,9 @@ async def _two_inventories(mesh):
 
     def split():  # both in the group, each with partitions, all of them taken
         owned = [_partitions_by_topic(r) for r in (first, second)]
-        return all(owned) and sum(len(p) for o in owned for p in o.values()) == 15
+        taken = sum(len(p) for o in owned for p in o.values())
+        return all(owned) and taken == first.settings.topic_partitions * len(
+            INVENTORY.consumed_topics)
     await mesh.wait_for(split, timeout=60)
     return first, second
 

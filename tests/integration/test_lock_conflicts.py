@@ -9,8 +9,9 @@ import pytest
 from inventory_service.handlers import SERVICE as INVENTORY
 from inventory_service.repository import InventoryUnitOfWork
 from inventory_service.repository import create_tables as inventory_tables
+from shared.deadletters import DeadLetters
 from shared.events import StockAdded
-from shared.processing import create_all_tables
+from shared.processing import EventProcessor, create_all_tables
 from shared.runtime.dispatcher import Dispatcher
 from shared.store.postgres import PostgresStore
 from shared.testing import SimulatedClock
@@ -27,6 +28,12 @@ class Instance:
         self.db = store.open_writer()
         create_all_tables(self.db, inventory_tables)
         self.dispatcher = Dispatcher(INVENTORY, lambda: InventoryUnitOfWork(self.db))
+
+    def processor(self, *, handlers, **options) -> EventProcessor:
+        """The runtime's event processor on this instance's connection (what
+        ``tests.support.processing.processor_for`` asks of a service, as of the step kit)."""
+        return EventProcessor(self.db, handlers,
+                              DeadLetters("inventory_service", "inventory_service"), **options)
 
 
 @pytest.fixture

@@ -169,8 +169,7 @@ async def test_a_service_cannot_join_another_services_consumer_group(secured):
 async def test_every_saga_path_completes_in_secure_mode(secured, secure_kafka, tmp_path):
     credentials = {name: principal_settings(secure_kafka.state_dir, name,
                                             api_token_file=secure_kafka.secrets.api_token)
-                   for name in ("order_service", "inventory_service", "payment_service",
-                                "shipping_service", "notification_service", "admin")}
+                   for name in (*(spec.name for spec in SERVICES), "admin")}
     mesh = InProcessMesh(secure_kafka.bootstrap_servers, secured.prefix, tmp_path,
                          credentials=credentials.get)
     try:
