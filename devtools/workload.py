@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from devtools.orders import SERVED, UNSERVED, order_body
 
 STOCK = {"WIDGET-1": 100_000, "GADGET-2": 100_000, "SCARCE-3": 8}
-BALANCES = {**{f"rich-{n}": "1000000.00" for n in range(5)}, "poor-1": "3.00"}
+# mallory (on fraud_service's blocklist) can pay: a saga of hers charged before its screening,
+# by a service that skipped it, ends cancelled without a refund, and the money check sees it.
+BALANCES = {**{f"rich-{n}": "1000000.00" for n in range(5)}, "poor-1": "3.00",
+            "mallory": "1000000.00"}
 PATHS = ("happy", "out_of_stock", "fraud_rejected", "payment_declined", "shipping_fails",
          "cancelled")
 
