@@ -85,10 +85,12 @@ def table(report: dict) -> str:
                       lambda run: max(run["peak_rss_mb"].values())))
     if has_postgres(report):
         lines.append(_row("peak RSS MB, all processes (sum)", report, rss_total))
-    services = list(report["runs"]["current"]["burst"]["cpu_s_per_1000_sagas"])
+    # Every service of any run: a baseline from before a service joined has none of its CPU.
+    services = dict.fromkeys(name for run in report["runs"].values()
+                             for name in run["burst"]["cpu_s_per_1000_sagas"])
     for name in services:
         lines.append(_row(f"CPU s/1000 sagas {name.split('_')[0]}", report,
-                          lambda run, n=name: run["burst"]["cpu_s_per_1000_sagas"][n]))
+                          lambda run, n=name: run["burst"]["cpu_s_per_1000_sagas"].get(n, "-")))
     lines += _monitor_rows(report)
     current = report["runs"]["current"]
     title = f"where a hop's time goes at {reference_rate(report)}/s (mean ms, all services)"

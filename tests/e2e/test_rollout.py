@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 def test_fraud_service_joins_a_running_mesh_old_sagas_finish_old_and_new_ones_are_screened(
         kafka_bootstrap, postgres_databases, tmp_path):
     report = rollout(BEFORE_SCREENING, kafka_bootstrap, postgres_databases.environment(),
-                     tmp_path, say=print)
+                     tmp_path, dwell=3.0, after=5.0, say=print)  # shorter than make rollout
     print(report.summary())
 
     assert report.violations == [] and report.dead_letters == 0

@@ -67,6 +67,15 @@ def test_the_table_gives_the_database_server_a_row_of_its_own_with_a_dash_for_sq
     assert store.split()[-4:] == ["sqlite", "x1", "postgres", "x2"]
 
 
+def test_a_service_the_baseline_lacks_gets_a_dash_in_the_baselines_column():
+    older, current = run("sqlite", 1, 400.0, None), run("sqlite", 1, 500.0, None)
+    current["burst"]["cpu_s_per_1000_sagas"]["fraud_service"] = 0.1
+
+    rows = table(report(baseline=older, current=current)).splitlines()
+    assert next(row for row in rows if row.startswith("CPU s/1000 sagas fraud")).split()[-2:] \
+        == ["-", "0.1"]
+
+
 def test_instances_n_measures_postgres_with_one_instance_and_with_n():
     assert [(c.label, c.store, c.instances) for c in postgres_configurations(2)] == [
         ("postgres-1", "postgres", 1), ("postgres-2", "postgres", 2)]
