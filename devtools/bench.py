@@ -1,14 +1,14 @@
 """`make bench`: how fast the saga runs on this machine, next to the raw Kafka floor.
 
 One run on one machine: a fresh local broker (unless ``KAFKA_BOOTSTRAP_SERVERS`` is set) and
-the five services as separate processes, then
+the services as separate processes, then
 
 * floor      — the raw Kafka hop on that broker, p50/p99;
 * monitor    — a burst of ``--orders`` with the saga monitor beside the services: how far its
   counts trail the topics (``monitor_lag_s``, ``devtools.benchmonitor``), its CPU per saga;
   then the monitor is stopped;
 * throughput — a burst of ``--orders`` happy-path orders straight onto ``OrderCreated`` →
-  completed sagas/s from the first send to the last ``OrderCompleted``, and the five services'
+  completed sagas/s from the first send to the last ``OrderCompleted``, and the services'
   CPU per saga;
 * latency    — an open loop at each ``--rates`` for ``--seconds``: created → ``OrderCompleted``
   p50/p95/p99 and ``hop_ratio`` = p50 / (4 × raw hop p50);

@@ -21,7 +21,7 @@ STAGES = {
 
 
 def scrape(mesh: Mesh) -> dict[str, tuple[float, float]] | None:
-    """Sum and count of each stage's histogram over all five services; None when the services
+    """Sum and count of each stage's histogram over all services; None when the services
     export no metrics (an older commit)."""
     totals = {metric: [0.0, 0.0] for metric in STAGES.values()}
     for service in mesh.services.values():
@@ -67,7 +67,7 @@ def table(report: dict) -> str:
                           lambda run: f"{run['store']} x{run['instances']}"))
     lines.append(_row("completed sagas/s (burst)", report,
                       lambda run: run["burst"]["sagas_per_s"]))
-    lines.append(_row("CPU ms/saga, five services", report,
+    lines.append(_row("CPU ms/saga, all services", report,
                       lambda run: run["burst"]["cpu_ms_per_saga"]))
     if has_postgres(report):
         lines.append(_row("CPU ms/saga, PostgreSQL server", report,

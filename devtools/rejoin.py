@@ -73,7 +73,7 @@ def _measure(mode: str, bootstrap: str, replication: int, args: argparse.Namespa
         env["SAGA_SESSION_TIMEOUT_MS"] = str(args.session_timeout_ms)
     data_dir = OUT / time.strftime("%Y%m%d-%H%M%S") / mode
     with Mesh(data_dir, bootstrap, prefix, **env) as mesh:
-        say(f"[{mode}] five services, logs in {data_dir}")
+        say(f"[{mode}] {len(mesh.services)} services, logs in {data_dir}")
         mesh.start()
         mesh.seed(settings, {BENCH_SKU: 1_000_000}, {c: "1000000000.00" for c in BENCH_CUSTOMERS})
         with SteadyLoad(settings, args.rate, say=say) as load:

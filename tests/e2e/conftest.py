@@ -9,7 +9,7 @@ from shared.settings import Settings
 
 
 class ProcessMesh(Mesh):
-    """The five services as separate processes, with helpers for the tests."""
+    """The services as separate processes, with helpers for the tests."""
 
     def __init__(self, data_dir, bootstrap: str, prefix: str, **env: str) -> None:
         # A shorter session lets a restarted service take its partitions back sooner.

@@ -6,7 +6,7 @@ from tests.support.monitor import MonitorProcess
 
 @pytest.fixture
 async def mesh(request, kafka_bootstrap, topic_prefix, tmp_path):
-    """All five services running; tests start nothing else and stop nothing themselves. On
+    """All the services running; tests start nothing else and stop nothing themselves. On
     SQLite files, or — a test parametrized ``indirect`` with "postgres" — each on a PostgreSQL
     database of its own."""
     store = getattr(request, "param", "sqlite")
