@@ -26,23 +26,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools.benchmesh import checkout
+from devtools.benchmesh import broker, checkout
 from devtools.chaos import place
 from devtools.databases import service_databases
 from devtools.failover import owned, wait_until
 from devtools.invariants import Stores, rows, settled_violations
 from devtools.processes import SERVICES, Mesh, ServiceProcess, services_in
 from devtools.workload import BALANCES, STOCK, PlannedOrder, plan
-from localkafka import LocalKafka
 from sagactl.topics import topic_states
 from shared.deadletters import DLT_SUFFIX
 from shared.settings import Settings, ToolSettings
@@ -189,17 +187,6 @@ async def _dead_letters(mesh: Mesh) -> int:
                if state.name.endswith(DLT_SUFFIX))
 
 
-@contextlib.contextmanager
-def _broker(data_dir: Path, say: Callable[[str], None]) -> Iterator[str]:
-    settings = Settings()
-    if "kafka_bootstrap_servers" in settings.model_fields_set:
-        yield settings.kafka_bootstrap_servers
-        return
-    say("starting a local broker")
-    with LocalKafka(data_dir / "kafka") as kafka:
-        yield kafka.bootstrap_servers
-
-
 def rollout(ref: str, bootstrap: str, databases: dict[str, str], data_dir: Path, *,
             rate: float = 10.0, dwell: float = 4.0, after: float = 8.0,
             settle_timeout: float = 180.0, say: Callable[[str], None] = print) -> RolloutReport:
@@ -239,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path(".run") / "rollout" / time.strftime("%Y%m%d-%H%M%S"))
     args = parser.parse_args(argv)
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    with _broker(args.data_dir, say) as bootstrap, \
+    say("the broker KAFKA_BOOTSTRAP_SERVERS names, else a local one")
+    with broker() as bootstrap, \
             service_databases(args.data_dir / "postgres", say) as databases:
         report = rollout(args.ref, bootstrap, databases, args.data_dir, rate=args.rate,
                          dwell=args.dwell, after=args.after, say=say)

@@ -32,7 +32,7 @@ from saga_monitor.progress import (
 )
 from shared.choreography import reactions_to
 from shared.events import CATALOG
-from shared.saga import LATEST_VERSION, SAGAS, compensation_chain
+from shared.saga import LATEST_VERSION, SAGAS, SagaDefinition, compensation_chain
 
 REQUESTED, DECISIONS = "OrderCancellationRequested", ("OrderCancellationAccepted",
                                                      "OrderCancellationRejected")
@@ -85,9 +85,10 @@ def waits(record: tuple) -> list[Wait]:
     seen: dict[str, int] = {}
     for index, event in enumerate(events):
         seen.setdefault(event[E_TYPE], index)
-    found = [_next_step(record, seen)]
+    # A version this monitor does not know (newer code started a saga): the latest it knows.
+    saga, specs = FLOWS.get(flow_version(record), FLOWS[LATEST_VERSION])
+    found = [_next_step(record, seen, saga, specs)]
     if REQUESTED in seen and not any(decision in seen for decision in DECISIONS):
-        _, specs = FLOWS.get(flow_version(record), FLOWS[LATEST_VERSION])
         found.append(_wait(record, seen, specs, REQUESTED, DECISIONS[0], DECISIONS))
     return found
 
@@ -103,9 +104,8 @@ def stuck(record: tuple, now: float, deadlines: Deadlines) -> list[tuple[Wait, f
             if (late := deadlines.overdue(wait, now)) > 0]
 
 
-def _next_step(record: tuple, seen: dict[str, int]) -> Wait:
-    # A version this monitor does not know (newer code started a saga): the latest it knows.
-    saga, specs = FLOWS.get(flow_version(record), FLOWS[LATEST_VERSION])
+def _next_step(record: tuple, seen: dict[str, int], saga: SagaDefinition, specs: list
+               ) -> Wait:
     outcome = next((t for t in OUTCOMES if t in seen), None)
     if outcome:
         return _wait(record, seen, specs, outcome, NOTIFIED, (NOTIFIED,))
