@@ -125,8 +125,8 @@ clean:  ## remove local state (.run: broker data, databases, PostgreSQL, logs)
 	-@$(PYTHON) -m localpostgres stop --state-dir $(POSTGRES_DIR) 2>/dev/null
 	rm -rf .run
 
-demo: install  ## every saga path on a real broker and six service processes; SECURE=1 in secure mode
-	$(BIN)/python -m devtools.demo $(if $(SECURE),--secure)
+demo: install  ## every saga path on a real broker and six service processes; SECURE=1 in secure mode; MODE=orchestrated: orchestrator_service commands each step
+	$(BIN)/python -m devtools.demo $(if $(SECURE),--secure) $(if $(MODE),--mode $(MODE))
 
 CHAOS_ORDERS ?= 3000
 CHAOS_ARGS ?=

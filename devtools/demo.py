@@ -87,6 +87,21 @@ class Demo:
         return self.wait(order_id, lambda o: any(h["event_type"] == event_type
                                                  for h in o.get("history", [])))
 
+    def charge_asked(self, order_id: str, timeout: float = 30) -> None:
+        """Wait until the saga has asked for the charge: in a choreography the order's history
+        shows the reservation; orchestrated, the orchestrator's log shows ChargePayment sent."""
+        if self.mesh.mode == "choreographed":
+            self.seen(order_id, "StockReserved")
+            return
+        deadline = time.monotonic() + timeout
+        url = f"{self.mesh['orchestrator_service'].url}/sagas/{order_id}"
+        while time.monotonic() < deadline:
+            answer = self.client.get(url)
+            if answer.status_code == 200 and any(
+                    entry["message_type"] == "ChargePayment" for entry in answer.json()["log"]):
+                return
+            time.sleep(0.1)
+
     def simple(self, path: str, order: dict, expected: str, allowed: str = NONE) -> Outcome:
         order_id = self.place(order)
         return Outcome(path, order_id, expected, self.final(order_id)["status"],
@@ -104,7 +119,7 @@ class Demo:
         payment.freeze()  # hold the saga at the payment step
         try:
             order_id = self.place(body(quantity=2))
-            self.seen(order_id, "StockReserved")
+            self.charge_asked(order_id)
             self.client.post(f"/orders/{order_id}/cancellation", json={"reason": "changed mind"})
             self.seen(order_id, "OrderCancellationAccepted")
         finally:
@@ -184,7 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
     parser.add_argument("--secure", action="store_true", help="SASL_SSL, a principal per "
                         "service, ACLs (docs/security.md); the demo acts as sagactl")
-    secure = parser.parse_args(argv).secure
+    parser.add_argument("--mode", choices=("choreographed", "orchestrated"),
+                        default="choreographed", help="how the saga runs (SAGA_MODE): "
+                        "orchestrated adds orchestrator_service, which commands each step")
+    args = parser.parse_args(argv)
+    secure = args.secure
+    if secure and args.mode == "orchestrated":
+        parser.error("--secure runs the choreography only: its ACLs are derived from the "
+                     "choreography's declarations (docs/choosing.md)")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with broker(Settings(), secure) as (bootstrap, kafka_dir):
         prefix = f"demo-{stamp}."
@@ -197,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                           "api_token_file": principal_env(kafka_dir, "sagactl")[
                               "SAGA_API_TOKEN_FILE"]}
         with Mesh(Path(".run") / "demo" / stamp, bootstrap, prefix,
-                  service_env=service_env) as mesh:
+                  service_env=service_env, mode=args.mode) as mesh:
             say(f"starting the {len(mesh.services)} services (logs in {mesh.data_dir})...")
             mesh.start()
             settings = ToolSettings(**{"kafka_bootstrap_servers": bootstrap, **as_sagactl},
@@ -206,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             say("placing one order per saga path...")
             outcomes = Demo(mesh, settings).run()
         say("stopping the services...")
+    print(f"mode: {args.mode}")
     print_table(outcomes)
     good = sum(o.ok for o in outcomes)
     print(f"\n{good}/{len(outcomes)} paths behaved as expected.")

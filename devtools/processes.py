@@ -23,6 +23,7 @@ from participants import SERVICES as PARTICIPATING
 from sagactl.kafka import publish
 from sagactl.seeding import seed_payloads
 from shared.events import Event
+from shared.orchestration import ORCHESTRATOR
 from shared.settings import Settings
 from shared.store import open_store
 
@@ -150,10 +151,13 @@ class Mesh:
 
     def __init__(self, data_dir: Path, bootstrap: str, prefix: str, *,
                  code_dir: Path | None = None, service_env: dict[str, dict] | None = None,
-                 instances: int = 1, **env: str | None) -> None:
-        """``service_env`` adds environment per service (in secure mode, its principal)."""
+                 instances: int = 1, mode: str = "choreographed", **env: str | None) -> None:
+        """``service_env`` adds environment per service (in secure mode, its principal);
+        ``mode`` is how the saga runs (SAGA_MODE): orchestrated adds orchestrator_service."""
         data_dir.mkdir(parents=True, exist_ok=True)
-        common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SAGA_TOPIC_PREFIX": prefix, **env}
+        common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SAGA_TOPIC_PREFIX": prefix,
+                  "SAGA_MODE": mode, **env}
+        self.mode = mode
         self.data_dir, self.bootstrap, self.prefix = data_dir, bootstrap, prefix
         # None in ``env`` keeps the environment's value from the services (SQLite, say).
         self.database_url, self.database_password_file = (
@@ -164,7 +168,7 @@ class Mesh:
                              "set SAGA_DATABASE_URL (eval $(make -s postgres))")
         self._common, self._service_env, self.instances = common, service_env or {}, instances
         self.services: dict[str, ServiceProcess] = {}
-        for name in services_in(code_dir):
+        for name in services_in(code_dir) + ((ORCHESTRATOR,) if mode == "orchestrated" else ()):
             self._add(name, code_dir)
 
     def _add(self, name: str, code_dir: Path | None) -> list[ServiceProcess]:

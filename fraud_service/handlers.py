@@ -9,7 +9,13 @@ from __future__ import annotations
 from fraud_service import model
 from fraud_service.repository import FraudUnitOfWork
 from shared.choreography import Reaction, ServiceSpec
-from shared.events import Event, FraudCheckFailed, FraudCheckPassed, StockReserved
+from shared.events import (
+    CheckFraud,
+    Event,
+    FraudCheckFailed,
+    FraudCheckPassed,
+    StockReserved,
+)
 
 #: The versions of the saga's flow in which orders are screened.
 SCREENED = frozenset({2})
@@ -43,3 +49,14 @@ SERVICE = ServiceSpec(
                                 versions=SCREENED),
     },
 )
+
+#: The same screening when orchestrator_service commands each step (SAGA_MODE=orchestrated).
+COMMANDED = ServiceSpec(
+    name="fraud_service",
+    description=SERVICE.description,
+    reactions={CheckFraud: Reaction(screen_order, emits=(FraudCheckPassed, FraudCheckFailed),
+                                    versions=SCREENED)},
+)
+
+#: What this service does in each mode (SAGA_MODE).
+DECLARATIONS = {"choreographed": SERVICE, "orchestrated": COMMANDED}

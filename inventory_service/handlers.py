@@ -8,11 +8,14 @@ from shared.choreography import Reaction, ServiceSpec
 from shared.events import (
     Event,
     FraudCheckFailed,
+    MarkStockShipped,
     OrderCreated,
     OrderShipped,
     PaymentFailed,
     PaymentRefunded,
     ReleasedLine,
+    ReleaseStock,
+    ReserveStock,
     Shortage,
     StockAdded,
     StockReleased,
@@ -93,3 +96,18 @@ SERVICE = ServiceSpec(
         StockAdded: Reaction(add_stock),
     },
 )
+
+#: The same reactions when orchestrator_service commands each step (SAGA_MODE=orchestrated).
+COMMANDED = ServiceSpec(
+    name="inventory_service",
+    description=SERVICE.description,
+    reactions={
+        ReserveStock: Reaction(reserve_stock, emits=(StockReserved, StockReservationFailed)),
+        ReleaseStock: Reaction(release_stock, emits=(StockReleased,)),
+        MarkStockShipped: Reaction(mark_stock_shipped),
+        StockAdded: Reaction(add_stock),
+    },
+)
+
+#: What this service does in each mode (SAGA_MODE).
+DECLARATIONS = {"choreographed": SERVICE, "orchestrated": COMMANDED}

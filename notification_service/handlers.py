@@ -7,7 +7,14 @@ import logging
 from notification_service import model
 from notification_service.repository import NotificationUnitOfWork
 from shared.choreography import Reaction, ServiceSpec
-from shared.events import CustomerNotified, Event, OrderCancelled, OrderCompleted, PaymentRefunded
+from shared.events import (
+    CustomerNotified,
+    Event,
+    NotifyCustomer,
+    OrderCancelled,
+    OrderCompleted,
+    PaymentRefunded,
+)
 
 log = logging.getLogger("notification_service.sink")
 
@@ -42,3 +49,13 @@ SERVICE = ServiceSpec(
         PaymentRefunded: Reaction(notify_customer, emits=(CustomerNotified,)),
     },
 )
+
+#: The same notifications when orchestrator_service commands each step (SAGA_MODE=orchestrated).
+COMMANDED = ServiceSpec(
+    name="notification_service",
+    description=SERVICE.description,
+    reactions={NotifyCustomer: Reaction(notify_customer, emits=(CustomerNotified,))},
+)
+
+#: What this service does in each mode (SAGA_MODE).
+DECLARATIONS = {"choreographed": SERVICE, "orchestrated": COMMANDED}

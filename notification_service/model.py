@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.events import OrderCancelled, OrderCompleted, Payload, PaymentRefunded
+from shared.events import (
+    NotifyCustomer,
+    OrderCancelled,
+    OrderCompleted,
+    Payload,
+    PaymentRefunded,
+)
 
 #: Kinds that tell the customer how their order ended (exactly one per order).
 OUTCOME_KINDS = frozenset({"order_completed", "order_cancelled"})
@@ -32,4 +38,10 @@ def compose(order_id: str, fact: Payload) -> Notification:
         case PaymentRefunded(customer_id=customer, amount=amount):
             return Notification(order_id, customer, "payment_refunded",
                                 f"We refunded {amount} for order {order_id}.")
+        # The orchestrator's command (SAGA_MODE=orchestrated) says which outcome to tell.
+        case NotifyCustomer(customer_id=customer, kind="order_completed", total=total):
+            return compose(order_id, OrderCompleted(customer_id=customer, total=total or 0))
+        case NotifyCustomer(customer_id=customer, reason=reason):
+            return compose(order_id, OrderCancelled(customer_id=customer,
+                                                    reason=reason or "cancelled"))
     raise ValueError(f"nothing to tell the customer about {fact.event_type()}")

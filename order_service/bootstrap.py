@@ -3,14 +3,14 @@
 import functools
 
 from order_service import api
-from order_service.handlers import SERVICE
+from order_service.handlers import DECLARATIONS
 from order_service.repository import OrderUnitOfWork, create_tables
 from shared.runtime.service import ServiceRuntime
 from shared.settings import Settings
 
 
 def bootstrap(settings: Settings) -> ServiceRuntime:
-    runtime = ServiceRuntime(settings, SERVICE, functools.partial(
+    runtime = ServiceRuntime(settings, DECLARATIONS[settings.mode], functools.partial(
         OrderUnitOfWork, deadline_seconds=settings.order_deadline_seconds), create_tables)
     runtime.app.include_router(api.router(runtime.readers, runtime.execute,
                                           writes=runtime.writes, reads=runtime.reads))

@@ -10,6 +10,8 @@ from order_service.commands import cancel_overdue_order
 from order_service.repository import DEADLINE, OrderUnitOfWork
 from shared.choreography import Reaction, ServiceSpec, Timeout
 from shared.events import (
+    CancelOrder,
+    CompleteOrder,
     CustomerNotified,
     Event,
     FraudCheckFailed,
@@ -100,3 +102,25 @@ SERVICE = ServiceSpec(
         CustomerNotified: Reaction(track_order),
     },
 )
+
+#: The order's record when orchestrator_service runs the saga (SAGA_MODE=orchestrated): it
+#: concludes the order when told to, and records the orchestrator's cancellation decisions.
+COMMANDED = ServiceSpec(
+    name="order_service",
+    description="Owns orders: the HTTP API places and cancels them; concludes each order "
+                "exactly once when the orchestrator says so.",
+    originates=SERVICE.originates,
+    timeouts=SERVICE.timeouts,
+    reactions={
+        OrderCreated: Reaction(record_order, emits=_CONCLUDES),
+        CompleteOrder: Reaction(track_order, emits=(OrderCompleted,)),
+        CancelOrder: Reaction(track_order, emits=(OrderCancelled,)),
+        OrderCancellationAccepted: Reaction(track_order),
+        OrderCancellationRejected: Reaction(track_order),
+        # The saga's last fact, as in the choreography: the order's history says it is over.
+        CustomerNotified: Reaction(track_order),
+    },
+)
+
+#: What this service does in each mode (SAGA_MODE).
+DECLARATIONS = {"choreographed": SERVICE, "orchestrated": COMMANDED}

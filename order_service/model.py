@@ -34,15 +34,16 @@ class Cancellation(StrEnum):
 
 
 TERMINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED})
-_COMPLETING = {"OrderShipped"}
-_CANCELLING = {"StockReservationFailed", "StockReleased"}
+# CompleteOrder and CancelOrder: the orchestrator's word, when it runs the saga.
+_COMPLETING = {"OrderShipped", "CompleteOrder"}
+_CANCELLING = {"StockReservationFailed", "StockReleased", "CancelOrder"}
 _COMPENSATING = {"FraudCheckFailed", "PaymentFailed", "ShipmentFailed", "PaymentRefunded",
                  "OrderCancellationAccepted"}
 _CANCELLATION = {"OrderCancellationRequested": Cancellation.REQUESTED,
                  "OrderCancellationAccepted": Cancellation.ACCEPTED,
                  "OrderCancellationRejected": Cancellation.REJECTED}
 _FAILURES = ("StockReservationFailed", "FraudCheckFailed", "PaymentFailed", "ShipmentFailed",
-             "OrderCancellationAccepted")
+             "OrderCancellationAccepted", "CancelOrder")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ def cancellation_reason(facts: Iterable[Fact], default: str | None = "cancelled"
 
 
 def _describe(fact: Fact) -> str:
+    if fact.event_type == "CancelOrder":  # the orchestrator already says why, in full
+        return fact.detail or "cancelled"
     return f"{fact.event_type}: {fact.detail}" if fact.detail else fact.event_type
 
 

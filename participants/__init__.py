@@ -7,9 +7,16 @@ registry imports the services, the services import ``shared`` — and ``shared``
 them (a unit test parses every module in ``shared`` to keep it so).
 """
 
+import fraud_service.handlers
+import inventory_service.handlers
+import notification_service.handlers
+import order_service.handlers
+import payment_service.handlers
+import shipping_service.handlers
 from fraud_service.handlers import SERVICE as FRAUD
 from inventory_service.handlers import SERVICE as INVENTORY
 from notification_service.handlers import SERVICE as NOTIFICATION
+from orchestrator_service.handlers import SERVICE as ORCHESTRATOR
 from order_service.handlers import SERVICE as ORDER
 from payment_service.handlers import SERVICE as PAYMENT
 from shared.choreography import ServiceSpec
@@ -25,3 +32,11 @@ OPERATOR = ServiceSpec(
 #: The services, in the order of the saga's latest flow (fraud_service screens from version 2 on).
 SERVICES = (ORDER, INVENTORY, FRAUD, PAYMENT, SHIPPING, NOTIFICATION)
 PARTICIPANTS = (*SERVICES, OPERATOR)
+
+#: The same participants when orchestrator_service runs the saga (SAGA_MODE=orchestrated):
+#: the orchestrator first, then each service's orchestrated declaration.
+ORCHESTRATED_SERVICES = (ORCHESTRATOR, *(module.COMMANDED for module in (
+    order_service.handlers, inventory_service.handlers, fraud_service.handlers,
+    payment_service.handlers, shipping_service.handlers, notification_service.handlers)))
+#: Who runs in each mode (SAGA_MODE).
+SERVICES_IN = {"choreographed": SERVICES, "orchestrated": ORCHESTRATED_SERVICES}

@@ -8,6 +8,7 @@ from payment_service import model
 from payment_service.repository import PaymentUnitOfWork
 from shared.choreography import Reaction, ServiceSpec
 from shared.events import (
+    ChargePayment,
     Event,
     FraudCheckPassed,
     FundsDeposited,
@@ -15,6 +16,7 @@ from shared.events import (
     PaymentCharged,
     PaymentFailed,
     PaymentRefunded,
+    RefundPayment,
     ShipmentFailed,
     StockReserved,
 )
@@ -92,3 +94,18 @@ SERVICE = ServiceSpec(
         FundsDeposited: Reaction(deposit_funds),
     },
 )
+
+#: The same reactions when orchestrator_service commands each step (SAGA_MODE=orchestrated).
+#: Cancellations are the orchestrator's to decide there: no charge is ever declined for one.
+COMMANDED = ServiceSpec(
+    name="payment_service",
+    description=SERVICE.description,
+    reactions={
+        ChargePayment: Reaction(charge_payment, emits=(PaymentCharged, PaymentFailed)),
+        RefundPayment: Reaction(refund_payment, emits=(PaymentRefunded,)),
+        FundsDeposited: Reaction(deposit_funds),
+    },
+)
+
+#: What this service does in each mode (SAGA_MODE).
+DECLARATIONS = {"choreographed": SERVICE, "orchestrated": COMMANDED}

@@ -38,6 +38,7 @@ DEFAULT_HTTP_PORTS = {
     "notification_service": 8004,
     "saga_monitor": 8005,
     "fraud_service": 8006,
+    "orchestrator_service": 8007,
 }
 
 
@@ -265,6 +266,10 @@ class Settings(KafkaSettings, ApiTokenSettings):
     timer_tick: float = Field(default=1.0, gt=0, le=60, description="How often a service "
                               "looks for timers whose time has come (a deadline fires at most "
                               "this late).")
+    mode: Literal["choreographed", "orchestrated"] = Field(
+        default="choreographed", description="How the saga runs (SAGA_MODE): each service "
+        "reacting to the others' events, or orchestrator_service commanding each step "
+        "(docs/choosing.md). Every service of a mesh must run the same mode.")
     order_deadline_seconds: float = Field(
         default=1800.0, ge=1, le=30 * 86_400, description="order_service: a saga not past "
         "shipping this long after its order was placed is cancelled (compensations run as for "

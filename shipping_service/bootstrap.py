@@ -3,11 +3,11 @@
 from shared.runtime.service import ServiceRuntime
 from shared.settings import Settings
 from shipping_service import api
-from shipping_service.handlers import SERVICE
+from shipping_service.handlers import DECLARATIONS
 from shipping_service.repository import ShippingUnitOfWork, create_tables
 
 
 def bootstrap(settings: Settings) -> ServiceRuntime:
-    runtime = ServiceRuntime(settings, SERVICE, ShippingUnitOfWork, create_tables)
+    runtime = ServiceRuntime(settings, DECLARATIONS[settings.mode], ShippingUnitOfWork, create_tables)
     runtime.app.include_router(api.router(runtime.readers), dependencies=runtime.reads)
     return runtime

@@ -15,6 +15,7 @@ from shared.events import (
     OrderShipped,
     PaymentCharged,
     ShipmentFailed,
+    ShipOrder,
 )
 from shipping_service import model
 from shipping_service.repository import ShippingUnitOfWork
@@ -64,3 +65,14 @@ SERVICE = ServiceSpec(
             decide_cancellation, emits=(OrderCancellationAccepted, OrderCancellationRejected)),
     },
 )
+
+#: The same shipping when orchestrator_service commands each step (SAGA_MODE=orchestrated):
+#: the orchestrator decides cancellations itself, before it sends ShipOrder.
+COMMANDED = ServiceSpec(
+    name="shipping_service",
+    description="The pivot: ships paid orders, or fails them before anything leaves.",
+    reactions={ShipOrder: Reaction(ship_order, emits=(OrderShipped, ShipmentFailed))},
+)
+
+#: What this service does in each mode (SAGA_MODE).
+DECLARATIONS = {"choreographed": SERVICE, "orchestrated": COMMANDED}

@@ -15,15 +15,20 @@ from shared.choreography import (
     producers_of,
     reactions_to,
 )
-from shared.events import CATALOG, Payload
+from shared.events import CATALOG, COMMANDS, Payload
 from shared.events.examples import example_event
+from shared.orchestration import FLOWS
 from shared.saga import SagaDefinition, compensation_chain
 
 
-def render(sagas: Mapping[int, SagaDefinition], specs: Sequence[ServiceSpec]) -> str:
-    """``sagas``: every version of the saga's flow (``shared.saga.SAGAS``)."""
-    parts = [HEADER, CHANGING, _flows(sagas, specs), _reactions(specs), "## Topics\n"]
-    parts += [_topic(payload, specs) for payload in CATALOG.values()]
+def render(sagas: Mapping[int, SagaDefinition], specs: Sequence[ServiceSpec],
+           orchestrated: Sequence[ServiceSpec] = ()) -> str:
+    """``sagas``: every version of the saga's flow (``shared.saga.SAGAS``); ``orchestrated``:
+    every participant's declaration when the orchestrator runs the saga (``SAGA_MODE``)."""
+    parts = [HEADER, CHANGING, _flows(sagas, specs), _reactions(specs),
+             _orchestrated_flows(), "## Topics\n"]
+    parts += [_topic(payload, orchestrated if payload in COMMANDS else specs)
+              for payload in CATALOG.values()]
     parts += ["## Shapes used inside payloads\n", *_shapes()]
     return "\n".join(parts).rstrip() + "\n"
 
@@ -56,6 +61,25 @@ def _flow(version: int, saga: SagaDefinition, specs: Sequence[ServiceSpec], note
                             compensation_chain(failure, saga, specs)) or "nothing to undo")
               for failure in saga.failures]
     return [*lines, ""]
+
+
+def _orchestrated_flows() -> str:
+    lines = ["## The same saga, orchestrated\n", textwrap.fill(
+        "With SAGA_MODE=orchestrated, orchestrator_service owns each saga's state and sends "
+        "each step's service a command; the service replies with the event it emits in the "
+        "choreography. Same steps, pivot and compensations; a cancellation is accepted until "
+        "ShipOrder is sent (docs/choosing.md).", width=95), ""]
+    for version, flow in sorted(FLOWS.items(), reverse=True):
+        lines += [f"### Flow version {version}, orchestrated\n",
+                  "| step | service | command | replies | undone by |", "|---|---|---|---|---|"]
+        for number, step in enumerate(flow.steps, start=1):
+            command = _name(step.command) if step.command else "(the order is placed)"
+            also = "".join(f" + {_name(extra)}" for extra in step.also)
+            replies = ", ".join(_name(reply) for reply in step.replies)
+            lines.append(f"| {number} | {step.step.service} | {command}{also} | {replies} | "
+                         f"{_name(step.undo) if step.undo else '—'} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _reactions(specs: Sequence[ServiceSpec]) -> str:

@@ -34,11 +34,13 @@ def docs_events(
     docs/events.md, docs/schemas/<EventType>/v<N>.json (the current versions; older ones are
     never touched) and docs/asyncapi.yaml. Refuses to write a breaking change over a committed
     version."""
-    from participants import PARTICIPANTS
+    from participants import OPERATOR, ORCHESTRATED_SERVICES, PARTICIPANTS
     from sagactl.docs import schemas
+    from shared import orchestration
     from shared.saga import check_every_version
 
-    if problems := check_every_version(PARTICIPANTS):
+    if problems := check_every_version(PARTICIPANTS) + orchestration.check_every_version(
+            [*ORCHESTRATED_SERVICES, OPERATOR]):
         raise fail("the declared choreography breaks the saga:\n" + "\n".join(problems))
     problems = schemas.lost_versions(docs) + (schemas.breaking(docs) if compat or not check
                                               else [])
@@ -49,14 +51,15 @@ def docs_events(
 
 def event_contract(docs: Path) -> dict[Path, str]:
     """Every file ``sagactl docs events`` writes, and what it holds."""
-    from participants import OPERATOR, PARTICIPANTS, SERVICES
+    from participants import OPERATOR, ORCHESTRATED_SERVICES, PARTICIPANTS, SERVICES
     from saga_monitor.topics import APP_ID, READ
     from sagactl.docs import asyncapi, catalog, schemas
     from shared.saga import SAGAS
 
     monitor = asyncapi.Reader(APP_ID, "The saga monitor: reads every saga topic and its dead "
                               "letters, never writes one (a faust table by order id).", READ)
-    return {docs / "events.md": catalog.render(SAGAS, PARTICIPANTS),
+    return {docs / "events.md": catalog.render(SAGAS, PARTICIPANTS,
+                                                  (*ORCHESTRATED_SERVICES, OPERATOR)),
             docs / "asyncapi.yaml": asyncapi.render(SERVICES, OPERATOR, monitor),
             **schemas.current_files(docs)}
 

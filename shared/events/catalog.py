@@ -232,13 +232,84 @@ class FundsDeposited(Payload):
     amount: Money
 
 
+class Command(Payload):
+    """What the orchestrator asks one participant to do (``SAGA_MODE=orchestrated``), named in
+    the imperative; the participant replies with the events above. Each command carries what the
+    participant's existing reaction reads from the event it reacts to in the choreography, so the
+    same handler serves both."""
+
+
+class ReserveStock(Command, OrderLines):
+    """Reserve every line (all or nothing). Replies: StockReserved or StockReservationFailed."""
+
+    shipping_address: Address = Field(description="Carried forward for the next steps.")
+
+
+class CheckFraud(Command, OrderLines):
+    """Screen the order (flow version 2 on). Replies: FraudCheckPassed or FraudCheckFailed."""
+
+    shipping_address: Address = Field(description="Carried forward for the next steps.")
+
+
+class ChargePayment(Command, OrderLines):
+    """Charge the order total. Replies: PaymentCharged or PaymentFailed."""
+
+    shipping_address: Address = Field(description="Carried forward for shipping.")
+
+
+class ShipOrder(Command):
+    """Ship the paid order: the pivot. Replies: OrderShipped or ShipmentFailed."""
+
+    shipping_address: Address
+
+
+class MarkStockShipped(Command):
+    """The order shipped: its reserved stock left the warehouse. No reply."""
+
+
+class CompleteOrder(Command):
+    """The order shipped: conclude it. Reply: OrderCompleted."""
+
+
+class NotifyCustomer(Command):
+    """Tell the customer how their order ended. Reply: CustomerNotified."""
+
+    customer_id: Identifier
+    kind: Literal["order_completed", "order_cancelled"]
+    total: Money | None = None
+    reason: str | None = None
+
+
+class RefundPayment(Command):
+    """Compensate the charge. Reply: PaymentRefunded."""
+
+    reason: str
+
+
+class ReleaseStock(Command):
+    """Compensate the reservation. Reply: StockReleased."""
+
+    reason: str
+
+
+class CancelOrder(Command):
+    """Compensate the order's creation. Reply: OrderCancelled."""
+
+    reason: str
+
+
 SAGA_EVENTS: tuple[type[Payload], ...] = (
     OrderCreated, StockReserved, StockReservationFailed, FraudCheckPassed, FraudCheckFailed,
     PaymentCharged, PaymentFailed, OrderShipped, ShipmentFailed, PaymentRefunded, StockReleased,
     OrderCompleted, OrderCancelled, OrderCancellationRequested, OrderCancellationAccepted,
     OrderCancellationRejected, CustomerNotified,
 )
+#: The orchestrator's commands, one topic each like the events (SAGA_MODE=orchestrated).
+COMMANDS: tuple[type[Payload], ...] = (
+    ReserveStock, CheckFraud, ChargePayment, ShipOrder, MarkStockShipped, CompleteOrder,
+    NotifyCustomer, RefundPayment, ReleaseStock, CancelOrder,
+)
 REFERENCE_EVENTS: tuple[type[Payload], ...] = (StockAdded, FundsDeposited)
 CATALOG: dict[str, type[Payload]] = {
-    payload.event_type(): payload for payload in SAGA_EVENTS + REFERENCE_EVENTS
+    payload.event_type(): payload for payload in SAGA_EVENTS + COMMANDS + REFERENCE_EVENTS
 }

@@ -22,3 +22,14 @@ def test_the_demo_shows_every_saga_path_behaving_as_expected(kafka_bootstrap):
         assert path in result.stdout
     [rejected] = [line for line in result.stdout.splitlines() if "fraud rejected" in line]
     assert " v2 " in rejected and "StockReleased → OrderCancelled" in rejected
+
+
+def test_the_orchestrated_demo_takes_every_path_by_command(kafka_bootstrap):
+    result = subprocess.run([sys.executable, "-m", "devtools.demo", "--mode", "orchestrated"],
+                            cwd=ROOT, env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mode: orchestrated" in result.stdout and "starting the 7 services" in result.stderr
+    assert "8/8 paths behaved as expected." in result.stdout
+    [refunded] = [line for line in result.stdout.splitlines() if "cancelled before" in line]
+    assert "PaymentRefunded → StockReleased → OrderCancelled" in refunded

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from order_service.repository import OrderUnitOfWork, create_tables
-from participants import PARTICIPANTS
+from participants import OPERATOR, ORCHESTRATED_SERVICES, PARTICIPANTS
 from sagactl.docs.catalog import render
 from shared.choreography import Reaction, ServiceSpec
 from shared.events import (
@@ -49,7 +49,7 @@ def test_every_version_of_the_declared_choreography_keeps_every_saga_rule():
 
 def test_docs_events_md_is_generated_from_the_code():
     from shared.saga import SAGAS
-    assert CATALOG_DOC.read_text() == render(SAGAS, PARTICIPANTS), (
+    assert CATALOG_DOC.read_text() == render(SAGAS, PARTICIPANTS, (*ORCHESTRATED_SERVICES, OPERATOR)), (
         "docs/events.md is out of date: run `sagactl docs events`")
 
 

@@ -1,0 +1,1 @@
+"""orchestrator_service: runs each order saga by command (SAGA_MODE=orchestrated)."""
