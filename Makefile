@@ -109,15 +109,15 @@ postgres-status:  ## say whether the background PostgreSQL runs
 	@$(PYTHON) -m localpostgres status --state-dir $(POSTGRES_DIR)
 
 INSTANCES ?= 1
-services: install  ## the six services in the background (.run/services/), waits until each is healthy; INSTANCES=2: two processes of each, on PostgreSQL
+services: install  ## the six services in the background (.run/services/), waits until each is healthy; INSTANCES=2: two processes of each, on PostgreSQL; MODE=orchestrated adds orchestrator_service
 	$(BIN)/python -m devtools.services start $(SERVICES_ARGS) --kafka-dir $(KAFKA_DIR) \
-		--instances $(INSTANCES)
+		--instances $(INSTANCES) $(if $(MODE),--mode $(MODE))
 
 services-stop:  ## stop the services that `make services` started
 	$(BIN)/python -m devtools.services stop $(SERVICES_ARGS)
 
 services-status:  ## say which of the six services (and which of their instances) run
-	@$(BIN)/python -m devtools.services status $(SERVICES_ARGS)
+	@$(BIN)/python -m devtools.services status $(SERVICES_ARGS) $(if $(MODE),--mode $(MODE))
 
 clean:  ## remove local state (.run: broker data, databases, PostgreSQL, logs)
 	-@$(BIN)/python -m devtools.services stop $(SERVICES_ARGS) 2>/dev/null

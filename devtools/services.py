@@ -1,10 +1,11 @@
 """`make services` / `make services-stop`: the six services in the background, for a manual run.
 
-    python -m devtools.services start [--instances 2]  # start, wait until each answers /health
+    python -m devtools.services start [--instances 2] [--mode orchestrated]  # wait for /health
     python -m devtools.services status   # which run, on which address
     python -m devtools.services stop     # SIGTERM each (they stop cleanly), SIGKILL if stuck
 
-Each service gets its default port (8000-8004 and 8006, as in shared/settings.py; ``--port-base``
+Each service gets its default port (8000-8004, 8006, and 8007 for the orchestrator when
+``--mode orchestrated`` runs it, as in shared/settings.py; ``--port-base``
 moves them all), its database and log in ``--state-dir`` (.run/services), and the environment of
 the shell that started it (KAFKA_BOOTSTRAP_SERVERS, SAGA_*). With ``--instances N`` each service
 runs as N processes named ``<service>-<n>`` (their SAGA_GROUP_INSTANCE_ID, pid and log files),
@@ -30,8 +31,11 @@ from devtools.wait_http import answers
 #: Each service and its port, as an offset from the base: the default ports of
 #: shared/settings.py (8005 is the monitor's). A unit test keeps both equal to the code's.
 PORT_OFFSETS = {"order_service": 0, "inventory_service": 1, "fraud_service": 6,
-                "payment_service": 2, "shipping_service": 3, "notification_service": 4}
+                "payment_service": 2, "shipping_service": 3, "notification_service": 4,
+                "orchestrator_service": 7}
 NAMES = tuple(PORT_OFFSETS)
+#: Runs only when the saga is orchestrated (SAGA_MODE=orchestrated, ``--mode``).
+ORCHESTRATOR = "orchestrator_service"
 #: Ports between one instance of a service and the next: room for the six and the monitor.
 PORT_STRIDE = 10
 
@@ -49,10 +53,16 @@ class Services:
     port_base: int
     kafka_dir: Path = Path(".run") / "kafka"
     instances: int = 1
+    mode: str = "choreographed"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The services of this mode: the orchestrator only when it runs the saga."""
+        return tuple(name for name in NAMES if name != ORCHESTRATOR or self.mode == "orchestrated")
 
     def planned(self) -> list[Instance]:
         return [self.instance(name if self.instances == 1 else f"{name}-{n}")
-                for n in range(1, self.instances + 1) for name in NAMES]
+                for n in range(1, self.instances + 1) for name in self.names]
 
     def instance(self, name: str) -> Instance:
         """``order_service`` (the only one), or ``order_service-2`` (one of several)."""
@@ -103,7 +113,7 @@ def _spawn(services: Services, instance: Instance) -> subprocess.Popen:
     log = (services.state / f"{instance.name}.log").open("ab")
     named = {"SAGA_GROUP_INSTANCE_ID": instance.name} if services.instances > 1 else {}
     env = {**os.environ, **_principal(services, instance.service), **named,
-           "SAGA_HTTP_PORT": str(instance.port),
+           "SAGA_MODE": services.mode, "SAGA_HTTP_PORT": str(instance.port),
            "SAGA_DATABASE_PATH": str(services.state / f"{instance.service}.db")}
     process = subprocess.Popen([sys.executable, "-m", instance.service], env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
@@ -161,7 +171,7 @@ def status(services: Services) -> int:
         pid = services.pid(instance)
         shown = f"running pid {pid}, port {instance.port}" if pid else "stopped"
         print(f"{instance.name:<24} {shown}")
-    return 0 if {instance.service for instance in running} == set(NAMES) else 1
+    return 0 if {instance.service for instance in running} == set(services.names) else 1
 
 
 def _wait_gone(pid: int, timeout: float) -> None:
@@ -187,11 +197,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="where a secure broker keeps each principal's settings")
     parser.add_argument("--instances", type=int, default=1,
                         help="processes per service (start; more than one needs PostgreSQL)")
+    parser.add_argument("--mode", choices=("choreographed", "orchestrated"),
+                        default=os.environ.get("SAGA_MODE", "choreographed"),
+                        help="how the saga runs (SAGA_MODE); orchestrated adds "
+                             "orchestrator_service (port 8007)")
     args = parser.parse_args(argv)
     if args.instances < 1:
         parser.error("--instances must be 1 or more")
     return commands[args.command](Services(args.state_dir, args.port_base, args.kafka_dir,
-                                           args.instances))
+                                           args.instances, args.mode))
 
 
 if __name__ == "__main__":

@@ -145,9 +145,9 @@ def test_the_postgres_launcher_makes_a_role_and_database_for_every_service():
 
 def test_make_services_starts_every_service_on_its_default_port():
     from devtools.services import PORT_OFFSETS  # stdlib only: it keeps its own list
-    from participants import SERVICES
+    from participants import ORCHESTRATOR, SERVICES
     from shared.settings import DEFAULT_HTTP_PORTS
-    assert list(PORT_OFFSETS) == [service.name for service in SERVICES]
+    assert list(PORT_OFFSETS) == [service.name for service in (*SERVICES, ORCHESTRATOR)]
     assert {name: 8000 + offset for name, offset in PORT_OFFSETS.items()} == {
         name: port for name, port in DEFAULT_HTTP_PORTS.items() if name != "saga_monitor"}
 
