@@ -130,8 +130,9 @@ demo: install  ## every saga path on a real broker and six service processes; SE
 
 CHAOS_ORDERS ?= 3000
 CHAOS_ARGS ?=
-chaos: install  ## thousands of orders while services are killed/frozen and the broker restarts
-	$(BIN)/python -m devtools.chaos --orders $(CHAOS_ORDERS) --rate 40 $(CHAOS_ARGS)
+chaos: install  ## thousands of orders while services are killed/frozen and the broker restarts; MODE=orchestrated: the orchestrator among them
+	$(BIN)/python -m devtools.chaos --orders $(CHAOS_ORDERS) --rate 40 $(if $(MODE),--mode $(MODE)) \
+		$(CHAOS_ARGS)
 
 BENCH_ORDERS ?= 10000
 BENCH_RATES ?= 50,200,500

@@ -41,7 +41,7 @@ from devtools.processes import Mesh, free_port
 from devtools.servicechaos import ServiceFaults
 from devtools.workload import BALANCES, STOCK, PlannedOrder, plan
 from localkafka import LocalKafka
-from participants import SERVICES
+from participants import SERVICES_IN
 from sagactl.topics import partitions_behind
 from shared.settings import Settings, ToolSettings
 
@@ -66,6 +66,7 @@ class ChaosPlan:
     fault_rate: float = 0.02       # injected transient handler failures
     settle_timeout: float = 300.0
     seed: int = 1
+    mode: str = "choreographed"    # SAGA_MODE: orchestrated adds the orchestrator (a victim too)
 
 
 @dataclass
@@ -125,7 +126,7 @@ class ChaosRun:
                                            freezes=self.chaos.broker_freezes,
                                            down=self.chaos.broker_down, say=self.say)
             with Mesh(self.data_dir, self._bootstrap(broker), prefix,
-                      instances=self.chaos.instances, **databases,
+                      instances=self.chaos.instances, mode=self.chaos.mode, **databases,
                       **service_environment(self.chaos.fault_rate, replication,
                                             self.chaos.deadline)) as mesh:
                 self.service_faults = ServiceFaults(mesh, self.rng, self.report,
@@ -233,7 +234,7 @@ def _where_each_service_stands(mesh: Mesh) -> list[str]:
     """What a stuck run leaves to look at: each service's health and consumer lag, and every
     partition a group has not committed to its end."""
     settings = ToolSettings(kafka_bootstrap_servers=mesh.bootstrap, topic_prefix=mesh.prefix)
-    readers = {spec.name: spec.consumed_topics for spec in SERVICES}
+    readers = {spec.name: spec.consumed_topics for spec in SERVICES_IN[mesh.mode]}
     try:
         behind = asyncio.run(partitions_behind(settings, readers))
     except Exception as error:  # a diagnosis must not hide the violations it explains
@@ -301,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cluster", action="store_true",
                         help="a local 3-broker cluster, and broker faults (default: 4 broker "
                              "kills, 1 broker freeze, no whole-broker restart)")
+    parser.add_argument("--mode", choices=("choreographed", "orchestrated"), default=None,
+                        help="how the saga runs (SAGA_MODE); orchestrated: the orchestrator "
+                             "is killed and frozen like every service")
     parser.add_argument("--data-dir", type=Path,
                         default=Path(".run") / "chaos" / time.strftime("%Y%m%d-%H%M%S"))
     args = vars(parser.parse_args(argv))

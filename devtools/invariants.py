@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
-from participants import SERVICES
+from participants import ORCHESTRATOR, SERVICES
 from shared.store import SqliteStore, Store
 
 #: The SQLite files of a directory (``<service>.db``), or each service's store.
@@ -35,13 +35,15 @@ def _services(stores: Stores) -> list[str]:
     fraud_service say): each has its store."""
     if not isinstance(stores, Path):
         return list(stores)
-    return [spec.name for spec in SERVICES if (stores / f"{spec.name}.db").exists()]
+    return [spec.name for spec in (*SERVICES, ORCHESTRATOR)
+            if (stores / f"{spec.name}.db").exists()]
 
 
 def violations(stores: Stores, order_ids: set[str] | None = None) -> list[str]:
     """Every broken guarantee, in words; empty when all hold."""
     return [*_stock_is_conserved(stores), *_money_is_conserved(stores),
-            *_every_order_ends_once(stores, order_ids), *_nothing_is_left_pending(stores)]
+            *_every_order_ends_once(stores, order_ids), *_orchestrator_agrees(stores),
+            *_nothing_is_left_pending(stores)]
 
 
 def settled_violations(stores: Stores, order_ids: set[str] | None = None,
@@ -122,6 +124,17 @@ def _every_order_ends_once(stores: Stores, order_ids: set[str] | None) -> list[s
                         "sum(CASE WHEN event_type = 'OrderCancelled' THEN 1 ELSE 0 END) > 0")
     problems += [f"{oid}: both completed and cancelled" for (oid,) in conflicting]
     return problems
+
+
+def _orchestrator_agrees(stores: Stores) -> list[str]:
+    """Orchestrated (the orchestrator ran here): each saga it ran ended as its order did."""
+    if ORCHESTRATOR.name not in _services(stores):
+        return []
+    statuses = dict(rows(stores, "order_service", "SELECT order_id, status FROM orders"))
+    return [f"{oid}: the orchestrator says {phase}, the order {statuses.get(oid)}"
+            for oid, phase in rows(stores, ORCHESTRATOR.name,
+                                   "SELECT order_id, phase FROM sagas")
+            if phase != statuses.get(oid)]
 
 
 def _nothing_is_left_pending(stores: Stores) -> list[str]:

@@ -6,6 +6,7 @@ from devtools.invariants import violations
 from fraud_service.repository import create_tables as fraud_tables
 from inventory_service.repository import create_tables as inventory_tables
 from notification_service.repository import create_tables as notification_tables
+from orchestrator_service.repository import create_tables as orchestrator_tables
 from order_service.repository import create_tables as order_tables
 from payment_service.repository import create_tables as payment_tables
 from shared.processing import create_all_tables
@@ -78,3 +79,21 @@ def test_a_screening_left_unsent_is_a_violation_and_a_mesh_without_screening_has
     assert violations(data_dir) == ["fraud_service: 1 outbox rows unsent"]
     (data_dir / "fraud_service.db").unlink()  # a mesh of the first flow's services only
     assert violations(data_dir) == []
+
+
+def test_an_orchestrated_saga_that_ended_otherwise_than_its_order_is_a_violation(data_dir):
+    db = open_database(data_dir / "orchestrator_service.db")
+    create_all_tables(db, orchestrator_tables)
+    db.close()
+    _completed_order(data_dir)
+    _insert(data_dir, "payment_service", "accounts", customer_id="alice", balance="90.00",
+            deposited="100.00")
+    _insert(data_dir, "orchestrator_service", "sagas", order_id="o1", version=1,
+            phase="COMPLETED", at=5)
+    assert violations(data_dir, {"o1"}) == []
+    _insert(data_dir, "orchestrator_service", "sagas", order_id="o2", version=1,
+            phase="COMPENSATING", at=1)
+    _insert(data_dir, "orchestrator_service", "outbox", topic="ReleaseStock", key="o2",
+            value="{}", headers="[]")
+    assert violations(data_dir) == ["o2: the orchestrator says COMPENSATING, the order None",
+                                    "orchestrator_service: 1 outbox rows unsent"]
