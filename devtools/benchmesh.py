@@ -17,7 +17,7 @@ import httpx
 
 from devtools.processes import Mesh
 from localkafka import LocalKafka
-from participants import SERVICES
+from participants import SERVICES_IN
 from sagactl.topics import partitions_behind
 from shared.settings import ToolSettings
 
@@ -93,7 +93,8 @@ async def busy(mesh: Mesh) -> bool:
            for state in states):
         return True
     tools = ToolSettings(kafka_bootstrap_servers=mesh.bootstrap, topic_prefix=mesh.prefix)
-    behind = await partitions_behind(tools, {spec.name: spec.consumed_topics for spec in SERVICES})
+    behind = await partitions_behind(tools, {spec.name: spec.consumed_topics
+                                            for spec in SERVICES_IN[mesh.mode]})
     # A partition its group never committed on is one that group does not read (an older
     # commit's services may read fewer topics).
     return any(committed is not None for _, _, committed, _ in behind)

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Container
 from typing import Any, NamedTuple
 
-from shared.events import DEADLINE_PASSED, Event
+from shared.events import COMMANDS, DEADLINE_PASSED, Event
 from shared.saga import SAGAS
 
 OUTCOMES = {"OrderCompleted": "completed", "OrderCancelled": "cancelled"}
@@ -27,6 +27,9 @@ FAILURES = frozenset(p.event_type() for saga in SAGAS.values() for p in saga.fai
 NOTIFIED = "CustomerNotified"
 (PIVOT,) = {saga.pivot.event_type() for saga in SAGAS.values()}
 STATUSES = ("running", "compensating", "completed", "cancelled")
+#: The orchestrator's commands: a saga with one of them runs orchestrated.
+COMMAND_TYPES = frozenset(p.event_type() for p in COMMANDS)
+NOTIFY = "NotifyCustomer"
 
 # Record: (status, started_at, updated_at, finished_at, customer_id, partition, events,
 #          letters, deadline_at, cancelled_by_deadline, flow_version). Times are epoch seconds
@@ -140,10 +143,19 @@ def flow_version(record: tuple) -> int:
     return record[VERSION] or 1
 
 
+def mode(record: tuple) -> str:
+    """How this saga runs, as far as its events show: orchestrated once a command is seen."""
+    return ("orchestrated" if any(e[E_TYPE] in COMMAND_TYPES for e in record[EVENTS])
+            else "choreographed")
+
+
 def _finished_at(events: tuple) -> float | None:
-    """When the customer was told the outcome: a CustomerNotified caused by the outcome event
-    (a refund's notification does not count)."""
+    """When the customer was told the outcome: a CustomerNotified caused by the outcome event,
+    or by the orchestrator's NotifyCustomer that the outcome caused (a refund's notification
+    does not count)."""
     outcomes = {i for i, event in enumerate(events) if event[E_TYPE] in OUTCOMES}
+    outcomes |= {i for i, event in enumerate(events)
+                 if event[E_TYPE] == NOTIFY and event[E_CAUSE] in outcomes}
     told = [event[E_AT] for event in events
             if event[E_TYPE] == NOTIFIED and event[E_CAUSE] in outcomes]
     return min(told) if told else None

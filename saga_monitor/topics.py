@@ -18,15 +18,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from shared.deadletters import with_dead_letters
-from shared.events import SAGA_EVENTS
+from shared.events import COMMANDS, SAGA_EVENTS
 from shared.runtime.clients import start_bounded
 from shared.runtime.topics import TopicsRefused, catalog_topics, ensure_topics
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 APP_ID = "saga_monitor"
-#: Every saga topic and its dead-letter topic, without the deployment's prefix.
-READ = tuple(with_dead_letters(payload.event_type() for payload in SAGA_EVENTS))
+#: Every saga topic and its dead-letter topic, without the deployment's prefix: the events, and
+#: the orchestrator's commands (empty unless SAGA_MODE=orchestrated).
+READ = tuple(with_dead_letters(payload.event_type() for payload in (*SAGA_EVENTS, *COMMANDS)))
 REPEAT_WARNING_SECONDS = 30.0
 
 

@@ -81,6 +81,7 @@ def row(order_id: str, record: tuple, now: float, deadlines: Deadlines,
     return {
         "order_id": order_id, "customer_id": record[CUSTOMER], "status": record[STATUS],
         "flow_version": progress.flow_version(record),
+        "mode": progress.mode(record),
         "finished": record[FINISHED] is not None,
         "stuck": any(wait["stuck"] for wait in waiting),
         "needs_operator": any(wait["stuck"] and not wait["resolved_by_deadline"]

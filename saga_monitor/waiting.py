@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from participants import SERVICES
+from participants import ORCHESTRATED_SERVICES, SERVICES
 from saga_monitor.progress import (
     E_AT,
     E_TYPE,
@@ -29,9 +29,11 @@ from saga_monitor.progress import (
     OUTCOMES,
     finished,
     flow_version,
+    mode,
 )
-from shared.choreography import reactions_to
+from shared.choreography import consumers_of, reactions_to
 from shared.events import CATALOG
+from shared.orchestration import COMMAND_FOR, ORCHESTRATOR, UNDO_FOR
 from shared.saga import LATEST_VERSION, SAGAS, SagaDefinition, compensation_chain
 
 REQUESTED, DECISIONS = "OrderCancellationRequested", ("OrderCancellationAccepted",
@@ -39,6 +41,12 @@ REQUESTED, DECISIONS = "OrderCancellationRequested", ("OrderCancellationAccepted
 #: Each version of the flow, and what every service does in it.
 FLOWS = {version: (saga, [spec.in_version(version) for spec in SERVICES])
          for version, saga in SAGAS.items()}
+#: What each service does in each version when the orchestrator runs the saga.
+ORCHESTRATED = {version: [spec.in_version(version) for spec in ORCHESTRATED_SERVICES]
+                for version in SAGAS}
+#: The command that brings each awaited event about, orchestrated.
+_COMMAND_OF = {payload.event_type(): command.event_type()
+               for payload, command in (*COMMAND_FOR.items(), *UNDO_FOR.items())}
 #: Every name a per-step deadline may use: what a wait is named after (its ``step``).
 STEP_NAMES = frozenset([step.action.event_type() for saga in SAGAS.values()
                         for step in saga.steps]
@@ -90,7 +98,27 @@ def waits(record: tuple) -> list[Wait]:
     found = [_next_step(record, seen, saga, specs)]
     if REQUESTED in seen and not any(decision in seen for decision in DECISIONS):
         found.append(_wait(record, seen, specs, REQUESTED, DECISIONS[0], DECISIONS))
+    if mode(record) == "orchestrated":
+        version = flow_version(record)
+        return [_commanded(record, wait, ORCHESTRATED.get(version, ORCHESTRATED[
+            LATEST_VERSION])) for wait in found]
     return found
+
+
+def _commanded(record: tuple, wait: Wait, specs: list) -> Wait:
+    """The same wait when the orchestrator runs the saga: until it has sent the command that
+    brings the awaited event about, the orchestrator must react; then the command's consumer."""
+    command = _COMMAND_OF.get(wait.step)
+    if wait.trigger is None:  # nothing of the saga's start seen yet: as in a choreography
+        return wait
+    if wait.step == DECISIONS[0] or command is None:  # the orchestrator decides cancellations
+        return wait._replace(services=(ORCHESTRATOR,))
+    index = next((i for i in range(len(record[EVENTS]) - 1, -1, -1)
+                  if record[EVENTS][i][E_TYPE] == command), None)
+    if index is None or (wait.trigger_index is not None and index < wait.trigger_index):
+        return wait._replace(services=(ORCHESTRATOR,))
+    return Wait(wait.step, command, index, tuple(consumers_of(CATALOG[command], specs)),
+                record[EVENTS][index][E_AT])
 
 
 def stuck(record: tuple, now: float, deadlines: Deadlines) -> list[tuple[Wait, float]]:

@@ -13,7 +13,8 @@ function showBadges(saga) {
     saga.stuck && !saga.needs_operator ? badge("its deadline will cancel it", "running") : null,
     saga.cancelled_by_deadline ? badge("cancelled by its deadline", "stuck") : null,
   ].filter(Boolean));
-  const parts = [`customer ${saga.customer_id || "—"}`, `flow v${saga.flow_version}`,
+  const parts = [`customer ${saga.customer_id || "—"}`, `flow v${saga.flow_version}` +
+    (saga.mode === "orchestrated" ? " (orchestrated)" : ""),
     `started ${clock(saga.started_at)}`,
     saga.finished ? `finished ${clock(saga.finished_at)} after ${seconds(saga.duration_seconds)}`
                   : `running for ${seconds(saga.age_seconds)}`,

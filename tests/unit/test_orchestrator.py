@@ -2,32 +2,17 @@
 flow checked against every participant's orchestrated declaration, and whole sagas run through
 every service's real reactions and tables, in memory, message by message."""
 
-from collections import deque
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
-from fraud_service.repository import FraudUnitOfWork
-from fraud_service.repository import create_tables as fraud_tables
-from inventory_service.repository import InventoryUnitOfWork
-from inventory_service.repository import create_tables as inventory_tables
-from notification_service.repository import NotificationUnitOfWork
-from notification_service.repository import create_tables as notification_tables
 from orchestrator_service import model
 from orchestrator_service.model import Phase
-from orchestrator_service.repository import OrchestratorUnitOfWork
-from orchestrator_service.repository import create_tables as orchestrator_tables
-from order_service.repository import OrderUnitOfWork
-from order_service.repository import create_tables as order_tables
 from participants import OPERATOR, ORCHESTRATED_SERVICES
 from payment_service.handlers import COMMANDED as PAYMENT_COMMANDED
-from payment_service.repository import PaymentUnitOfWork
-from payment_service.repository import create_tables as payment_tables
 from shared.events import (
     CustomerNotified,
-    Event,
-    FundsDeposited,
     OrderCancellationRequested,
     OrderCancelled,
     OrderCompleted,
@@ -37,15 +22,12 @@ from shared.events import (
     PaymentRefunded,
     RefundPayment,
     ShipmentFailed,
-    StockAdded,
     StockReleased,
     StockReserved,
 )
 from shared.orchestration import FLOWS, check, check_every_version
-from shared.testing import ServiceKit, SimulatedClock
-from shipping_service.repository import ShippingUnitOfWork
-from shipping_service.repository import create_tables as shipping_tables
 from tests.support.builders import ADDRESS, order_created
+from tests.support.orchestrated import InMemoryMesh
 
 V1 = FLOWS[1]
 
@@ -139,59 +121,6 @@ def test_a_participant_that_cannot_undo_its_step_breaks_the_orchestrated_flow():
     broken = [replace(PAYMENT_COMMANDED, reactions=reactions) if s.name == "payment_service"
               else s for s in ORCHESTRATED_SERVICES]
     assert check(V1, broken) == ["payment_service does not obey RefundPayment"]
-
-
-# Whole sagas: every orchestrated service's declared reactions on its own in-memory tables,
-# each emitted message delivered to whoever reacts to it, until nothing is left to deliver.
-
-_STORES = {"orchestrator_service": (OrchestratorUnitOfWork, orchestrator_tables),
-           "order_service": (OrderUnitOfWork, order_tables),
-           "inventory_service": (InventoryUnitOfWork, inventory_tables),
-           "fraud_service": (FraudUnitOfWork, fraud_tables),
-           "payment_service": (PaymentUnitOfWork, payment_tables),
-           "shipping_service": (ShippingUnitOfWork, shipping_tables),
-           "notification_service": (NotificationUnitOfWork, notification_tables)}
-
-
-class InMemoryMesh:
-    def __init__(self) -> None:
-        clock = SimulatedClock()
-        self.kits = {spec.name: ServiceKit(spec, *_STORES[spec.name], clock=clock,
-                                           **({"deadline_seconds": 60}
-                                              if spec.name == "order_service" else {}))
-                     for spec in ORCHESTRATED_SERVICES}
-        self.seen: list[Event] = []
-        self.run(StockAdded(sku="WIDGET-1", quantity=10), order_id=None)
-        self.run(FundsDeposited(customer_id="alice", amount=Decimal("100")), order_id=None)
-
-    def run(self, payload, order_id="ord-1", version=2, hold=()) -> list[Event]:
-        kit = self.kits["order_service"]
-        return self.deliver([kit.event(payload, order_id, version=version)], hold)
-
-    def deliver(self, events: list[Event], hold=()) -> list[Event]:
-        """Deliver until quiet; messages of a type in ``hold`` are kept back and returned."""
-        queue, held = deque(events), []
-        while queue:
-            event = queue.popleft()
-            self.seen.append(event)
-            if event.event_type in hold:
-                held.append(event)
-                continue
-            for kit in self.kits.values():
-                if type(event.payload) in kit.spec.reactions:
-                    queue.extend(kit.deliver(event))
-        return held
-
-    def order(self, order_id="ord-1") -> dict:
-        return next(r for r in self.kits["order_service"].rows("orders")
-                    if r["order_id"] == order_id)
-
-    def saga(self, order_id="ord-1") -> dict:
-        return next(r for r in self.kits["orchestrator_service"].rows("sagas")
-                    if r["order_id"] == order_id)
-
-    def types(self, order_id="ord-1") -> list[str]:
-        return [e.event_type for e in self.seen if e.order_id == order_id]
 
 
 @pytest.fixture
