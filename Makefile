@@ -30,7 +30,7 @@ export ORDER_API_PORT KAFKA_HOST_PORT KAFKA_2_HOST_PORT KAFKA_3_HOST_PORT MONITO
 # Prefer the compose plugin; fall back to the standalone docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: help install lock test test-unit lint asyncapi mutation mutation-fresh kafka kafka-stop \
+.PHONY: help install lock test test-unit lint asyncapi mutation mutation-fresh kafka kafka-stop compare \
 	kafka-status postgres postgres-stop postgres-status services services-stop services-status \
 	clean demo chaos rollout bench up down logs standins
 
@@ -146,6 +146,10 @@ rollout: install  ## a step added while sagas run: the release before fraud_serv
 bench: install  ## throughput, latency per offered rate, and the raw Kafka floor, on this machine
 	$(BIN)/python -m devtools.bench --orders $(BENCH_ORDERS) --rates $(BENCH_RATES) \
 		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE)) $(BENCH_ARGS)
+
+COMPARE_ARGS ?=
+compare: install  ## the same saga choreographed and orchestrated, one broker, the same load; writes docs/choosing.md (~6 min, a quiet machine)
+	$(BIN)/python -m devtools.compare $(COMPARE_ARGS)
 
 # `make up OBSERVABILITY=1` adds Prometheus; SECURE=1 runs the mesh in secure mode (overlay file);
 # CLUSTER=1 runs it on three Kafka nodes (profile cluster, its settings in deploy/cluster.env);

@@ -98,8 +98,8 @@ def render(report: dict) -> str:
         "",
         *_measured(report, choreo, orch),
         *_structure(),
-        *_verdicts(choreo, orch),
-        *_choosing(),
+        *_verdicts(choreo, orch, report.get("failovers") or []),
+        *_choosing(choreo, orch),
     ]) + "\n"
 
 
@@ -133,6 +133,21 @@ def _measured(report: dict, choreo: dict, orch: dict) -> list[str]:
         for victim, kill in figures["kills"].items():
             lines.append(f"| {victim} | {mode} | {kill['orders']} | {kill['stalled']} | "
                          f"{kill['longest_stall_s']:g} | {kill['lost']} |")
+    return [*lines, "", *_failovers(report.get("failovers") or [])]
+
+
+def _failovers(failovers: list[dict]) -> list[str]:
+    if not failovers:
+        return ["(No failover runs: `make compare` was run with `--no-failover`.)", ""]
+    lines = ["### The same kills with a second instance to take over", "",
+             "Two instances of every service on PostgreSQL (`devtools.failover`, 20 orders/s), "
+             "the first instance of one service SIGKILLed and left down: the survivor takes its "
+             "partitions over once the consumer group's session times out (10 s).", "",
+             "| killed | mode | takeover, s | p99 before / during / after, ms | sagas failed | "
+             "invariants broken |", "|---|---|---|---|---|---|"]
+    lines += [f"| {f['victim']}-1 | {f['mode']} | {f['takeover_s']:g} | {f['before_p99_ms']} / "
+              f"{f['failover_p99_ms']} / {f['survivors_p99_ms']} | {f['failed']} | "
+              f"{f['violations']} |" for f in failovers]
     return [*lines, ""]
 
 
@@ -156,7 +171,7 @@ def _structure() -> list[str]:
               "counted.", "",
               "| mode | files | other services changed |", "|---|---|---|"]
     for mode in MODES:
-        others = sorted({path.split("/")[0] for path in files[mode]} - {"shared", STEP_SERVICE})
+        others = _other_services(mode)
         lines.append(f"| {mode} | {len(files[mode])}: {', '.join(f'`{f}`' for f in files[mode])}"
                      f" | {len(others)}: {', '.join(others) or '—'} |")
     lines += ["", "### Who decides a compensation", "",
@@ -176,65 +191,97 @@ def _structure() -> list[str]:
     return lines
 
 
-def _verdicts(choreo: dict, orch: dict) -> list[str]:
+def _verdicts(choreo: dict, orch: dict, failovers: list[dict]) -> list[str]:
     c_burst, o_burst = choreo["burst"], orch["burst"]
-    orch_cpu = o_burst["cpu_ms_per_saga_by_service"].get(ORCHESTRATOR, 0.0)
-    busiest = max(o_burst["cpu_ms_per_saga_by_service"].items(), key=lambda item: item[1])
+    by_service = o_burst["cpu_ms_per_saga_by_service"]
+    busiest = max(by_service.items(), key=lambda item: item[1])
     c_kill = choreo["kills"].get("payment_service", {})
     o_kill = orch["kills"].get(ORCHESTRATOR, {})
     slower = o_burst["sagas_per_s"] < c_burst["sagas_per_s"]
+    cheaper = c_burst["cpu_ms_per_saga"] < o_burst["cpu_ms_per_saga"]
+    others = {mode: _other_services(mode) for mode in MODES}
     files = {mode: len(files_for_the_step(mode)) for mode in MODES}
     lost = sum(k["lost"] for f in (choreo, orch) for k in f["kills"].values())
+    taken = {(f["mode"], f["victim"]): f for f in failovers}
+    o_failover = taken.get(("orchestrated", ORCHESTRATOR))
+    c_failover = taken.get(("choreographed", "payment_service"))
+
+    def survived(found: dict | None) -> str:
+        if found is None:
+            return "not measured (`--no-failover`)"
+        return (f"with a second instance the survivor took over in {found['takeover_s']:g} s, "
+                f"{found['failed']} sagas failed, {found['violations']} invariants broken")
     return [
         "## The guide's claims, on this machine", "",
         "| claim | held? | the figures |", "|---|---|---|",
-        "| orchestration is easy to monitor | yes | one `GET /sagas/{id}` on the "
-        "orchestrator tells phase, step in flight and the whole exchange; the choreography "
-        "needed a monitor of its own for that |",
+        "| orchestration is easy to monitor | yes | one `GET /sagas/{id}` on the orchestrator "
+        "tells phase, step in flight and the whole exchange; the choreography needed a monitor "
+        "of its own for that |",
         f"| orchestration centralises error handling | yes | compensations are decided by "
-        f"{len(deciders('orchestrated'))} service in one mode and "
-        f"{len(deciders('choreographed'))} in the other |",
-        f"| orchestration is a single point of failure | "
-        f"{'yes' if o_kill.get('stalled') else 'no'}, and so is every participant on the path "
-        f"with one process each | killing the orchestrator stalled {o_kill.get('stalled')} "
-        f"sagas (longest {o_kill.get('longest_stall_s')} s); killing payment_service stalled "
-        f"{c_kill.get('stalled')} in the choreography; sagas lost across all kills: {lost} |",
-        f"| orchestration is a possible bottleneck | "
-        f"{'yes' if slower else 'no'} | burst {o_burst['sagas_per_s']} vs "
-        f"{c_burst['sagas_per_s']} sagas/s; the orchestrator spent {orch_cpu} ms per saga "
-        f"(the busiest service: {busiest[0]}, {busiest[1]} ms); "
-        f"{o_burst['msgs_per_saga']} vs {c_burst['msgs_per_saga']} messages per saga |",
+        f"{len(deciders('orchestrated'))} service orchestrated, by "
+        f"{len(deciders('choreographed'))} choreographed |",
+        f"| orchestration is a single point of failure | with one process, yes — as is every "
+        f"participant on the path | killing the orchestrator stalled {o_kill.get('stalled')} "
+        f"sagas (longest {o_kill.get('longest_stall_s')} s), killing payment_service in the "
+        f"choreography {c_kill.get('stalled')}; sagas lost across all kills: {lost}; "
+        f"{survived(o_failover)} |",
+        f"| orchestration is a possible bottleneck | {'yes' if slower else 'no'} | burst "
+        f"{o_burst['sagas_per_s']:g} vs {c_burst['sagas_per_s']:g} sagas/s; the orchestrator "
+        f"spent {by_service.get(ORCHESTRATOR, 0):g} ms CPU per saga (the busiest service: "
+        f"{busiest[0]}, {busiest[1]:g} ms); {o_burst['msgs_per_saga']:g} vs "
+        f"{c_burst['msgs_per_saga']:g} messages per saga |",
         f"| choreography is loosely coupled | "
-        f"{'yes' if files['choreographed'] <= files['orchestrated'] else 'no, not to change'}"
-        f" | adding the screening touched {files['choreographed']} files choreographed, "
-        f"{files['orchestrated']} orchestrated; participants hear from several services "
-        "instead of one (table above) |",
+        f"{'yes' if len(others['choreographed']) <= len(others['orchestrated']) else 'no'} | "
+        f"adding the screening changed {len(others['choreographed'])} other services "
+        f"choreographed ({', '.join(others['choreographed']) or '—'}), "
+        f"{len(others['orchestrated'])} orchestrated ({', '.join(others['orchestrated']) or '—'})"
+        f"; {files['choreographed']} vs {files['orchestrated']} files in all; a participant "
+        f"hears from {_heard('choreographed')} services choreographed, from "
+        f"{_heard('orchestrated')} orchestrated |",
         f"| choreography has no single point of failure | only with several instances | one "
         f"process per service: killing payment_service stalled {c_kill.get('stalled')} sagas; "
-        "`make chaos CHAOS_ARGS=\"--instances 2\"` and docs/scaling.md show the failover "
-        "that removes it — which the orchestrator, a service like the others, gets the same "
-        "way |",
-        f"| choreography scales better | {'yes' if slower else 'no'} | "
-        f"{c_burst['cpu_ms_per_saga']} vs {o_burst['cpu_ms_per_saga']} ms CPU per saga; "
+        f"{survived(c_failover)} — the orchestrator, a service like the others, gets the "
+        "same |",
+        f"| choreography scales better | {'yes' if slower and cheaper else 'no'} | "
+        f"{c_burst['sagas_per_s']:g} vs {o_burst['sagas_per_s']:g} sagas/s; "
+        f"{c_burst['cpu_ms_per_saga']:g} vs {o_burst['cpu_ms_per_saga']:g} ms CPU per saga; "
         f"{c_burst['bytes_per_saga']} vs {o_burst['bytes_per_saga']} bytes per saga |",
         "| choreography is hard to monitor | yes | the saga exists only as events on many "
         "topics: a separate monitor had to rebuild it (docs/monitoring.md) |",
         ""]
 
 
-def _choosing() -> list[str]:
+def _heard(mode: str) -> str:
+    """How many services a participant (not the orchestrator) hears from, fewest to most."""
+    counts = [len(row["knows"]) for row in coupling(mode) if row["service"] != ORCHESTRATOR]
+    return f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else str(min(counts))
+
+
+def _other_services(mode: str) -> list[str]:
+    """The services other than the new one that adding the screening changed in this mode."""
+    return sorted({path.split("/")[0] for path in files_for_the_step(mode)}
+                  - {"shared", STEP_SERVICE})
+
+
+def _choosing(choreo: dict, orch: dict) -> list[str]:
+    c, o = choreo["burst"], orch["burst"]
+    at50 = (choreo["rates"]["50"]["p50"], orch["rates"]["50"]["p50"])
     return [
         "## So, which one", "",
         "* Choose the **orchestration** when people must answer for single sagas (support, "
         "audits), when the flow changes often in its order or its rules, or when the "
-        "participants are owned by other teams that should not know each other: the flow and "
-        "its error handling live in one service, and adding a step leaves the other "
-        "participants untouched. Pay for it in messages (a command and a reply per step), "
-        "CPU, latency, and one more service to run in several instances.",
-        "* Choose the **choreography** when throughput and latency per saga matter more, and "
-        "the steps are stable: each event is one hop, no one service carries every saga. Pay "
-        "for it in a monitor you must build, and in steps that touch their neighbours when "
-        "the flow changes.",
+        "participants are owned by teams that should not know each other: the flow and its "
+        "error handling live in one service, and a new step touches the new service, the flow "
+        "and the orchestrator, not the other participants. On this machine it cost "
+        f"{o['msgs_per_saga']:g} messages per saga instead of {c['msgs_per_saga']:g}, "
+        f"{o['cpu_ms_per_saga']:g} ms CPU instead of {c['cpu_ms_per_saga']:g}, "
+        f"a p50 of {at50[1]:g} ms instead of {at50[0]:g} at 50 "
+        "orders/s, and one more service to run in several instances.",
+        "* Choose the **choreography** when throughput and latency per saga matter more and the "
+        "steps are stable: each step is one hop and no service carries every saga. Pay for it "
+        "in a monitor you must build, and in steps that touch their neighbours when the flow "
+        "changes.",
         "* Neither removes the single point of failure on its own: one process of anything on "
-        "the saga's path stalls every saga while it is down. Several instances do, in both.",
+        "the saga's path stalls every saga while it is down. A second instance does, in both "
+        "(the failover table).",
     ]

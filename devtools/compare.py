@@ -12,7 +12,10 @@ under the same load of happy-path orders straight onto ``OrderCreated``:
 * kills    — a steady 20 orders/s while one process is SIGKILLed and kept down ``--down``
   seconds, then started again: a participant on the saga's path (payment_service) in both
   modes, and the orchestrator in the orchestrated one. A saga *stalled* if it took over
-  ``max(1 s, 5 × p99 before the kill)``; ``lost`` counts sagas that never completed.
+  ``max(1 s, 5 × p99 before the kill)``; ``lost`` counts sagas that never completed;
+* failover — unless ``--no-failover``: the same kills with two instances of every service on
+  PostgreSQL, the killed one left down (``devtools.failover``): how long until the survivor
+  owns its partitions, the p99 meanwhile, sagas failed, invariants broken.
 
 Prints one line per mode, ``compare: mode=… sagas_per_s=… p50_ms@50=… p99_ms@50=…
 cpu_ms_per_saga=… msgs_per_saga=… stalled_on_kill=…`` (``stalled_on_kill`` lists
@@ -35,7 +38,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from devtools import benchmesh, choosing
+from devtools import benchmesh, choosing, failover
 from devtools.benchkit import BENCH_CUSTOMERS, BENCH_SKU, OrderStream, percentile, process_usage
 from devtools.processes import Mesh
 from devtools.steadyload import SteadyLoad
@@ -66,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     with benchmesh.broker() as bootstrap:
         for mode in MODES:
             figures[mode] = measure(mode, bootstrap, args)
+        failovers = _failovers(bootstrap) if args.failover else []
     report = {"machine": benchmesh.machine(), "orders": args.orders, "seconds": args.seconds,
-              "down_s": args.down, "duration_s": round(time.time() - started), "modes": figures}
+              "down_s": args.down, "duration_s": round(time.time() - started), "modes": figures,
+              "failovers": failovers}
     (OUT / "compare.json").write_text(json.dumps(report, indent=2))
     args.doc.write_text(choosing.render(report))
     say(f"written: {OUT / 'compare.json'}, {args.doc}")
@@ -137,16 +142,16 @@ async def _load(mode: str, mesh: Mesh, settings: Settings, args: argparse.Namesp
 
 def kill(mesh: Mesh, settings: Settings, victim: str, down: float) -> dict:
     """SIGKILL ``victim`` under a steady load, keep it down ``down`` seconds, start it again."""
-    process = mesh[victim]
+    process, around = mesh[victim], min(5.0, down)  # load before the kill and after the restart
     with SteadyLoad(settings, KILL_RATE, say=say) as load:
-        time.sleep(5)
+        time.sleep(around)
         killed = time.time()
         say(f"compare [{mesh.mode}]: SIGKILL {victim}, down for {down:g}s")
         process.kill()
         time.sleep(down)
         process.start()
         process.wait_healthy(120)
-        time.sleep(5)
+        time.sleep(around)
     before = load.latencies_ms(until=killed)
     threshold = max(1000.0, 5 * percentile(before, 99)) if before else 1000.0
     latencies = load.latencies_ms()
@@ -156,6 +161,20 @@ def kill(mesh: Mesh, settings: Settings, victim: str, down: float) -> dict:
             "longest_stall_s": round(max(stalled, default=0) / 1000, 1),
             "lost": len(load.missing), "p99_before_ms": round(percentile(before, 99), 1)
             if before else None}
+
+
+def _failovers(bootstrap: str) -> list[dict]:
+    """Each kill again with a sibling instance to take over (PostgreSQL)."""
+    found = []
+    for mode, victim in (("choreographed", PARTICIPANT), ("orchestrated", ORCHESTRATOR),
+                         ("orchestrated", PARTICIPANT)):
+        say(f"compare [{mode}]: failover, SIGKILL {victim}-1 of two instances (PostgreSQL)")
+        outcome = failover.run(bootstrap, failover.options(mode=mode, services=[victim]), say)
+        found.append({"mode": mode, "victim": victim, "takeover_s": round(outcome[
+            "takeover_s"], 1), "failed": outcome["failed"], "violations": outcome["violations"],
+            **{f"{window}_p99_ms": round(outcome["windows"][window]["p99"])
+               for window in failover.WINDOWS}})
+    return found
 
 
 def _cpu(mesh: Mesh) -> dict[str, float]:
@@ -220,6 +239,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="how long each open loop offers orders")
     parser.add_argument("--down", type=float, default=10.0,
                         help="how long a killed process stays down, seconds")
+    parser.add_argument("--no-failover", dest="failover", action="store_false",
+                        help="skip the failover runs (two instances on PostgreSQL)")
     parser.add_argument("--doc", type=Path, default=Path("docs") / "choosing.md",
                         help="where to write the comparison")
     return parser

@@ -39,7 +39,7 @@ from devtools.invariants import settled_violations
 from devtools.processes import SERVICES, Mesh, ServiceProcess
 from devtools.steadyload import SteadyLoad
 from localkafka import LocalKafka
-from participants import SERVICES as SPECS
+from participants import SERVICES_IN
 from sagactl.kafka import partitions_of
 from shared.settings import Settings
 
@@ -53,8 +53,8 @@ def owned(process: ServiceProcess) -> int:
     return 0
 
 
-def partitions_read(settings: Settings, service: str) -> int:
-    [spec] = [spec for spec in SPECS if spec.name == service]
+def partitions_read(settings: Settings, service: str, mode: str = "choreographed") -> int:
+    [spec] = [spec for spec in SERVICES_IN[mode] if spec.name == service]
     topics = [settings.topic(topic) for topic in spec.consumed_topics]
     return len(asyncio.run(partitions_of(settings, topics)))
 
@@ -73,7 +73,7 @@ def kill_and_take_over(mesh: Mesh, settings: Settings, victims: list[ServiceProc
                        timeout: float = 120.0) -> tuple[float, float]:
     """SIGKILL ``victims`` (left down); wall-clock times of the kill, and of the moment the
     other instances of each victim's service own every partition it reads."""
-    totals = {v.name: partitions_read(settings, v.name) for v in victims}
+    totals = {v.name: partitions_read(settings, v.name, mesh.mode) for v in victims}
     survivors = {name: [p for p in mesh.instances_of(name) if p not in victims] for name in totals}
     killed_at = time.time()
     for victim in victims:
@@ -141,11 +141,26 @@ def _broker(say: Callable[[str], None]) -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    with _broker(say) as bootstrap:
+        found = run(bootstrap, args, say)
+    print(table(found["windows"]))
+    print("failover: " + " ".join(
+        [f"takeover_s={found['takeover_s']:.1f}",
+         *(f"{w}_p99_ms={found['windows'][w]['p99']:.0f}" for w in WINDOWS),
+         f"failover_max_ms={found['windows']['failover']['max'] or 0:.0f}",
+         f"failed={found['failed']}", f"violations={found['violations']}"]))
+    return 0 if not found["violations"] and not found["failed"] else 1
+
+
+def run(bootstrap: str, args: argparse.Namespace, say: Callable[[str], None]) -> dict:
+    """Two instances of each service on PostgreSQL, a steady load, the first instance of each
+    of ``args.services`` SIGKILLed: the latency windows, the takeover time, sagas that failed,
+    and how many invariants the run broke."""
     data_dir = Path(".run") / "failover" / time.strftime("%Y%m%d-%H%M%S")
     prefix = f"failover{int(time.time())}."
-    with _broker(say) as bootstrap, service_databases(data_dir / "postgres", say) as databases:
+    with service_databases(data_dir / "postgres", say) as databases:
         settings = Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
-        with Mesh(data_dir, bootstrap, prefix, instances=2, **databases,
+        with Mesh(data_dir, bootstrap, prefix, instances=2, mode=args.mode, **databases,
                   SAGA_SESSION_TIMEOUT_MS=str(args.session_timeout_ms)) as mesh:
             say(f"two instances of each service, logs in {data_dir}")
             mesh.start()
@@ -153,13 +168,12 @@ def main(argv: list[str] | None = None) -> int:
                       {c: "1000000000.00" for c in BENCH_CUSTOMERS})
             figures, outcome = measure(mesh, settings, args, say)
             found = settled_violations(mesh.stores)
-    print(table(figures))
-    print("failover: " + " ".join(
-        [f"takeover_s={outcome['takeover_s']:.1f}",
-         *(f"{w}_p99_ms={figures[w]['p99']:.0f}" for w in WINDOWS),
-         f"failover_max_ms={figures['failover']['max'] or 0:.0f}",
-         f"failed={outcome['failed']}", f"violations={len(found)}"]))
-    return 0 if not found and not outcome["failed"] else 1
+    return {"windows": figures, **outcome, "violations": len(found)}
+
+
+def options(**overrides) -> argparse.Namespace:
+    """The defaults of the command line, with ``overrides`` (for another tool's run)."""
+    return argparse.Namespace(**{**vars(_parser().parse_args([])), **overrides})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -168,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=float, default=20.0, help="orders per second")
     parser.add_argument("--services", type=lambda text: text.split(","), default=list(SERVICES),
                         help="whose first instance is killed (default: every service's)")
+    parser.add_argument("--mode", choices=("choreographed", "orchestrated"),
+                        default="choreographed", help="how the saga runs (SAGA_MODE); "
+                        "orchestrated: --services orchestrator_service kills an orchestrator")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring")
     parser.add_argument("--gap", type=float, default=8.0, help="seconds per measured window")
     parser.add_argument("--session-timeout-ms", type=int, default=10_000,

@@ -20,9 +20,10 @@ from pathlib import Path
 
 ADMIN = "admin"
 #: A role and a database per service, both named like the service (a unit test keeps this equal
-#: to participants.SERVICES). Add a name here, and the next start provisions it.
+#: to participants.SERVICES and the orchestrator, which runs only with SAGA_MODE=orchestrated).
+#: Add a name here, and the next start provisions it.
 SERVICES = ("order_service", "inventory_service", "fraud_service", "payment_service",
-            "shipping_service", "notification_service")
+            "shipping_service", "notification_service", "orchestrator_service")
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 

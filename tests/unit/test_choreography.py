@@ -139,8 +139,8 @@ def test_the_launcher_makes_credentials_for_every_principal_the_acls_name():
 
 def test_the_postgres_launcher_makes_a_role_and_database_for_every_service():
     from localpostgres import SERVICES as DATABASES  # stdlib only: it keeps its own list
-    from participants import SERVICES
-    assert [service.name for service in SERVICES] == list(DATABASES)
+    from participants import ORCHESTRATOR, SERVICES
+    assert [service.name for service in (*SERVICES, ORCHESTRATOR)] == list(DATABASES)
 
 
 def test_make_services_starts_every_service_on_its_default_port():
