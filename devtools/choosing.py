@@ -110,23 +110,25 @@ def _measured(report: dict, choreo: dict, orch: dict) -> list[str]:
                        *orch["burst"]["cpu_ms_per_saga_by_service"]})
     lines = [
         "## Measured", "",
-        f"Load: a burst of {report['orders']} happy-path orders, then an open loop at 50 and at "
-        f"200 orders/s for {report['seconds']:g} s each; for the kills, 20 orders/s while the "
+        f"Load: a burst of {report['orders']} happy-path orders, then an open loop at "
+        f"{' and at '.join(choreo['rates'])} orders/s for {report['seconds']:g} s each; "
+        "for the kills, 20 orders/s while the "
         f"process is down {report['down_s']:g} s. Latency: `OrderCreated` → `OrderCompleted` "
         "(Kafka record timestamps).", "",
         "| | choreographed | orchestrated |", "|---|---|---|",
         row("burst, sagas/s", lambda f: f["burst"]["sagas_per_s"]),
         *(row(f"p50 / p99 at {rate} orders/s, ms",
               lambda f, r=rate: f"{f['rates'][r]['p50']:g} / {f['rates'][r]['p99']:g}")
-          for rate in ("50", "200")),
+          for rate in choreo["rates"]),
         row("CPU per saga, ms (all services)", lambda f: f["burst"]["cpu_ms_per_saga"]),
         *(row(f"… of which {name}", lambda f, n=name: f["burst"][
             "cpu_ms_per_saga_by_service"].get(n, "—")) for name in services),
         row("messages per saga", lambda f: f["burst"]["msgs_per_saga"]),
         row("bytes on the wire per saga", lambda f: f["burst"]["bytes_per_saga"]),
         "", "### One process SIGKILLed under load", "",
-        "A saga *stalled* if it took longer than max(1 s, 5 × the p99 before the kill); "
-        "*lost*: it never completed.", "",
+        "A saga *stalled* if it took longer than max(1 s, 5 × the mode's p99 at 50 orders/s); "
+        "*lost*: it never completed. Counted among the orders placed from a moment before "
+        "the kill.", "",
         "| killed | mode | sagas placed | stalled | longest stall, s | lost |",
         "|---|---|---|---|---|---|"]
     for mode, figures in (("choreographed", choreo), ("orchestrated", orch)):

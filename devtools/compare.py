@@ -12,7 +12,7 @@ under the same load of happy-path orders straight onto ``OrderCreated``:
 * kills    — a steady 20 orders/s while one process is SIGKILLed and kept down ``--down``
   seconds, then started again: a participant on the saga's path (payment_service) in both
   modes, and the orchestrator in the orchestrated one. A saga *stalled* if it took over
-  ``max(1 s, 5 × p99 before the kill)``; ``lost`` counts sagas that never completed;
+  ``max(1 s, 5 × that mode's p99 at 50 orders/s)``; ``lost`` counts sagas that never completed;
 * failover — unless ``--no-failover``: the same kills with two instances of every service on
   PostgreSQL, the killed one left down (``devtools.failover``): how long until the survivor
   owns its partitions, the p99 meanwhile, sagas failed, invariants broken.
@@ -49,6 +49,7 @@ from shared.settings import Settings
 
 OUT = Path(".run") / "compare"
 MODES = ("choreographed", "orchestrated")
+#: The open loops' rates; 50 orders/s always (the compare line's latency and the stall threshold).
 RATES = (50.0, 200.0)
 WARMUP_ORDERS = 200
 SETTLE_SECONDS = 30.0
@@ -101,18 +102,20 @@ def measure(mode: str, bootstrap: str, args: argparse.Namespace) -> dict:
         mesh.seed(settings, {BENCH_SKU: 1_000_000},
                   {customer: "1000000000.00" for customer in BENCH_CUSTOMERS})
         figures = asyncio.run(_load(mode, mesh, settings, args))
+        threshold = max(1000.0, 5 * figures["rates"]["50"]["p99"])
         figures["kills"] = {}
         for victim in ([ORCHESTRATOR] if mode == "orchestrated" else []) + [PARTICIPANT]:
             asyncio.run(benchmesh.until_idle(mesh, say))
-            figures["kills"][victim] = kill(mesh, settings, victim, args.down)
+            figures["kills"][victim] = kill(mesh, settings, victim, args.down, threshold)
     return figures
 
 
 async def _load(mode: str, mesh: Mesh, settings: Settings, args: argparse.Namespace) -> dict:
     async with OrderStream(settings, say, ids=settings.topic_prefix,
                            busy=lambda: benchmesh.busy(mesh)) as stream:
-        say(f"compare [{mode}]: warm-up, {WARMUP_ORDERS} orders")
-        await stream.burst("warmup", WARMUP_ORDERS, SETTLE_SECONDS)
+        warmup = min(WARMUP_ORDERS, args.orders)
+        say(f"compare [{mode}]: warm-up, {warmup} orders")
+        await stream.burst("warmup", warmup, SETTLE_SECONDS)
         await benchmesh.until_idle(mesh, say)
         say(f"compare [{mode}]: burst of {args.orders} orders")
         before, offsets = _cpu(mesh), await _end_offsets(settings)
@@ -129,7 +132,7 @@ async def _load(mode: str, mesh: Mesh, settings: Settings, args: argparse.Namesp
                                            for name, seconds in spent.items()},
             "msgs_per_saga": round(messages / max(args.orders, 1), 2),
             "bytes_per_saga": round(size / max(args.orders, 1))}, "rates": {}}
-        for rate in RATES:
+        for rate in args.rates:
             await benchmesh.until_idle(mesh, say)
             say(f"compare [{mode}]: open loop at {rate:g} orders/s for {args.seconds:g}s")
             run = await stream.open_loop(f"rate{rate:g}", rate, args.seconds, SETTLE_SECONDS)
@@ -140,8 +143,9 @@ async def _load(mode: str, mesh: Mesh, settings: Settings, args: argparse.Namesp
     return figures
 
 
-def kill(mesh: Mesh, settings: Settings, victim: str, down: float) -> dict:
-    """SIGKILL ``victim`` under a steady load, keep it down ``down`` seconds, start it again."""
+def kill(mesh: Mesh, settings: Settings, victim: str, down: float, threshold: float) -> dict:
+    """SIGKILL ``victim`` under a steady load, keep it down ``down`` seconds, start it again;
+    a saga that took longer than ``threshold`` ms stalled."""
     process, around = mesh[victim], min(5.0, down)  # load before the kill and after the restart
     with SteadyLoad(settings, KILL_RATE, say=say) as load:
         time.sleep(around)
@@ -152,15 +156,12 @@ def kill(mesh: Mesh, settings: Settings, victim: str, down: float) -> dict:
         process.start()
         process.wait_healthy(120)
         time.sleep(around)
-    before = load.latencies_ms(until=killed)
-    threshold = max(1000.0, 5 * percentile(before, 99)) if before else 1000.0
-    latencies = load.latencies_ms()
+    latencies = load.latencies_ms(since=killed - around)
     stalled = [ms for ms in latencies if ms > threshold]
     return {"down_s": down, "threshold_ms": round(threshold), "orders": len(load.created),
             "stalled": len(stalled) + len(load.missing),
             "longest_stall_s": round(max(stalled, default=0) / 1000, 1),
-            "lost": len(load.missing), "p99_before_ms": round(percentile(before, 99), 1)
-            if before else None}
+            "lost": len(load.missing)}
 
 
 def _failovers(bootstrap: str) -> list[dict]:
@@ -237,6 +238,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--orders", type=int, default=2000, help="burst size")
     parser.add_argument("--seconds", type=float, default=15.0,
                         help="how long each open loop offers orders")
+    parser.add_argument("--rates", type=lambda text: sorted({50.0, *map(float, text.split(","))}),
+                        default=list(RATES), help="open-loop rates, orders/s (50 always)")
     parser.add_argument("--down", type=float, default=10.0,
                         help="how long a killed process stays down, seconds")
     parser.add_argument("--no-failover", dest="failover", action="store_false",
