@@ -148,7 +148,7 @@ bench: install  ## throughput, latency per offered rate, and the raw Kafka floor
 		--seconds $(BENCH_SECONDS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE)) $(BENCH_ARGS)
 
 COMPARE_ARGS ?=
-compare: install  ## the same saga choreographed and orchestrated, one broker, the same load; writes docs/choosing.md (~6 min, a quiet machine)
+compare: install  ## the same saga choreographed and orchestrated, one broker, the same load; writes docs/choosing.md (~8 min, a quiet machine)
 	$(BIN)/python -m devtools.compare $(COMPARE_ARGS)
 
 # `make up OBSERVABILITY=1` adds Prometheus; SECURE=1 runs the mesh in secure mode (overlay file);

@@ -98,7 +98,7 @@ def render(report: dict) -> str:
         "",
         *_measured(report, choreo, orch),
         *_structure(),
-        *_verdicts(choreo, orch, report.get("failovers") or []),
+        *_verdicts(choreo, orch, report.get("failovers") or [], report["machine"]["cpus"]),
         *_choosing(choreo, orch),
     ]) + "\n"
 
@@ -193,7 +193,7 @@ def _structure() -> list[str]:
     return lines
 
 
-def _verdicts(choreo: dict, orch: dict, failovers: list[dict]) -> list[str]:
+def _verdicts(choreo: dict, orch: dict, failovers: list[dict], cpus: int) -> list[str]:
     c_burst, o_burst = choreo["burst"], orch["burst"]
     by_service = o_burst["cpu_ms_per_saga_by_service"]
     busiest = max(by_service.items(), key=lambda item: item[1])
@@ -204,6 +204,14 @@ def _verdicts(choreo: dict, orch: dict, failovers: list[dict]) -> list[str]:
     others = {mode: _other_services(mode) for mode in MODES}
     files = {mode: len(files_for_the_step(mode)) for mode in MODES}
     lost = sum(k["lost"] for f in (choreo, orch) for k in f["kills"].values())
+    # What would cap the orchestrated burst: the orchestrator's one process (one core at most),
+    # or every process together on this machine's cores.
+    alone = 1000 / max(by_service.get(ORCHESTRATOR, 0.0), 1e-9)
+    together = cpus * 1000 / max(o_burst["cpu_ms_per_saga"], 1e-9)
+    binding = ("the orchestrator's own process" if alone < together
+               else "the machine's CPU, all services together")
+    bottleneck = ("no" if not slower else "yes" if alone < together
+                  else "slower, but the orchestrator is not what binds here")
     taken = {(f["mode"], f["victim"]): f for f in failovers}
     o_failover = taken.get(("orchestrated", ORCHESTRATOR))
     c_failover = taken.get(("choreographed", "payment_service"))
@@ -227,10 +235,12 @@ def _verdicts(choreo: dict, orch: dict, failovers: list[dict]) -> list[str]:
         f"sagas (longest {o_kill.get('longest_stall_s')} s), killing payment_service in the "
         f"choreography {c_kill.get('stalled')}; sagas lost across all kills: {lost}; "
         f"{survived(o_failover)} |",
-        f"| orchestration is a possible bottleneck | {'yes' if slower else 'no'} | burst "
+        f"| orchestration is a possible bottleneck | {bottleneck} | burst "
         f"{o_burst['sagas_per_s']:g} vs {c_burst['sagas_per_s']:g} sagas/s; the orchestrator "
         f"spent {by_service.get(ORCHESTRATOR, 0):g} ms CPU per saga (the busiest service: "
-        f"{busiest[0]}, {busiest[1]:g} ms); {o_burst['msgs_per_saga']:g} vs "
+        f"{busiest[0]}, {busiest[1]:g} ms): alone on a core it could run {alone:.0f} sagas/s, "
+        f"while all services together on {cpus} cores could run {together:.0f}, so what "
+        f"binds first here is {binding}; {o_burst['msgs_per_saga']:g} vs "
         f"{c_burst['msgs_per_saga']:g} messages per saga |",
         f"| choreography is loosely coupled | "
         f"{'yes' if len(others['choreographed']) <= len(others['orchestrated']) else 'no'} | "

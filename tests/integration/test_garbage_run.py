@@ -20,6 +20,9 @@ from tests.support.kcat import kcat_produce, needs_kcat
 
 pytestmark = [pytest.mark.integration, needs_kcat]
 ORDERS = 24
+#: The topics some service reads in this (the default, choreographed) mode: garbage on a topic
+#: nobody reads (an orchestrator's command) would be dead-lettered by nobody.
+READ = [topic for topic, payload in CATALOG.items() if consumers_of(payload, SERVICES)]
 
 #: kind of garbage → (its bytes, its headers, compressed with, the dead letter's kind)
 GARBAGE = {
@@ -41,7 +44,7 @@ async def _send_garbage(mesh) -> Counter:
     """Each kind onto every topic; a good record in front of each unreadable batch, and a good
     record with a header that has no value. What dead letters to expect, per (topic, kind)."""
     bootstrap, expected = mesh.tool.kafka_bootstrap_servers, Counter()
-    for n, topic in enumerate(CATALOG):
+    for n, topic in enumerate(READ):
         readers = len(consumers_of(CATALOG[topic], SERVICES))
         for value, headers, compression, kind in GARBAGE.values():
             if compression:
@@ -84,6 +87,6 @@ async def test_garbage_of_every_kind_on_every_topic_while_orders_flow(mesh, monk
     found = await _dead_letters(mesh)
     assert (found - expected, expected - found) == (Counter(), Counter())
     skus = {row["sku"] for row in mesh.db("inventory_service")["stock"].rows}
-    assert {f"FRONT-{n}" for n in range(len(CATALOG))} | {"NULL-HEADER"} <= skus
+    assert {f"FRONT-{n}" for n in range(len(READ))} | {"NULL-HEADER"} <= skus
     assert all(mesh.running(name) for name in mesh.runtimes), "a service died"
     assert violations(mesh.data_dir) == []
