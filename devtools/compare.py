@@ -158,7 +158,8 @@ def kill(mesh: Mesh, settings: Settings, victim: str, down: float, threshold: fl
         time.sleep(around)
     latencies = load.latencies_ms(since=killed - around)
     stalled = [ms for ms in latencies if ms > threshold]
-    return {"down_s": down, "threshold_ms": round(threshold), "orders": len(load.created),
+    counted = [t for t in load.created.values() if t >= (killed - around) * 1000]
+    return {"down_s": down, "threshold_ms": round(threshold), "orders": len(counted),
             "stalled": len(stalled) + len(load.missing),
             "longest_stall_s": round(max(stalled, default=0) / 1000, 1),
             "lost": len(load.missing)}

@@ -40,9 +40,6 @@ class Phase(StrEnum):
     CANCELLED = "CANCELLED"        # terminal
 
 
-TERMINAL = frozenset({Phase.COMPLETED, Phase.CANCELLED})
-
-
 @dataclass(frozen=True)
 class Saga:
     order_id: str
@@ -108,7 +105,8 @@ def on_cancellation(saga: Saga | None, order_id: str, version: int, reason: str,
         return Decision(saga, answers=[OrderCancellationAccepted(
             reason=f"already being cancelled: {saga.reason}")])
     if saga.phase is Phase.COMPLETED or saga.at >= flow.pivot_index:
-        return Decision(saga, answers=[OrderCancellationRejected(reason="already shipping")])
+        too_late = "already shipped" if saga.phase is Phase.COMPLETED else "already shipping"
+        return Decision(saga, answers=[OrderCancellationRejected(reason=too_late)])
     if saga.cancellation is not None:
         return Decision(saga)
     return Decision(replace(saga, cancellation=reason),
@@ -141,7 +139,8 @@ def _why(reply: Payload) -> str:
 def _build(kind: type[Payload] | None, saga: Saga) -> Payload:
     """The command of that kind for this saga, from what the order said."""
     order = saga.order
-    assert kind is not None and order is not None, "a command needs its order"
+    if kind is None or order is None:  # the flow gives every step after the first a command
+        raise ValueError(f"no command of saga {saga.order_id} to send at step {saga.at}")
     if kind in (ReserveStock, CheckFraud, ChargePayment):
         return kind(customer_id=order.customer_id, items=order.items,
                     shipping_address=order.shipping_address)

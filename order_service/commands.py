@@ -48,33 +48,35 @@ def place_order(order_id: str, order: OrderCreated, deadline_seconds: float | No
 
 
 def request_cancellation(order_id: str, reason: str, uow: OrderUnitOfWork) -> model.Order:
-    """Ask shipping to cancel; raises CancellationRefused once the order has shipped."""
+    """Ask for the cancellation; raises CancellationRefused once the order has shipped."""
     with uow:
         order = uow.orders.get(order_id)
         if order is None:
             raise OrderNotFound(f"order {order_id} not found")
         if model.request_cancellation(order):
-            order = _ask_shipping_to_cancel(order, reason, uow)
+            order = _ask_for_cancellation(order, reason, uow)
         uow.commit()
     return order
 
 
 def cancel_overdue_order(order_id: str, uow: OrderUnitOfWork) -> None:
     """Its deadline passed: cancel it as an accepted cancellation would — unless it has
-    shipped (shipping decides, and after the pivot the saga only goes forward), or a
+    shipped (the decider decides, and after the pivot the saga only goes forward), or a
     cancellation is already under way."""
     with uow:
         order = uow.orders.get(order_id)
         if order is not None and model.cancel_when_overdue(order):
             when = datetime.fromtimestamp(uow.deadlines.due_at(DEADLINE, order_id), UTC)
-            _ask_shipping_to_cancel(order, f"{DEADLINE_PASSED} ({when:%Y-%m-%d %H:%M:%S} UTC)", uow)
+            _ask_for_cancellation(order, f"{DEADLINE_PASSED} ({when:%Y-%m-%d %H:%M:%S} UTC)", uow)
         else:
             log.info("deadline passed; nothing to cancel", extra={
                 "order_id": order_id, "status": order and str(order.status)})
         uow.commit()
 
 
-def _ask_shipping_to_cancel(order: model.Order, reason: str, uow: OrderUnitOfWork) -> model.Order:
+def _ask_for_cancellation(order: model.Order, reason: str, uow: OrderUnitOfWork) -> model.Order:
+    """The request goes to whoever decides cancellations: shipping, the pivot, in the
+    choreography; the orchestrator when it runs the saga."""
     requested = uow.originate(OrderCancellationRequested(reason=reason), order_id=order.order_id)
     uow.orders.record(requested)
     order = replace(order, cancellation=model.Cancellation.REQUESTED)

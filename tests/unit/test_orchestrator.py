@@ -9,9 +9,11 @@ import pytest
 
 from orchestrator_service import model
 from orchestrator_service.model import Phase
+from order_service.repository import DEADLINE
 from participants import OPERATOR, ORCHESTRATED_SERVICES
 from payment_service.handlers import COMMANDED as PAYMENT_COMMANDED
 from shared.events import (
+    DEADLINE_PASSED,
     CustomerNotified,
     OrderCancellationRequested,
     OrderCancelled,
@@ -199,3 +201,18 @@ def _cancelled() -> OrderCancelled:
 def _refunded() -> PaymentRefunded:
     return PaymentRefunded(refund_id="r", payment_id="p", customer_id="alice",
                            amount=Decimal("1"), reason="r")
+
+
+def test_an_overdue_order_is_cancelled_through_the_orchestrator_as_a_request_would_be(mesh):
+    [charge] = mesh.run(order_created(), hold=("ChargePayment",))
+    orders = mesh.kits["order_service"]
+    orders.clock.advance(3600)  # past the order's deadline: its timer fires
+    timer = orders.new_uow()
+    orders.spec.timeouts[DEADLINE].handler("ord-1", timer)
+    mesh.deliver(timer.emitted)
+    mesh.deliver([charge])
+    order = mesh.order()
+    assert (order["status"], order["cancellation"]) == ("CANCELLED", "ACCEPTED")
+    assert DEADLINE_PASSED in order["cancel_reason"]
+    assert [t for t in mesh.types() if t in ("PaymentRefunded", "StockReleased")] == [
+        "PaymentRefunded", "StockReleased"]
