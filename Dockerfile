@@ -1,4 +1,4 @@
-# One image for all six services (and sagactl); each container runs a different command.
+# One image for all six services, the orchestrator (SAGA_MODE=orchestrated) and sagactl; each container runs a different command.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,6 +24,7 @@ COPY payment_service ./payment_service
 COPY shipping_service ./shipping_service
 COPY notification_service ./notification_service
 COPY fraud_service ./fraud_service
+COPY orchestrator_service ./orchestrator_service
 COPY participants ./participants
 COPY sagactl ./sagactl
 COPY saga_monitor ./saga_monitor

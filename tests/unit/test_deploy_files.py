@@ -1,6 +1,8 @@
 """The deployment files name every service of the choreography: a new participant that is
 missing from one of them fails here, not on the first `make up`."""
 
+import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -39,3 +41,10 @@ def test_prometheus_scrapes_every_service_and_every_service_has_a_default_port()
     targets = services["static_configs"][0]["targets"]
     assert sorted(targets) == sorted(f"{name.replace('_', '-')}:8000" for name in NAMES)
     assert set(NAMES) < set(DEFAULT_HTTP_PORTS)
+
+
+def test_the_image_holds_every_package_the_project_installs():
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"]
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), re.M))
+    assert {package.split(".")[0] for package in packages} - copied == set()
