@@ -164,14 +164,16 @@ COMPOSE_FILES = $(if $(CLUSTER),--env-file deploy/cluster.env) -f docker-compose
 # its material (the overlay names its files).
 COMPOSE_ALL = $(COMPOSE) $(COMPOSE_FILES) \
 	$(if $(HA),,$(if $(wildcard $(HA_COMPOSE_DIR)/secrets),$(HA_OVERLAY))) \
-	--profile observability --profile cluster
-up: $(if $(SECURE),install)  ## the whole mesh in Docker (monitor included), healthy; OBSERVABILITY=1 Prometheus, SECURE=1, CLUSTER=1 three brokers, HA=1 two replicas of each service on PostgreSQL
+	--profile observability --profile cluster --profile orchestrated
+up: $(if $(SECURE),install)  ## the whole mesh in Docker (monitor included), healthy; OBSERVABILITY=1 Prometheus, SECURE=1, CLUSTER=1 three brokers, HA=1 two replicas of each service on PostgreSQL; MODE=orchestrated the orchestrator runs the saga
 	$(if $(and $(SECURE),$(CLUSTER)),$(error SECURE=1 with CLUSTER=1 is not built for compose: use `make kafka BROKERS=3 SECURE=1` and `make services`))
 	$(if $(and $(SECURE),$(HA)),$(error SECURE=1 with HA=1 is not built for compose: use `make up SECURE=1`, or `make kafka SECURE=1` and `make postgres` for several instances))
+	$(if $(and $(MODE),$(or $(SECURE),$(HA))),$(error MODE=$(MODE) runs with the plain mesh only (its ACLs and replicas follow the choreography): `make up MODE=orchestrated`))
 	$(if $(SECURE),$(BIN)/python -m devtools.secure compose $(SECURE_COMPOSE_DIR) --host-port $(KAFKA_HOST_PORT))
 	$(if $(HA),$(PYTHON) -m devtools.compose_ha $(HA_COMPOSE_DIR))
-	$(COMPOSE) $(COMPOSE_FILES) $(if $(OBSERVABILITY),--profile observability) \
-		$(if $(CLUSTER),--profile cluster) up -d --build
+	$(if $(MODE),COMPOSE_SAGA_MODE=$(MODE)) $(COMPOSE) $(COMPOSE_FILES) \
+		$(if $(OBSERVABILITY),--profile observability) $(if $(CLUSTER),--profile cluster) \
+		$(if $(filter orchestrated,$(MODE)),--profile orchestrated) up -d --build
 	@$(PYTHON) -m devtools.wait_http http://127.0.0.1:$(ORDER_API_PORT)/health 240 $(COMPOSE_PROJECT_NAME)
 	@echo "order API:     http://127.0.0.1:$(ORDER_API_PORT)  (OpenAPI at /docs)"
 	@$(if $(HA),echo "               (second replica: http://127.0.0.1:$(ORDER_API_2_PORT))")

@@ -138,6 +138,17 @@ class KafkaSettings(BaseSettings):
         return self.kafka_password.get_secret_value() if self.kafka_password else None
 
 
+class ModeSettings(BaseSettings):
+    """How the saga runs: for the services, and for sagactl doctor (which services to ask)."""
+
+    model_config = SettingsConfigDict(env_prefix="SAGA_", frozen=True, extra="ignore")
+
+    mode: Literal["choreographed", "orchestrated"] = Field(
+        default="choreographed", description="How the saga runs (SAGA_MODE): each service "
+        "reacting to the others' events, or orchestrator_service commanding each step "
+        "(docs/choosing.md). Every service of a mesh must run the same mode.")
+
+
 class ApiTokenSettings(BaseSettings):
     """The services' HTTP bearer token: when set (always in secure mode) every write needs it,
     and reads where they need it too. Checked at start: a token that is set but empty, blank
@@ -184,19 +195,22 @@ def _check_token(text: str) -> None:
                          f"one has {length}" + (" (it is blank)" if not length else ""))
 
 
-class ToolSettings(KafkaSettings, ApiTokenSettings):
+class ToolSettings(KafkaSettings, ApiTokenSettings, ModeSettings):
     """sagactl's settings: where the broker, the order API, the monitor and the services are."""
 
     order_api_url: str = "http://127.0.0.1:8000"
     monitor_url: str = "http://127.0.0.1:8005"
     service_urls: dict[str, str] = Field(
-        default_factory=lambda: {name: f"http://127.0.0.1:{port}"
-                                 for name, port in DEFAULT_HTTP_PORTS.items()
-                                 if name != "saga_monitor"},
-        description='JSON, e.g. {"payment_service": "http://10.0.0.5:8002"}; for sagactl doctor.')
+        default_factory=lambda data: {
+            name: f"http://127.0.0.1:{port}" for name, port in DEFAULT_HTTP_PORTS.items()
+            if name != "saga_monitor" and (name != "orchestrator_service"
+                                           or data.get("mode") == "orchestrated")},
+        description='JSON, e.g. {"payment_service": "http://10.0.0.5:8002"}; for sagactl doctor. '
+                    "Default: every service on its default port (the orchestrator with "
+                    "SAGA_MODE=orchestrated).")
 
 
-class Settings(KafkaSettings, ApiTokenSettings):
+class Settings(KafkaSettings, ApiTokenSettings, ModeSettings):
     """A service's settings (the monitor's too)."""
 
     api_reads_need_token: bool | None = Field(
@@ -266,10 +280,6 @@ class Settings(KafkaSettings, ApiTokenSettings):
     timer_tick: float = Field(default=1.0, gt=0, le=60, description="How often a service "
                               "looks for timers whose time has come (a deadline fires at most "
                               "this late).")
-    mode: Literal["choreographed", "orchestrated"] = Field(
-        default="choreographed", description="How the saga runs (SAGA_MODE): each service "
-        "reacting to the others' events, or orchestrator_service commanding each step "
-        "(docs/choosing.md). Every service of a mesh must run the same mode.")
     order_deadline_seconds: float = Field(
         default=1800.0, ge=1, le=30 * 86_400, description="order_service: a saga not past "
         "shipping this long after its order was placed is cancelled (compensations run as for "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.services import PORT_OFFSETS
+from devtools.services import ORCHESTRATOR, PORT_OFFSETS
 from localkafka import ensure_jars
 
 ROOT = Path(__file__).parents[2]
@@ -62,7 +62,8 @@ def test_a_runnable_readme_block_does_what_it_says(expects, script, tmp_path):
                SERVICES_DIR=str(tmp_path / "services"), SERVICES_PORT_BASE=str(base),
                SAGA_ORDER_API_URL=f"http://127.0.0.1:{base}",
                SAGA_SERVICE_URLS=json.dumps({name: f"http://127.0.0.1:{base + offset}"
-                                             for name, offset in PORT_OFFSETS.items()}))
+                                             for name, offset in PORT_OFFSETS.items()
+                                             if name != ORCHESTRATOR}))
     try:
         ran = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=600)

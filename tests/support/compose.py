@@ -125,5 +125,5 @@ def brought_up(mesh: ComposeMesh, timeout: float = 300):
         mesh.until(lambda: healthy(mesh), timeout=timeout, what="every container healthy")
         yield mesh
     finally:
-        mesh.run("--profile", "observability", "--profile", "cluster", "down", "-v",
-                 "--remove-orphans")
+        mesh.run("--profile", "observability", "--profile", "cluster", "--profile",
+                 "orchestrated", "down", "-v", "--remove-orphans")

@@ -94,3 +94,10 @@ def test_a_service_answers_to_loopback_names_and_the_address_it_binds_unless_tol
     assert Settings(http_host="0.0.0.0").allowed_hosts == ["127.0.0.1", "localhost"]
     assert Settings(http_allowed_hosts="order-service, localhost").allowed_hosts == [
         "order-service", "localhost"]
+
+
+def test_sagactl_doctor_asks_the_orchestrator_only_when_the_saga_is_orchestrated(monkeypatch):
+    monkeypatch.delenv("SAGA_MODE", raising=False)
+    assert "orchestrator_service" not in ToolSettings().service_urls
+    monkeypatch.setenv("SAGA_MODE", "orchestrated")
+    assert ToolSettings().service_urls["orchestrator_service"] == "http://127.0.0.1:8007"
