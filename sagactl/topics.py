@@ -83,7 +83,7 @@ async def ensure_decisions_topic(settings: KafkaSettings, wait: float) -> list[s
 
 
 async def topic_states(settings: ToolSettings) -> list[TopicState]:
-    names = [settings.topic(name) for name in catalog_topics()]
+    names = [settings.topic(name) for name in catalog_topics(settings.mode)]
     partitions = await partitions_of(settings, names)
     states = {name: TopicState(name.removeprefix(settings.topic_prefix)) for name in names}
     ends = await _end_offsets(settings, partitions)

@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from shared.deadletters import DLT_SUFFIX, with_dead_letters
-from shared.events import CATALOG
+from shared.events import CATALOG, COMMANDS
 from shared.runtime.clients import start_bounded
 from shared.settings import KafkaSettings
 
@@ -50,9 +50,11 @@ class TooFewBrokers(KafkaError):
     """Fewer brokers are registered than a topic needs replicas (a cluster still starting?)."""
 
 
-def catalog_topics() -> list[str]:
-    """Logical names (without prefix) of every topic the saga uses."""
-    return with_dead_letters(CATALOG)
+def catalog_topics(mode: str | None = None) -> list[str]:
+    """Logical names (without prefix) of every topic the saga uses; in ``mode`` only (a
+    choreography has no command topics), or in either mode when None."""
+    return with_dead_letters(name for name, payload in CATALOG.items()
+                             if mode != "choreographed" or payload not in COMMANDS)
 
 
 async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None,
