@@ -74,11 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     report = {"machine": benchmesh.machine(), "orders": args.orders, "seconds": args.seconds,
               "down_s": args.down, "duration_s": round(time.time() - started), "modes": figures,
               "failovers": failovers}
+    for mode in MODES:
+        print(line(mode, figures[mode]), flush=True)
     (OUT / "compare.json").write_text(json.dumps(report, indent=2))
     args.doc.write_text(choosing.render(report))
     say(f"written: {OUT / 'compare.json'}, {args.doc}")
-    for mode in MODES:
-        print(line(mode, figures[mode]))
     return 0
 
 
