@@ -7,20 +7,20 @@ registry imports the services, the services import ``shared`` — and ``shared``
 them (a unit test parses every module in ``shared`` to keep it so).
 """
 
-import fraud_service.handlers
-import inventory_service.handlers
-import notification_service.handlers
-import order_service.handlers
-import payment_service.handlers
-import shipping_service.handlers
+from fraud_service.handlers import COMMANDED as FRAUD_COMMANDED
 from fraud_service.handlers import SERVICE as FRAUD
+from inventory_service.handlers import COMMANDED as INVENTORY_COMMANDED
 from inventory_service.handlers import SERVICE as INVENTORY
+from notification_service.handlers import COMMANDED as NOTIFICATION_COMMANDED
 from notification_service.handlers import SERVICE as NOTIFICATION
 from orchestrator_service.handlers import SERVICE as ORCHESTRATOR
+from order_service.handlers import COMMANDED as ORDER_COMMANDED
 from order_service.handlers import SERVICE as ORDER
+from payment_service.handlers import COMMANDED as PAYMENT_COMMANDED
 from payment_service.handlers import SERVICE as PAYMENT
 from shared.choreography import ServiceSpec
 from shared.events import FundsDeposited, OrderCreated, StockAdded
+from shipping_service.handlers import COMMANDED as SHIPPING_COMMANDED
 from shipping_service.handlers import SERVICE as SHIPPING
 
 OPERATOR = ServiceSpec(
@@ -35,8 +35,7 @@ PARTICIPANTS = (*SERVICES, OPERATOR)
 
 #: The same participants when orchestrator_service runs the saga (SAGA_MODE=orchestrated):
 #: the orchestrator first, then each service's orchestrated declaration.
-ORCHESTRATED_SERVICES = (ORCHESTRATOR, *(module.COMMANDED for module in (
-    order_service.handlers, inventory_service.handlers, fraud_service.handlers,
-    payment_service.handlers, shipping_service.handlers, notification_service.handlers)))
+ORCHESTRATED_SERVICES = (ORCHESTRATOR, ORDER_COMMANDED, INVENTORY_COMMANDED, FRAUD_COMMANDED,
+                         PAYMENT_COMMANDED, SHIPPING_COMMANDED, NOTIFICATION_COMMANDED)
 #: Who runs in each mode (SAGA_MODE).
 SERVICES_IN = {"choreographed": SERVICES, "orchestrated": ORCHESTRATED_SERVICES}
