@@ -21,6 +21,7 @@ from shared.errors import is_permanent
 from shared.events import Event, RejectedMessage, decode
 from shared.faults import CrashPoints
 from shared.inbox import Inbox
+from shared.logs import one_write
 from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox, OutgoingMessage
 from shared.retry import PARKED, Backoff, QueuedEvent, RetryQueue
@@ -126,6 +127,8 @@ class EventProcessor:
                            max_bytes=self.max_message_bytes)
         except RejectedMessage as rejected:
             return self.reject(delivery, kind=rejected.kind, reason=rejected.reason)
+        if not self.dispatcher.takes_part(event):
+            return []  # nothing for this service in its saga's flow: nothing to apply or log
         if self._queue_may_hold and self.queue.holds(event.key):
             self._wait_behind_earlier_events(event, delivery)
             return []
@@ -231,8 +234,9 @@ class EventProcessor:
         self.metrics.batch_events.observe(events)
         for event_type, count in Counter(event.event_type for event, *_ in self._handled).items():
             self.metrics.labelled(self.metrics.handled, event_type).inc(count)
-        for event, emitted, attempts, trace_id in self._handled:
-            _log_handled(event, emitted, attempts, trace_id)
+        with one_write():
+            for event, emitted, attempts, trace_id in self._handled:
+                _log_handled(event, emitted, attempts, trace_id)
         self._run_after_commit()
         self.crash_points.reached("after_local_commit",
                                   *(event.event_type for event, *_ in self._handled))

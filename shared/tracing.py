@@ -22,7 +22,7 @@ import hashlib
 import logging
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -38,8 +38,7 @@ _SAMPLED = 0x01
 _ids = random.Random()
 
 
-@dataclass(frozen=True)
-class TraceContext:
+class TraceContext(NamedTuple):  # not a frozen dataclass: two are made per event
     trace_id: int
     span_id: int
     flags: int
@@ -55,6 +54,23 @@ class TraceContext:
 #: The reaction running now (when no SDK span is): its trace, for log lines and follow-ups.
 _current: contextvars.ContextVar[TraceContext | None] = contextvars.ContextVar(
     "saga_trace", default=None)
+
+
+class _Propagating:
+    """A reaction nothing exports a span of: its trace context is only passed on (a child of
+    ``parent``, current while it runs). A class, not a generator: it runs once per event."""
+
+    __slots__ = ("own", "_token")
+
+    def __init__(self, parent: TraceContext) -> None:
+        self.own = parent.child()
+
+    def __enter__(self) -> list[tuple[str, str]]:
+        self._token = _current.set(self.own)
+        return [self.own.header]
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.reset(self._token)
 
 
 class Tracing:
@@ -78,36 +94,30 @@ class Tracing:
         processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
         self.provider.add_span_processor(processor)
 
-    @contextlib.contextmanager
     def handling(self, event: Event, headers: Sequence[tuple[str, bytes | None]] = ()
-                 ) -> Iterator[list[tuple[str, str]]]:
+                 ) -> contextlib.AbstractContextManager[list[tuple[str, str]]]:
         """A span for one reaction; yields the headers its outgoing events must carry."""
         parent = _parse(headers) or self._derived(event.order_id or event.event_id,
                                                   event.event_id)
-        attributes = {"saga.service": self.service, "saga.event_type": event.event_type,
-                      "saga.event_id": event.event_id, "saga.order_id": event.order_id or ""}
-        with self._span(f"{self.service} {event.event_type}", parent, SpanKind.CONSUMER,
-                        attributes) as outgoing:
-            yield outgoing
+        if self.provider is None or not parent.flags & _SAMPLED:
+            return _Propagating(parent)
+        return self._span(f"{self.service} {event.event_type}", parent, SpanKind.CONSUMER,
+                          {"saga.service": self.service, "saga.event_type": event.event_type,
+                           "saga.event_id": event.event_id, "saga.order_id": event.order_id or ""})
 
-    @contextlib.contextmanager
-    def originating(self, what: str, order_id: str | None) -> Iterator[list[tuple[str, str]]]:
+    def originating(self, what: str, order_id: str | None
+                    ) -> contextlib.AbstractContextManager[list[tuple[str, str]]]:
         """A span for something that starts a saga (an API call)."""
         parent = self._derived(order_id) if order_id else self._root()
-        with self._span(f"{self.service} {what}", parent, SpanKind.SERVER,
-                        {"saga.order_id": order_id or ""}) as outgoing:
-            yield outgoing
+        if self.provider is None or not parent.flags & _SAMPLED:
+            return _Propagating(parent)
+        return self._span(f"{self.service} {what}", parent, SpanKind.SERVER,
+                          {"saga.order_id": order_id or ""})
 
     @contextlib.contextmanager
     def _span(self, name: str, parent: TraceContext, kind: SpanKind, attributes: dict
               ) -> Iterator[list[tuple[str, str]]]:
-        if self.provider is None or not parent.flags & _SAMPLED:
-            token = _current.set(parent.child())
-            try:
-                yield [_current.get().header]
-            finally:
-                _current.reset(token)
-            return
+        """An SDK span, for an exporter."""
         remote = SpanContext(parent.trace_id, parent.span_id, is_remote=True,
                              trace_flags=TraceFlags(parent.flags))
         context = trace.set_span_in_context(NonRecordingSpan(remote))

@@ -13,7 +13,6 @@ contains this unit has committed — the unit's own, or the whole group commit's
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -25,8 +24,8 @@ from shared.inbox import Inbox
 from shared.outbox import Outbox, OutgoingMessage
 from shared.saga import COMPENSATIONS, LATEST_VERSION
 from shared.store import Database
+from shared.store.base import SAVEPOINT
 
-_names = itertools.count()
 #: Which instance of its service decided an event: for the monitor and for people.
 INSTANCE_HEADER = "saga.instance"
 
@@ -64,7 +63,7 @@ class UnitOfWork:
         if not self.db.in_transaction:  # on its own (an API call, a test): its own transaction
             self._own = self.db.transaction()
             self._own.__enter__()
-        self._savepoint = f"uow{next(_names)}"
+        self._savepoint = SAVEPOINT  # nested in the event's own: see SAVEPOINT
         self.db.execute(f"SAVEPOINT {self._savepoint}")
         self._emitted, self._messages, self._after_commit = [], [], []
         return self

@@ -12,8 +12,9 @@ decimal string, never a JSON number.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
@@ -86,7 +87,17 @@ class Payload(Contract):
 
 
 def _new_event_id() -> str:
-    return uuid.uuid4().hex
+    """A UUIDv7 (RFC 9562) in hex: as unique as a random UUID (74 random bits per
+    millisecond), and ordered by time, so that the tables keyed by event id (every service's
+    inbox) grow at their end. A random id lands on a random page of the index each time:
+    measured, 27 µs of CPU per inbox claim against 6 (docs/performance.md)."""
+    value = ((time.time_ns() // 1_000_000) << 80 | 0x7 << 76
+             | int.from_bytes(os.urandom(10)) & _RANDOM_BITS | 0b10 << 62)
+    return f"{value:032x}"
+
+
+# The bits of a UUIDv7 below its 48-bit timestamp and 4-bit version, except its 2-bit variant.
+_RANDOM_BITS = (0xFFF << 64) | ((1 << 62) - 1)
 
 
 def _now() -> datetime:

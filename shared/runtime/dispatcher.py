@@ -34,6 +34,12 @@ class Dispatcher:
         self.new_uow = new_uow
         self.faults = faults or FaultInjector()
 
+    def takes_part(self, event: Event) -> bool:
+        """False when the event's saga runs a flow in which this service does nothing here
+        (an unknown type is for :meth:`handle` to refuse)."""
+        reaction = self.spec.reactions.get(type(event.payload))
+        return reaction is None or reaction.takes_part_in(event.saga_version)
+
     def handle(self, event: Event, headers: Sequence[tuple[str, str]] = ()) -> Reacted:
         """Run the reaction in its own unit of work; every event it emits carries ``headers``
         (the trace context)."""

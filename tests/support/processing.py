@@ -22,6 +22,9 @@ class FlakyHandlers:
     def __init__(self, dispatcher, errors: Sequence[Exception]) -> None:
         self.dispatcher, self.errors, self.calls = dispatcher, list(errors), 0
 
+    def __getattr__(self, name):  # the rest of the dispatcher's interface, as it is
+        return getattr(self.dispatcher, name)
+
     def handle(self, evt: Event, headers=()):
         self.calls += 1
         if self.calls <= len(self.errors):

@@ -71,6 +71,20 @@ def test_saga_events_need_an_order_id_but_reference_data_does_not():
     assert stock.order_id is None and stock.key == "WIDGET-1"
 
 
+def test_event_ids_are_uuid7s_in_hex_unique_and_ordered_by_time(monkeypatch):
+    import time
+    import uuid
+
+    ids = [event(order_created()).event_id for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    parsed = uuid.UUID(hex=ids[0])
+    assert (len(ids[0]), parsed.version, parsed.variant) == (32, 7, uuid.RFC_4122)
+    now = time.time_ns()
+    monkeypatch.setattr(time, "time_ns", lambda: now + 1_000_000)  # a millisecond later
+    later = event(order_created()).event_id
+    assert later > max(ids) and uuid.UUID(hex=later).version == 7
+
+
 def test_a_follow_up_event_records_what_caused_it():
     cause = event(order_created(), order_id="ord-7")
     effect = cause.follow_up(StockAdded(sku="X", quantity=1), producer="inventory_service")

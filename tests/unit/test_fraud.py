@@ -61,6 +61,17 @@ def test_a_saga_of_the_first_flow_is_not_screened_and_leaves_no_trace(fraud):
     assert fraud.rows("inbox") == [] and fraud.rows("screenings") == []
 
 
+def test_the_runtime_passes_over_a_first_flow_saga_without_a_savepoint_span_or_log_line(
+        fraud, caplog):
+    from tests.support.processing import delivery_of
+
+    caplog.set_level("INFO")
+    processor = fraud.processor()
+    assert processor.process_batch([delivery_of(fraud.event(reserved(), version=1))]) == []
+    assert [r.getMessage() for r in caplog.records if r.name == "shared.processing"] == []
+    assert fraud.rows("inbox") == [] and fraud.outbox_types() == []
+
+
 def test_the_screening_is_stamped_with_the_kits_clock(fraud):
     fraud.clock.advance(90)
     fraud.deliver(fraud.event(reserved()))
