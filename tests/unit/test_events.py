@@ -36,6 +36,14 @@ def test_an_event_survives_the_round_trip_through_json():
     assert decode(encode(original), expected_type="OrderCreated") == original
 
 
+def test_a_decoded_event_equals_the_plain_envelope_with_its_fields_and_only_that():
+    original = event(order_created())
+    decoded = decode(encode(original), expected_type="OrderCreated")  # the typed envelope
+    assert original == decoded and hash(original) == hash(decoded)
+    assert decoded != original.model_copy(update={"producer": "someone else"})
+    assert decoded != original.payload
+
+
 def test_money_travels_as_a_decimal_string():
     raw = _raw(event(order_created(lines={"WIDGET-1": (3, "0.10")})))
     assert raw["payload"]["items"][0]["unit_price"] == "0.10"
