@@ -32,8 +32,9 @@ def _settled(data_dir, order_id: str, timeout: float = 60.0) -> list[str]:
 
 #: crash point → (service, the event type that triggers it, the effect counted, order)
 CASES = {
-    # charged and outbox written, PaymentCharged not yet published
-    "after_local_commit": ("payment_service", "StockReserved", "PaymentCharged",
+    # charged and outbox written, PaymentCharged not yet published (an order placed now runs
+    # the screened flow: payment charges on FraudCheckPassed and takes no part in StockReserved)
+    "after_local_commit": ("payment_service", "FraudCheckPassed", "PaymentCharged",
                            order_body(quantity=1)),
     # StockReserved acknowledged by the broker, outbox row not yet marked sent
     "after_publish": ("inventory_service", "StockReserved", "StockReserved",
