@@ -10,11 +10,12 @@ up the rows behind it. Topics are stored without the deployment's prefix.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+import orjson
 
 from shared.events import Event, encode
 from shared.store import Database, create_index, create_table
@@ -57,14 +58,15 @@ class Outbox:
         [(seq,)] = self.db.execute(
             "INSERT INTO outbox (message_id, topic, key, value, headers, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-            [message_id or uuid.uuid4().hex, topic, key, value, json.dumps(headers), now]).fetchall()
+            [message_id or uuid.uuid4().hex, topic, key, value, orjson.dumps(headers).decode(),
+             now]).fetchall()
         return OutgoingMessage(seq, topic, key, value,
                                [(name, text.encode()) for name, text in headers], now)
 
     @staticmethod
     def _messages(rows: list[tuple]) -> list[OutgoingMessage]:
         return [OutgoingMessage(seq, topic, key, value,
-                                [(name, text.encode()) for name, text in json.loads(headers)],
+                                [(name, text.encode()) for name, text in orjson.loads(headers)],
                                 created_at)
                 for seq, topic, key, value, headers, created_at in rows]
 

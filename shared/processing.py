@@ -105,7 +105,7 @@ class EventProcessor:
     def _fire(self, timer: Timer, timers: Timers) -> list[OutgoingMessage]:
         with self.tracing.originating(timer.kind, timer.key) as headers:
             try:
-                with self.db.savepoint():
+                with self.db.savepoint(joinable=True):
                     reacted = self.dispatcher.fire(timer, headers)
                     timers.fired(timer, self.clock())
             except Exception as error:
@@ -161,7 +161,7 @@ class EventProcessor:
         with self.tracing.handling(event, delivery.headers) as headers:
             trace_id = current_trace_id()
             try:
-                with self.db.savepoint():
+                with self.db.savepoint(joinable=True):
                     reacted = self.dispatcher.handle(event, headers)
             except Exception as error:
                 if not self.db.in_transaction:

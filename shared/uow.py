@@ -2,7 +2,8 @@
 
 Guarantee: the inbox claim, the service's state change and the outgoing events commit
 together or not at all. A unit of work is a SAVEPOINT: inside the runtime's group commit it
-is one event's share of the batch transaction (a failure rolls back only that share);
+is one event's share of the batch transaction (a failure rolls back only that share; the
+unit joins the savepoint the runtime opened for the event rather than nesting one);
 used on its own (the order API, unit tests) it begins and commits a transaction of its own. Services
 subclass it to add their repositories.
 
@@ -57,6 +58,8 @@ class UnitOfWork:
         self._messages: list[OutgoingMessage] = []
         self._after_commit: list[Callable[[], None]] = []
         self._savepoint: str | None = None  # pragma: no mutate (set by __enter__ before use)
+        #: The savepoint is the runtime's step for the event, not one of this unit's own.
+        self._joined = False  # pragma: no mutate (set by __enter__ before use)
         self._own = None  # the transaction this unit began, when it was not inside one
 
     def __enter__(self) -> UnitOfWork:
@@ -64,13 +67,19 @@ class UnitOfWork:
             self._own = self.db.transaction()
             self._own.__enter__()
         self._savepoint = SAVEPOINT  # nested in the event's own: see SAVEPOINT
-        self.db.execute(f"SAVEPOINT {self._savepoint}")
+        self._joined = self.db.join_step()
+        if not self._joined:
+            self.db.execute(f"SAVEPOINT {self._savepoint}")
         self._emitted, self._messages, self._after_commit = [], [], []
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._savepoint is not None:  # left without commit(): undo everything
-            self.db.roll_back_to(self._savepoint)
+            if self._joined:  # back to where the step began; the runtime then ends it
+                if self.db.in_transaction:
+                    self.db.execute(f"ROLLBACK TO {self._savepoint}")
+            else:
+                self.db.roll_back_to(self._savepoint)
             self._savepoint = None  # pragma: no mutate (read again only after __enter__)
             self._emitted, self._messages, self._after_commit = [], [], []
         self._end_own_transaction()
@@ -110,7 +119,8 @@ class UnitOfWork:
                         if type(e.payload) in COMPENSATIONS]
         if compensating:
             self.crash_points.reached("during_compensation", *compensating)
-        self.db.execute(f"RELEASE {self._savepoint}")
+        if not self._joined:  # a joined step is released by the runtime that opened it
+            self.db.execute(f"RELEASE {self._savepoint}")
         self._savepoint = None
         self._end_own_transaction()
         if not self.db.in_transaction:  # it was a transaction of its own: committed now

@@ -75,17 +75,32 @@ class Database:
         return self.scalar(f"SELECT count(*) FROM {table}{f' WHERE {where}' if where else ''}",
                            params)
 
+    #: A savepoint just opened with ``joinable=True`` that no unit of work has joined yet.
+    open_step: bool = False
+
     @contextmanager
-    def savepoint(self) -> Iterator[str]:
-        """A nested all-or-nothing step; outside a transaction it is a transaction of its own."""
+    def savepoint(self, joinable: bool = False) -> Iterator[str]:
+        """A nested all-or-nothing step; outside a transaction it is a transaction of its own.
+        ``joinable``: the first unit of work opened inside it may use it as its own
+        (:meth:`join_step`) instead of nesting another: an event's step and its handler's unit
+        of work begin at the same point, and a pair of statements per event is saved."""
         name = SAVEPOINT
         self.execute(f"SAVEPOINT {name}")
+        self.open_step = joinable
         try:
             yield name
         except BaseException:
+            self.open_step = False
             self.roll_back_to(name)
             raise
+        self.open_step = False
         self.execute(f"RELEASE {name}")
+
+    def join_step(self) -> bool:
+        """Take the joinable savepoint opened last, if nothing has taken it: its owner releases
+        it; the one who joins may only roll back to it."""
+        joined, self.open_step = self.open_step, False
+        return joined
 
     def roll_back_to(self, name: str) -> None:
         """Undo a savepoint's work — unless the database already rolled back the whole

@@ -98,11 +98,11 @@ class PostgresDatabase(Database):
             raise
 
     @contextmanager
-    def savepoint(self) -> Iterator[str]:
+    def savepoint(self, joinable: bool = False) -> Iterator[str]:
         """As any savepoint, except that a lock conflict rolls back the whole transaction
         (see the module's docstring): the caller sees it gone, as after a lost connection."""
         try:
-            with super().savepoint() as name:
+            with super().savepoint(joinable) as name:
                 yield name
         except LOCK_CONFLICTS:
             if self.in_transaction:

@@ -54,3 +54,13 @@ def test_a_group_commits_lines_go_out_in_one_write_when_it_ends(logged):
 def test_the_time_is_iso_8601_utc_to_the_millisecond_as_datetime_writes_it(created):
     assert JsonFormatter("s")._time(created) == datetime.fromtimestamp(created, UTC).isoformat(
         timespec="milliseconds")
+
+
+def test_values_json_has_no_type_for_are_written_as_their_str_and_huge_integers_still_log(logged):
+    from decimal import Decimal
+    log = logging.getLogger("shared.processing")
+    log.warning("odd", extra={"when": datetime(2026, 12, 5, 12, tzinfo=UTC),
+                              "amount": Decimal("19.90"), "big": 2**70})
+    line = json.loads(logged.getvalue())
+    assert (line["when"], line["amount"], line["big"]) == (
+        "2026-12-05 12:00:00+00:00", "19.90", 2**70)

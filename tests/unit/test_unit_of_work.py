@@ -11,7 +11,7 @@ from order_service.repository import OrderUnitOfWork, create_tables
 from shared.choreography import Reaction, ServiceSpec
 from shared.events import OrderCreated, StockReleased, StockReserved
 from tests.support.builders import event, order_created
-from tests.support.processing import RecordingCrashPoints
+from tests.support.processing import RecordingCrashPoints, delivery_of
 
 
 @pytest.fixture
@@ -68,3 +68,23 @@ def test_committing_a_compensation_passes_the_during_compensation_crash_point(
             uow.emit(payload, caused_by=cause)
             uow.commit()
     assert crash_points.reached_points == [("during_compensation", ("StockReleased",))]
+
+
+def test_inside_an_events_step_a_unit_left_without_commit_undoes_everything_and_the_step_ends(
+        orders):
+    created = event(order_created())
+    with orders.db.transaction(), orders.db.savepoint(joinable=True), orders.new_uow() as uow:
+        uow.inbox.claim(created)
+        uow.orders.add(created.order_id, created.payload, deadline_at=0.0)
+    assert _counts(orders) == (0, 0, 0) and not orders.db.in_transaction
+
+
+def test_a_unit_joins_the_step_the_runtime_opened_for_its_event_instead_of_nesting_one(orders):
+    statements: list[str] = []
+    orders.db.conn.set_trace_callback(statements.append)
+    try:
+        orders.processor().process_batch([delivery_of(event(order_created()))])
+    finally:
+        orders.db.conn.set_trace_callback(None)
+    assert [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE"))] == [
+        "SAVEPOINT step", "RELEASE step"]
