@@ -73,10 +73,10 @@ async def apply_acls(settings: KafkaSettings, acls: list[Acl]) -> tuple[int, int
     async with admin_session(settings, client_id="sagactl-acls") as admin:
         granted = await _granted(admin, sorted({acl.principal for acl in acls}))
         missing, extra = sorted(set(acls) - granted), sorted(granted - set(acls))
-        for acl in missing:
-            await _send(admin, CreateAclsRequest(*_filter(acl)), acl, "creation_responses")
-        for acl in extra:
-            await _send(admin, DeleteAclsRequest(*_filter(acl)), acl, "filter_responses")
+        if missing:
+            await _send(admin, _Batch.of(_CreateAcls, missing), missing, "creation_responses")
+        if extra:
+            await _send(admin, _Batch.of(_DeleteAcls, extra), extra, "filter_responses")
     return len(missing), len(extra)
 
 
@@ -103,9 +103,36 @@ def _filter(acl: Acl) -> tuple:
             acl.host, OPERATION[acl.operation], ALLOW)
 
 
-async def _send(admin, request, acl: Acl, answers: str) -> None:
+class _Batch:
+    """Every ACL in one request: aiokafka's ACL requests carry one entry, the protocol a list.
+    One round trip (and one write to the broker's metadata log) instead of one per ACL: a
+    deployment's ≈ 150 took 7 s to grant one by one."""
+
+    @staticmethod
+    def of(request_class: type, acls: list[Acl]):
+        request = request_class.__new__(request_class)
+        request.entries = [_filter(acl) for acl in acls]
+        return request
+
+    def build(self, request_struct_class):
+        if request_struct_class.API_VERSION < 1:  # no pattern type before version 1
+            return request_struct_class([(kind, name, *rest)
+                                         for kind, name, _, *rest in self.entries])
+        return request_struct_class(list(self.entries))
+
+
+class _CreateAcls(_Batch, CreateAclsRequest):
+    pass
+
+
+class _DeleteAcls(_Batch, DeleteAclsRequest):
+    pass
+
+
+async def _send(admin, request, acls: list[Acl], answers: str) -> None:
+    """One answer per ACL, in the order sent: the first refusal names its ACL."""
     response = await admin._send_request(request)
-    for code, message, *_ in getattr(response, answers):
+    for acl, (code, message, *_) in zip(acls, getattr(response, answers), strict=True):
         _check(code, message, acl.describe())
 
 

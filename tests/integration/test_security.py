@@ -123,6 +123,15 @@ async def test_applying_the_acls_takes_away_every_grant_the_declarations_do_not_
                                                         "OrderShipped")
 
 
+def test_only_the_admin_may_apply_acls_anyone_else_is_refused_in_one_line(secured, secure_kafka):
+    refused = _sagactl(secure_kafka, secured.prefix, "payment_service", "acls", "--apply")
+    assert refused.returncode != 0, refused.stdout
+    [said] = [line for line in refused.stderr.splitlines() if "refused" in line]
+    assert "are you the admin principal?" in said, refused.stderr
+    unchanged = _sagactl(secure_kafka, secured.prefix, "admin", "acls", "--dry-run")
+    assert unchanged.stdout == "" and "create 0 and delete 0" in unchanged.stderr
+
+
 def _planted(dlt: str, target: str, value: bytes, offset: int = 0) -> tuple:
     """A letter as a compromised service may write it: any bytes, any headers."""
     headers = {"dlt.kind": "handler-failed", "dlt.reason": "gateway timeout",

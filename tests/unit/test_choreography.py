@@ -4,10 +4,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from aiokafka.protocol.admin import CreateAclsRequest_v0, CreateAclsRequest_v1
 
 from order_service.repository import OrderUnitOfWork, create_tables
 from participants import OPERATOR, ORCHESTRATED_SERVICES, PARTICIPANTS
+from sagactl.acls import _Batch, _CreateAcls
 from sagactl.docs.catalog import render
+from shared.acls import policy
 from shared.choreography import Reaction, ServiceSpec
 from shared.events import (
     OrderCancellationAccepted,
@@ -231,3 +234,13 @@ def test_a_step_before_the_pivot_that_changes_nothing_needs_no_compensation():
     assert not any("has no compensation" in problem for problem in problems)
     assert any("has no compensation" in problem
                for problem in check(_saga_changing(1, compensation=None), PARTICIPANTS))
+
+
+def test_every_acl_goes_in_one_request_in_the_shape_each_protocol_version_takes():
+    acls = policy(PARTICIPANTS, OPERATOR, "p.")[:3]
+    request = _Batch.of(_CreateAcls, acls)
+    v1 = request.build(CreateAclsRequest_v1).creations
+    v0 = request.build(CreateAclsRequest_v0).creations
+    assert [entry[3] for entry in v1] == [f"User:{acl.principal}" for acl in acls]
+    assert [len(entry) for entry in v1] == [7, 7, 7] and [len(entry) for entry in v0] == [6, 6, 6]
+    assert [entry[:2] + entry[3:] for entry in v1] == v0  # version 0 has no pattern type
