@@ -1,6 +1,7 @@
 """The faust app: saga topics and their dead-letter topics in, a table of sagas keyed by order
-id, the operator's dead-letter decisions beside it, timers for readiness, stuck sagas and
-retention, and the web face.
+id (folded a batch at a time, its changes written to the changelog once a second:
+``saga_monitor.state`` states the guarantee), the operator's dead-letter decisions beside it,
+timers for readiness, stuck sagas and retention, and the web face.
 
 Every saga event is keyed by order id and every topic (``.DLT`` included) has the same
 partition count, so the topics are co-partitioned with the table: each worker owns whole
@@ -10,6 +11,7 @@ is not co-partitioned: a task reads all of it beside the stream (``saga_monitor.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -26,6 +28,11 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 WATCH_INTERVAL, STUCK_INTERVAL = 2.0, 5.0
 CHANGELOG_LINGER_SECONDS, CHANGELOG_BATCH_BYTES = 0.05, 256 * 1024
+#: Events folded per batch at most, and how long a batch waits to fill (it adds to the lag).
+BATCH_EVENTS, BATCH_SECONDS = 2000, 0.2
+#: How often the sagas changed meanwhile go to the changelog, each once, however many of its
+#: events arrived meanwhile. A rebalance or a stop waits for it (faust waits for every ack).
+WRITE_SECONDS = 1.0
 
 
 class RecordCodec(codecs.Codec):
@@ -65,13 +72,19 @@ def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
 
     @app.agent(topics)
     async def track_sagas(stream):
-        async for event in stream.events():
-            message = event.message
-            for item in reading.read(
-                    message.topic.removeprefix(prefix), message.partition, message.offset,
-                    message.key, message.value, message.headers, timestamp=message.timestamp,
-                    max_bytes=settings.max_message_bytes):
-                state.fold(item, message.partition)
+        # A batch at a time; its events are held until write_changes has sent what they changed
+        # to the changelog (MonitorState.fold_batch): a crash before that reads them again.
+        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_SECONDS):
+            state.fold_batch(reading.read_events(events, prefix, settings.max_message_bytes),
+                             held=events)
+
+    @app.task
+    async def write_changes():
+        # A loop, not a faust timer: timers end as soon as the worker starts stopping, and then
+        # its consumer waits until every event held is acknowledged. Tasks end after that.
+        while True:
+            await asyncio.sleep(WRITE_SECONDS)
+            await state.write()
 
     @app.task
     async def read_dead_letter_decisions():

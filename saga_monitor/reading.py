@@ -10,9 +10,9 @@ the original message, the order id for saga events.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from saga_monitor.progress import Letter
 from shared.deadletters import DLT_SUFFIX, UNKNOWN_KIND
@@ -38,9 +38,23 @@ class Unreadable(NamedTuple):
     reason: str
 
 
+#: What the monitor folds: an event, an order's dead letter, or why a message was skipped.
+Item: TypeAlias = "Sighted | tuple[str, Letter] | Unreadable"
+
+
+def read_events(events: Iterable, prefix: str, max_bytes: int) -> Iterator[tuple[Item, int]]:
+    """A batch of faust events (``Stream.take_events``): what each means, with its partition."""
+    for event in events:
+        message = event.message
+        for item in read(message.topic.removeprefix(prefix), message.partition, message.offset,
+                         message.key, message.value, message.headers,
+                         timestamp=message.timestamp, max_bytes=max_bytes):
+            yield item, message.partition
+
+
 def read(topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
          headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None, *,
-         timestamp: float, max_bytes: int) -> list[Sighted | tuple[str, Letter] | Unreadable]:
+         timestamp: float, max_bytes: int) -> list[Item]:
     """``topic`` is without the deployment prefix. Returns what to fold (one thing or none)."""
     if topic.endswith(DLT_SUFFIX):
         letter = _letter(topic, partition, offset, key, _headers(headers), timestamp)

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from devtools.orders import UNSERVED, order_body
-from devtools.synthetic_sagas import HAPPY, saga
+from devtools.synthetic_sagas import HAPPY, NO_CARRIER, saga
 from saga_monitor.topics import READ
 from sagactl.kafka import partitions_of, publish_raw, read_topics
+from sagactl.topics import partitions_behind
 from shared.acls import DECISIONS_TOPIC
 from shared.events import Event, OrderCompleted, encode
 from shared.events.examples import EXAMPLES
@@ -199,18 +200,64 @@ async def test_finished_sagas_are_forgotten_after_the_retention_even_across_a_re
     await _ready(mesh, monitor)
     await mesh.publish(*saga("ord-done", HAPPY), *saga("ord-open", HAPPY[:3]))
 
-    gone = await mesh.wait_for_async(lambda: _absent(monitor, "ord-done"), timeout=60)
-    assert gone and await monitor.json("/api/sagas/ord-open")
-    changelog = [r async for r in read_topics(mesh.tool, ["saga_monitor-sagas-changelog"],
-                                              follow=False, from_beginning=True)]
-    # faust writes table keys as JSON; the last word on the finished saga is a tombstone.
-    assert [r.value for r in changelog if r.key == b'"ord-done"'][-1] is None
+    # A 404 also means "not read yet" (a batch is folded up to 0.2 s after it began): waiting
+    # for ord-done's absence alone passed before the monitor had read either saga. Its
+    # tombstone says it was read and then forgotten (faust writes table keys as JSON).
+    assert await mesh.wait_for_async(lambda: monitor.json("/api/sagas/ord-open"), timeout=60)
+    await _changelog_until(mesh, lambda records: [
+        r.value for r in records if r.key == b'"ord-done"'][-1:] == [None], timeout=60)
+    assert await _absent(monitor, "ord-done") and await monitor.json("/api/sagas/ord-open")
 
     monitor.stop()
     restarted = saga_monitor(**env)  # rebuilds its table from the changelog
     await _ready(mesh, restarted)
     assert await mesh.wait_for_async(lambda: restarted.json("/api/sagas/ord-open"), timeout=30)
     assert await _absent(restarted, "ord-done")
+
+
+async def test_each_saga_is_written_once_per_batch_to_its_own_partition_and_rebuilt_on_restart(
+        mesh, saga_monitor):
+    monitor = saga_monitor()
+    await _ready(mesh, monitor)
+    events = [event for n in range(30)
+              for event in saga(f"ord-batch-{n}", NO_CARRIER if n % 3 else HAPPY)]
+    await mesh.publish(*events)
+    rows = await mesh.wait_for_async(lambda: _finished_rows(monitor, 30), timeout=60)
+
+    sent = [r async for r in read_topics(mesh.tool, sorted({e.event_type for e in events}),
+                                         follow=False, from_beginning=True)]
+    expected = {(r.key.decode(), r.partition) for r in sent}
+    changelog = await _changelog_until(
+        mesh, lambda records: {(json.loads(r.key), r.partition) for r in records} == expected)
+    assert len(changelog) < len(events)  # a batch holding several events of a saga: one record
+
+    monitor.stop()
+    # Every offset committed: the restarted monitor reads no event again, so its table is
+    # what the changelog alone rebuilds.
+    types = sorted({e.event_type for e in events})
+    assert await partitions_behind(mesh.tool, {"saga_monitor": types}) == []
+    restarted = saga_monitor()
+    await _ready(mesh, restarted)
+    assert await mesh.wait_for_async(lambda: _finished_rows(restarted, 30), timeout=30) == rows
+
+
+async def _changelog_until(mesh, condition, timeout: float = 15.0) -> list:
+    """The monitor's changelog once ``condition`` holds for its records: the store answers at
+    once, the changelog gets each changed saga at the next write (every second)."""
+    async def records():
+        found = [r async for r in read_topics(mesh.tool, ["saga_monitor-sagas-changelog"],
+                                              follow=False, from_beginning=True)]
+        return found if condition(found) else None
+    return await mesh.wait_for_async(records, timeout=timeout)
+
+
+async def _finished_rows(monitor, count: int) -> dict | None:
+    """Every saga's row once all ``count`` are finished (less its age, which grows)."""
+    listed = await monitor.json("/api/sagas?limit=500")
+    if not listed or listed["total"] != count or not all(r["finished"] for r in listed["sagas"]):
+        return None
+    return {r["order_id"]: {k: v for k, v in r.items() if k != "age_seconds"}
+            for r in listed["sagas"]}
 
 
 async def test_the_monitor_says_loudly_and_is_not_ready_when_a_topic_it_reads_disappears(

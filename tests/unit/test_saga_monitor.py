@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,25 @@ T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 T0_SECONDS = T0.timestamp()
 DEADLINES = Deadlines(30.0, {})
 NO_DECISIONS: dict[str, dict] = {}
+
+
+class FakeTable(dict):
+    """What the monitor uses of a faust table: the mapping, its store, the changelog topic."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.data = self
+        self.changelog: list[tuple] = []
+        self.changelog_topic = self
+
+    async def send(self, *, key, value, partition, force, value_serializer):
+        assert force and (value_serializer == "raw") == (value is None)
+        self.changelog.append((partition, key, value))
+
+
+def written(state: MonitorState) -> int:
+    """The changelog records of a state's next write."""
+    return asyncio.run(state.write())
 
 
 def fold(events, record=None):
@@ -116,7 +136,7 @@ def test_a_dead_letter_is_read_from_its_headers_and_a_message_claiming_a_replay_
 def test_a_message_claiming_to_be_a_replay_hides_no_pending_letter():
     """Anyone who may write a saga topic can set ``dlt.replayed-from``: only the operator's
     decision on sagactl.dlq-decisions says a letter was replayed."""
-    state = MonitorState(Settings(), {}, clock=lambda: T0_SECONDS + 60)
+    state = MonitorState(Settings(), FakeTable(), clock=lambda: T0_SECONDS + 60)
     events = saga("ord-5", HAPPY[:3], start=T0)
     for event in events[:2]:
         state.fold(event, 1)
@@ -232,18 +252,6 @@ def test_percentiles_are_nearest_rank():
     assert percentiles([])["p50"] is None
 
 
-class FakeTable(dict):
-    """What the retention sweep uses of a faust table: the mapping, its store, the changelog."""
-
-    def __init__(self, *args) -> None:
-        super().__init__(*args)
-        self.data = self
-        self.changelog: list[tuple] = []
-
-    def send_changelog(self, partition, key, value, value_serializer=None):
-        self.changelog.append((partition, key, value))
-
-
 def test_finished_sagas_leave_the_table_after_the_retention_with_a_tombstone():
     now = T0 + timedelta(hours=1)
     old_letter = letter(at=T0.timestamp())
@@ -259,6 +267,7 @@ def test_finished_sagas_leave_the_table_after_the_retention_with_a_tombstone():
 
     assert state.expire() == 2
     assert set(table) == {"ord-recent", "ord-stuck"}
+    assert written(state) == 2
     assert sorted(table.changelog) == [(0, "ord-letter-only", None), (1, "ord-done", None)]
 
 

@@ -10,12 +10,13 @@ from saga_monitor.waiting import Deadlines
 from shared.events import encode
 from shared.settings import Settings
 from shared.uow import INSTANCE_HEADER
+from tests.unit.test_saga_monitor import FakeTable
 
 STEPS = Deadlines(30.0, {})
 
 
 def test_each_event_on_a_sagas_page_names_the_instance_that_decided_it():
-    state = MonitorState(Settings(), {})
+    state = MonitorState(Settings(), FakeTable())
     created, reserved = saga("ord-1", HAPPY[:2])
     for event, headers in ((created, [(INSTANCE_HEADER, b"order_service-2")]), (reserved, [])):
         for item in reading.read(event.event_type, 0, 1, b"ord-1", encode(event), headers,
