@@ -84,7 +84,10 @@ def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
         # its consumer waits until every event held is acknowledged. Tasks end after that.
         while True:
             await asyncio.sleep(WRITE_SECONDS)
-            await state.write()
+            try:
+                await state.write()
+            except Exception:  # the producer refused: kept for the next write (MonitorState)
+                log.exception("writing the sagas' changes to the changelog failed; retrying")
 
     @app.task
     async def read_dead_letter_decisions():

@@ -115,9 +115,16 @@ class MonitorState:
         unwritten, self._unwritten = self._unwritten, {}
         held, self._held = self._held, []
         send = self.table.changelog_topic.send
-        for order_id, (partition, record) in unwritten.items():
-            await send(key=order_id, value=record, partition=partition, force=True,
-                       value_serializer="raw" if record is None else None)
+        try:
+            for order_id, (partition, record) in unwritten.items():
+                await send(key=order_id, value=record, partition=partition, force=True,
+                           value_serializer="raw" if record is None else None)
+        except BaseException:
+            # Nothing acknowledged: the next write sends all of it again (a record sent twice
+            # is the same record), except where a later fold or sweep has a newer one.
+            self._unwritten = {**unwritten, **self._unwritten}
+            self._held = [*held, *self._held]
+            raise
         for event in held:
             event.ack()
         return len(unwritten)

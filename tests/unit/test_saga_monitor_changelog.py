@@ -110,3 +110,38 @@ def test_any_interleaving_of_folds_sweeps_and_writes_leaves_a_changelog_that_reb
 
     asyncio.run(run())
     assert rebuilt(table.changelog, tmp_path) == dict(table)
+
+
+class RefusingOnce(FakeTable):
+    """A producer that refuses one send, then takes everything."""
+
+    refused = False
+
+    async def send(self, **record) -> None:
+        if not self.refused:
+            self.refused = True
+            raise RuntimeError("producer refused")
+        await super().send(**record)
+
+
+class HeldEvent:
+    def __init__(self) -> None:
+        self.message, self.acks = self, 0
+
+    def incref(self) -> None:
+        pass
+
+    def ack(self) -> None:
+        self.acks += 1
+
+
+def test_a_write_the_producer_refuses_acknowledges_nothing_and_the_next_sends_it_all(tmp_path):
+    table, event = RefusingOnce(), HeldEvent()
+    state = MonitorState(Settings(), table, clock=lambda: T0_SECONDS)
+    state.fold_batch(interleaved({"ord-1": 2, "ord-2": 1}), held=[event])
+
+    with pytest.raises(RuntimeError):
+        written(state)
+    assert event.acks == 0
+    assert written(state) == 2 and event.acks == 1
+    assert rebuilt(table.changelog, tmp_path) == dict(table)
