@@ -39,16 +39,16 @@ from saga_monitor.decisions import Decisions
 from saga_monitor.metrics import MonitorMetrics
 from saga_monitor.progress import EVENTS, FINISHED, PARTITION, STARTED, STATUS, UPDATED
 from saga_monitor.reading import Item, Sighted, Unreadable
-from saga_monitor.stats import Snapshot, take
+from saga_monitor.stats import Changes, Snapshot, take
 from saga_monitor.topics import TopicWatch
 from saga_monitor.waiting import Deadlines, check_step_names
 from shared.events import Event
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-#: Recompute the overview at most this often while sagas change, and at least once a second;
-#: but never spend more than a fifth of the time on it (a pass over 100,000 sagas is not free).
-SNAPSHOT_MIN_AGE, SNAPSHOT_MAX_AGE, SNAPSHOT_SHARE = 0.25, 1.0, 0.2
+#: Recompute the overview once it is this old, but never spend more than a fifth of the time
+#: on it (a pass over 100,000 sagas is not free); its counts are kept current meanwhile.
+SNAPSHOT_AGE, SNAPSHOT_SHARE = 1.0, 0.2
 
 
 class MonitorState:
@@ -64,8 +64,8 @@ class MonitorState:
         #: Grows with every change the pages show (the live stream compares it).
         self.version = 0
         self._snapshot: Snapshot | None = None
-        self._snapshot_version = -1
         self._snapshot_cost = 0.0
+        self._since_snapshot = Changes()
         #: Sagas changed since the last write: the partition and the record (None: expired),
         #: and the events that changed them (``write``).
         self._unwritten: dict[str, tuple[int, tuple | None]] = {}
@@ -150,21 +150,24 @@ class MonitorState:
         if new is old or new is None:
             return False
         self.table.data[order_id] = new  # the store only: the changelog at the next write
+        self._since_snapshot.saga(old, new)
         self._unwritten[order_id] = (partition, new)
         if new[FINISHED] is not None and (old is None or old[FINISHED] is None):
             self.metrics.duration.labels(new[STATUS]).observe(new[FINISHED] - new[STARTED])
         return True
 
+    def stats(self) -> dict:
+        """The overview (``Snapshot.stats``), its counts as of the last batch folded."""
+        return self._since_snapshot.on(self.snapshot().stats())
+
     def snapshot(self) -> Snapshot:
         now = self.clock()
         cached = self._snapshot
-        age = now - cached.taken_at if cached else None
-        pause = self._snapshot_cost / SNAPSHOT_SHARE
-        if cached is None or age >= max(SNAPSHOT_MAX_AGE, pause) or (
-                self.version != self._snapshot_version and age >= max(SNAPSHOT_MIN_AGE, pause)):
+        if cached is None or now - cached.taken_at >= max(
+                SNAPSHOT_AGE, self._snapshot_cost / SNAPSHOT_SHARE):
             started = time.perf_counter()
-            self._snapshot_version = self.version
             self._snapshot = cached = take(self.items(), now, self.deadlines, self.window)
+            self._since_snapshot = Changes()
             self.metrics.set_snapshot(cached.by_status, len(cached.stuck))
             self._snapshot_cost = time.perf_counter() - started
         return cached
@@ -176,6 +179,7 @@ class MonitorState:
             done_at = record[FINISHED] if record[EVENTS] else record[UPDATED]
             if done_at is not None and now - done_at > self.retention:
                 del self.table.data[order_id]  # the store only: the tombstone at the next write
+                self._since_snapshot.saga(record, None)
                 self._unwritten[order_id] = (record[PARTITION], None)
                 expired += 1
         if expired:

@@ -1,14 +1,17 @@
 """The overview in one pass over the table: counts by status, stuck sagas first, throughput and
 duration percentiles over the last minutes, and search with paging.
 
-However many pages ask, a snapshot is recomputed only once it is stale — 0.25 s old while
-sagas change, a second old otherwise — and never for more than a fifth of the time
-(``MonitorState.snapshot`` caches it), so a pass over 100,000 sagas is paid once, not per request.
+However many pages ask, a snapshot is recomputed only once it is a second old, and never for
+more than a fifth of the time (``MonitorState.snapshot`` caches it), so a pass over 100,000
+sagas is paid once, not per request. The counts by status do not wait for the next pass:
+:class:`Changes` adds every fold and sweep since the last one (so the overview's counts trail
+the topics by a batch, not by a pass).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -55,6 +58,29 @@ class Snapshot:
                 for outcome, durations in self.durations.items()},
             "throughput": self.series,
         }
+
+
+class Changes:
+    """How the counts by status moved since the last pass over the table: every saga that
+    appeared, changed status, finished or left. (A table restored from its changelog is counted
+    by the next pass, at most a second later.)"""
+
+    def __init__(self) -> None:
+        self.by_status: Counter = Counter()
+        self.finished = 0
+
+    def saga(self, old: tuple | None, new: tuple | None) -> None:
+        for record, sign in ((old, -1), (new, 1)):
+            if record is not None:
+                self.by_status[record[STATUS]] += sign
+                self.finished += sign * (record[FINISHED] is not None)
+
+    def on(self, stats: dict) -> dict:
+        """A snapshot's ``stats()`` with these changes added to its counts."""
+        by_status = {status: count + self.by_status[status]
+                     for status, count in stats["by_status"].items()}
+        return {**stats, "by_status": by_status, "sagas": sum(by_status.values()),
+                "finished": stats["finished"] + self.finished}
 
 
 def take(items: Iterable[tuple[str, tuple]], now: float, deadlines: Deadlines,

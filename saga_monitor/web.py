@@ -69,7 +69,7 @@ def add_routes(app: faust.App, state: MonitorState, allowed_hosts: list[str]) ->
 
     @app.page("/api/stats", name="api_stats")
     async def stats(view, request):
-        return view.json(state.snapshot().stats())
+        return view.json(state.stats())
 
     @app.page("/api/sagas", name="api_sagas")
     async def sagas(view, request):

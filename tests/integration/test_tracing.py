@@ -95,13 +95,21 @@ class _OtlpReceiver:
         return names
 
 
-async def test_spans_go_to_the_otlp_endpoint_the_settings_name(mesh):
+@pytest.fixture
+def otlp_receiver():
+    """Asked for before the mesh, so it outlives the mesh's teardown: an exporter whose
+    endpoint has gone retries with backoff for many seconds."""
     receiver = _OtlpReceiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
+async def test_spans_go_to_the_otlp_endpoint_the_settings_name(otlp_receiver, mesh):
+    receiver = otlp_receiver
     mesh.configure("payment_service", otlp_endpoint=receiver.url)
     await mesh.start()
     await mesh.seed(STOCK, BALANCES)
     await mesh.wait_until_final(await mesh.place_order(order_body(quantity=1)))
     await mesh.stop()  # flushes the batch of spans
-    receiver.server.shutdown()
     assert receiver.services() == {"payment_service"}
     assert {path for path, _ in receiver.received} == {"/v1/traces"}

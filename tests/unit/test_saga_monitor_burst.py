@@ -179,3 +179,26 @@ def test_the_changelog_producer_sends_records_in_batches_not_one_request_each(tm
 def test_the_shortest_deadline_is_the_default_or_a_shorter_step(steps):
     assert Deadlines(30.0, steps).shortest == 30.0
     assert Deadlines(30.0, {**steps, "StockReserved": 2.0}).shortest == 2.0
+
+
+def test_the_overviews_counts_include_every_batch_folded_and_every_sweep_since_its_last_pass():
+    from saga_monitor.stats import take
+    table, now = FakeTable(), [T0_SECONDS]
+    state = MonitorState(Settings(monitor_retention_seconds=60), table, clock=lambda: now[0])
+
+    def counts(stats: dict) -> tuple:
+        return stats["by_status"], stats["finished"], stats["sagas"]
+
+    def a_fresh_pass() -> tuple:
+        return counts(take(table.items(), now[0], state.deadlines, state.window).stats())
+
+    state.stats()  # a pass over the empty table: the snapshot is kept for a second
+    batch = interleaved({f"ord-{n}": n % 3 for n in range(6)})
+    for start in range(0, len(batch), 7):
+        state.fold_batch(batch[start:start + 7])
+        assert counts(state.stats()) == a_fresh_pass()
+    assert counts(state.stats())[1] > 0  # some finished, some still running
+    now[0] += 3600  # past the retention: the next stats() makes a pass of its own anyway
+    state.stats()
+    state.fold_batch(interleaved({"ord-late": 1})[:2])
+    assert state.expire() > 0 and counts(state.stats()) == a_fresh_pass()
