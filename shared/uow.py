@@ -75,11 +75,8 @@ class UnitOfWork:
 
     def __exit__(self, *exc_info: object) -> None:
         if self._savepoint is not None:  # left without commit(): undo everything
-            if self._joined:  # back to where the step began; the runtime then ends it
-                if self.db.in_transaction:
-                    self.db.execute(f"ROLLBACK TO {self._savepoint}")
-            else:
-                self.db.roll_back_to(self._savepoint)
+            # A joined step goes back to where it began; the runtime that opened it ends it.
+            self.db.roll_back_to(self._savepoint, release=not self._joined)
             self._savepoint = None  # pragma: no mutate (read again only after __enter__)
             self._emitted, self._messages, self._after_commit = [], [], []
         self._end_own_transaction()

@@ -90,10 +90,10 @@ class Database:
         try:
             yield name
         except BaseException:
-            self.open_step = False
             self.roll_back_to(name)
             raise
-        self.open_step = False
+        finally:
+            self.open_step = False
         self.execute(f"RELEASE {name}")
 
     def join_step(self) -> bool:
@@ -102,12 +102,14 @@ class Database:
         joined, self.open_step = self.open_step, False
         return joined
 
-    def roll_back_to(self, name: str) -> None:
+    def roll_back_to(self, name: str, release: bool = True) -> None:
         """Undo a savepoint's work — unless the database already rolled back the whole
-        transaction (a full disk, a lost connection), which took the savepoint with it."""
+        transaction (a full disk, a lost connection), which took the savepoint with it.
+        ``release=False`` keeps the savepoint open, for its owner to end."""
         if self.in_transaction:
             self.execute(f"ROLLBACK TO {name}")
-            self.execute(f"RELEASE {name}")
+            if release:
+                self.execute(f"RELEASE {name}")
 
 
 class Store(Protocol):

@@ -8,7 +8,7 @@ from aiokafka.protocol.admin import CreateAclsRequest_v0, CreateAclsRequest_v1
 
 from order_service.repository import OrderUnitOfWork, create_tables
 from participants import OPERATOR, ORCHESTRATED_SERVICES, PARTICIPANTS
-from sagactl.acls import _Batch, _CreateAcls
+from sagactl.acls import _CreateAcls
 from sagactl.docs.catalog import render
 from shared.acls import policy
 from shared.choreography import Reaction, ServiceSpec
@@ -238,7 +238,7 @@ def test_a_step_before_the_pivot_that_changes_nothing_needs_no_compensation():
 
 def test_every_acl_goes_in_one_request_in_the_shape_each_protocol_version_takes():
     acls = policy(PARTICIPANTS, OPERATOR, "p.")[:3]
-    request = _Batch.of(_CreateAcls, acls)
+    request = _CreateAcls(acls)
     v1 = request.build(CreateAclsRequest_v1).creations
     v0 = request.build(CreateAclsRequest_v0).creations
     assert [entry[3] for entry in v1] == [f"User:{acl.principal}" for acl in acls]

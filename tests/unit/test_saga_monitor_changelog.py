@@ -11,11 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from saga_monitor import reading
 from saga_monitor.app import RecordCodec, create_app
 from saga_monitor.state import MonitorState
 from shared.settings import Settings
 from tests.unit.test_saga_monitor import T0_SECONDS, FakeTable, letter, written
-from tests.unit.test_saga_monitor_burst import interleaved
+from tests.unit.test_saga_monitor_burst import AckLog, delivered, interleaved
 
 
 class SlowChangelog(FakeTable):
@@ -124,24 +125,18 @@ class RefusingOnce(FakeTable):
         await super().send(**record)
 
 
-class HeldEvent:
-    def __init__(self) -> None:
-        self.message, self.acks = self, 0
-
-    def incref(self) -> None:
-        pass
-
-    def ack(self) -> None:
-        self.acks += 1
-
-
 def test_a_write_the_producer_refuses_acknowledges_nothing_and_the_next_sends_it_all(tmp_path):
-    table, event = RefusingOnce(), HeldEvent()
+    table = RefusingOnce()
     state = MonitorState(Settings(), table, clock=lambda: T0_SECONDS)
-    state.fold_batch(interleaved({"ord-1": 2, "ord-2": 1}), held=[event])
+    consumer = AckLog(table)
+    batch = [delivered(consumer, event, partition, offset)
+             for offset, (event, partition) in enumerate(interleaved({"ord-1": 2, "ord-2": 1}))]
+    state.fold_batch(reading.read_events(batch, "", 65536), held=batch)
+    for event in batch:
+        event.ack()  # the stream's own ack
 
     with pytest.raises(RuntimeError):
         written(state)
-    assert event.acks == 0
-    assert written(state) == 2 and event.acks == 1
+    assert consumer.acked == []
+    assert written(state) == 2 and len(consumer.acked) == len(batch)
     assert rebuilt(table.changelog, tmp_path) == dict(table)
