@@ -18,7 +18,7 @@ import logging
 import faust
 from faust.serializers import codecs
 
-from saga_monitor import decisions, progress, reading
+from saga_monitor import decisions, delivery, progress, reading
 from saga_monitor.state import MonitorState
 from saga_monitor.topics import APP_ID, READ
 from saga_monitor.views import row
@@ -48,7 +48,7 @@ class RecordCodec(codecs.Codec):
 def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
     datadir = settings.database_path.parent / "saga_monitor-data"
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = delivery.App(
         settings.topic(APP_ID),
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         store="memory://",
