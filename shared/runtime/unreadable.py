@@ -3,10 +3,11 @@
 aiokafka unpacks a fetched partition lazily. When it meets a record batch it cannot read — a
 corrupt CRC, a codec this process lacks, a header key that is not UTF-8 — it raises from
 ``getmany`` and drops what that call had read so far, from every partition; it does not say
-which partition failed. So the consumer goes back to its own positions and reads each
-partition alone; the partition that fails is then read **one record at a time**, so the good
-records in front of the bad one come back and are handled like any others. Only a record
-that fails with nothing read before it is blamed. It is tried again with a backoff (its
+which partition failed. So the consumer goes back to its own positions and reads alone each
+partition that has records left (the last fetch says which: a read of a partition already
+read to its end only waits); the partition that fails is then read **one record at a time**,
+so the good records in front of the bad one come back and are handled like any others. Only a
+record that fails with nothing read before it is blamed. It is tried again with a backoff (its
 partition paused meanwhile, the others flowing), and set aside — dead-lettered by its
 coordinates — after ``SAGA_UNREADABLE_MAX_TRIES``. A broker's error (not authorized, not the
 leader, …) blames no record: it is not about one record, and it ends the consumer instead.
@@ -51,6 +52,8 @@ class UnreadableRecords:
         await self.rewind(owned)
         found: Records = {}
         for tp in sorted(owned - set(self._paused)):
+            if not await self._has_unread_records(tp):
+                continue  # nothing there: its next records come with the next fetch
             try:
                 # Short waits: after the rewind one fetch brings every partition's records.
                 found.update(await self.consumer.getmany(tp, timeout_ms=200,
@@ -64,6 +67,15 @@ class UnreadableRecords:
                 else:
                     await self._blame(tp, error)
         return found
+
+    async def _has_unread_records(self, tp: TopicPartition) -> bool:
+        """Unless the last fetch of the partition found it read to its end (its high-water
+        mark). A service owns dozens of partitions and a read of an empty one waits its whole
+        timeout: reading each took seconds per unreadable record, most of it waiting."""
+        if tp not in self.consumer.assignment():
+            return False
+        highwater = self.consumer.highwater(tp)
+        return highwater is None or await self.consumer.position(tp) < highwater
 
     def resume_due(self) -> None:
         """Partitions whose backoff is over are read again."""
