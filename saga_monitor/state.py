@@ -158,7 +158,8 @@ class MonitorState:
 
     def stats(self) -> dict:
         """The overview (``Snapshot.stats``), its counts as of the last batch folded."""
-        return self._since_snapshot.on(self.snapshot().stats())
+        snapshot = self.snapshot()  # first: a fresh pass starts a fresh count of changes
+        return self._since_snapshot.on(snapshot.stats())
 
     def snapshot(self) -> Snapshot:
         now = self.clock()

@@ -16,7 +16,7 @@ from faust.types.tuples import ConsumerMessage
 from devtools.synthetic_sagas import HAPPY, NO_CARRIER, saga
 from saga_monitor import progress, reading, waiting
 from saga_monitor.app import create_app
-from saga_monitor.state import MonitorState
+from saga_monitor.state import SNAPSHOT_AGE, MonitorState
 from saga_monitor.stats import take
 from saga_monitor.waiting import Deadlines, stuck
 from shared.events import encode
@@ -202,3 +202,17 @@ def test_the_overviews_counts_include_every_batch_folded_and_every_sweep_since_i
     state.stats()
     state.fold_batch(interleaved({"ord-late": 1})[:2])
     assert state.expire() > 0 and counts(state.stats()) == a_fresh_pass()
+
+
+def test_the_overview_counts_a_batch_once_when_its_pass_is_due_at_that_very_request():
+    table, now = FakeTable(), [T0_SECONDS]
+    state = MonitorState(Settings(), table, clock=lambda: now[0])
+    state.stats()  # a pass over the empty table
+    state.fold_batch(interleaved({f"ord-{n}": n % 3 for n in range(6)}))
+    now[0] += SNAPSHOT_AGE  # this request makes a fresh pass, which has the batch already
+
+    stats = state.stats()
+
+    fresh = take(table.items(), now[0], state.deadlines, state.window).stats()
+    assert (stats["by_status"], stats["finished"]) == (fresh["by_status"], fresh["finished"])
+    assert min(stats["by_status"].values()) >= 0
