@@ -25,8 +25,8 @@ from mode.services import WaitResults
 
 class Consumer(kafka_driver.Consumer):
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
-        if timeout is None and len(coros) == 2 and self._is_delivery(coros[0]) \
-                and self._delivery_cannot_wait():
+        if (timeout is None and len(coros) == 2 and self._is_delivery(coros[0])
+                and self._delivery_cannot_wait()):
             delivery, suspended = coros
             suspended.close()  # the suspension's wait, never started
             return WaitResults([delivery], [await delivery], False)

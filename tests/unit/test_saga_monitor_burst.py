@@ -182,7 +182,6 @@ def test_the_shortest_deadline_is_the_default_or_a_shorter_step(steps):
 
 
 def test_the_overviews_counts_include_every_batch_folded_and_every_sweep_since_its_last_pass():
-    from saga_monitor.stats import take
     table, now = FakeTable(), [T0_SECONDS]
     state = MonitorState(Settings(monitor_retention_seconds=60), table, clock=lambda: now[0])
 
