@@ -21,7 +21,7 @@ CRASH_POINTS = (
     "after_publish",           # broker acknowledged, outbox row not yet marked sent
     "before_offset_commit",    # handled and committed locally, Kafka offset not committed
     "during_compensation",     # inside a compensating transaction, before it commits
-    "inside_group_commit",     # some events of a batch applied in savepoints, before COMMIT
+    "inside_group_commit",     # some events of a batch applied, before COMMIT
 )
 
 

@@ -5,8 +5,12 @@ in exactly one durable place: applied (inbox + state + outbox committed), queued
 behind its order, parked, or dead-lettered. Only then may the consumer commit the offsets.
 If it raises, nothing of the batch was decided and the consumer must redeliver all of it.
 
-Group commit: the batch is one SQLite transaction (one fsync), each event inside its own
-savepoint, so a failing handler rolls back only its own effects. Runs on the writer thread.
+Group commit: the batch is one transaction (one fsync on SQLite). It is first decided without
+a savepoint per event, the common case: every event decoded, none waiting behind its order,
+every handler done. Anything else undoes that whole attempt, and the batch is decided again with
+each event in a savepoint of its own, so that a failing handler rolls back only its own
+effects (a handler that failed is not called again for it in that second attempt). Where spans
+are exported, batches are decided that second way from the start. Runs on the writer thread.
 """
 
 from __future__ import annotations
@@ -61,20 +65,41 @@ class EventProcessor:
         self.crash_points = crash_points or CrashPoints(None)
         self.metrics = metrics or ServiceMetrics()
         self.tracing = tracing or Tracing("service")
-        self._handled: list[tuple[Event, list[Event], int, str | None]] = []  # pragma: no mutate
+        self._handled: list[tuple[Event, list[Event], int, str | None, float]] = []  # pragma: no mutate
         self._after_commit_actions: list[Callable[[], None]] = []  # pragma: no mutate
         self._queue_may_hold = True  # pragma: no mutate (set per batch)
+        #: Each event in a savepoint of its own (False: the first attempt at a batch).
+        self._stepwise = True
+        #: The delivery whose handler failed in the batch's first attempt, and how.
+        self._failed_before: tuple[Delivery, Exception] | None = None
 
     def process_batch(self, deliveries: Sequence[Delivery]) -> list[OutgoingMessage]:
         """Decide every delivery in one transaction; returns the outbox rows it committed."""
-        started, messages = time.perf_counter(), []
-        self._handled, self._after_commit_actions = [], []
-        with self.db.transaction():
-            # Almost always empty: then no event of the batch needs to ask it about its key.
-            self._queue_may_hold = not self.queue.is_empty()
-            for delivery in deliveries:
-                messages += self._process(delivery)
+        started = time.perf_counter()
+        try:
+            # Where spans are exported, an attempt undone would leave spans of events that were
+            # not decided: decided stepwise at once.
+            messages = self._decide(deliveries, stepwise=self.tracing.exports)
+        except _NotTheCommonCase as uncommon:
+            # A handler that failed is not called again for it: its failure is decided as is.
+            self._failed_before = uncommon.failed
+            messages = self._decide(deliveries, stepwise=True)
         self._after_commit(started, len(deliveries))
+        return messages
+
+    def _decide(self, deliveries: Sequence[Delivery], *, stepwise: bool
+                ) -> list[OutgoingMessage]:
+        messages: list[OutgoingMessage] = []
+        self._handled, self._after_commit_actions = [], []
+        self._stepwise = stepwise
+        try:
+            with self.db.transaction():
+                # Almost always empty: then no event of the batch needs to ask it about its key.
+                self._queue_may_hold = not self.queue.is_empty()
+                for delivery in deliveries:
+                    messages += self._process(delivery)
+        finally:
+            self._stepwise, self._failed_before = True, None
         return messages
 
     def retry_due(self) -> list[OutgoingMessage]:
@@ -126,10 +151,12 @@ class EventProcessor:
             event = decode(delivery.value, expected_type=delivery.topic,
                            max_bytes=self.max_message_bytes)
         except RejectedMessage as rejected:
+            self._unless_stepwise()
             return self.reject(delivery, kind=rejected.kind, reason=rejected.reason)
         if not self.dispatcher.takes_part(event):
             return []  # nothing for this service in its saga's flow: nothing to apply or log
         if self._queue_may_hold and self.queue.holds(event.key):
+            self._unless_stepwise()
             self._wait_behind_earlier_events(event, delivery)
             return []
         outcome = self._react(event, delivery, attempts=1)
@@ -155,13 +182,16 @@ class EventProcessor:
 
     def _react(self, event: Event, delivery: Delivery,
                attempts: int) -> list[OutgoingMessage] | Exception:
-        """Apply the event in a savepoint of its own, inside its span: its outbox rows, or why
-        it failed."""
+        """Apply the event in a step of its own (a savepoint when the batch is decided
+        stepwise), inside its span: its outbox rows, or why it failed."""
         started = time.perf_counter()
         with self.tracing.handling(event, delivery.headers) as headers:
             trace_id = current_trace_id()
             try:
-                with self.db.savepoint(joinable=True):
+                if self._failed_before and self._failed_before[0] is delivery:
+                    raise self._failed_before[1]
+                with (self.db.savepoint(joinable=True) if self._stepwise
+                      else self.db.unguarded_step()):
                     reacted = self.dispatcher.handle(event, headers)
             except Exception as error:
                 if not self.db.in_transaction:
@@ -169,15 +199,22 @@ class EventProcessor:
                     # PostgreSQL: a lock conflict with another instance): nothing of it was
                     # decided, so it must not go on in autocommit. Redeliver it all.
                     raise
+                if not self._stepwise:
+                    raise _NotTheCommonCase((delivery, error)) from error
                 self.metrics.failed.labels(event.event_type).inc()
                 record_failure(error)
                 return error
-        self.metrics.labelled(self.metrics.handler_seconds, event.event_type).observe(
-            time.perf_counter() - started)
-        self._handled.append((event, reacted.emitted, attempts, trace_id))
+        self._handled.append((event, reacted.emitted, attempts, trace_id,
+                              time.perf_counter() - started))
         self._after_commit_actions += reacted.after_commit
         self.crash_points.reached("inside_group_commit", event.event_type)
         return reacted.messages
+
+    def _unless_stepwise(self) -> None:
+        """Outside the common case: a batch's first attempt stops here, and the batch is
+        decided again, every event in a savepoint of its own."""
+        if not self._stepwise:
+            raise _NotTheCommonCase(None)
 
     def _wait_behind_earlier_events(self, event: Event, delivery: Delivery) -> None:
         if self.queue.revive_replayed(event, delivery):
@@ -235,7 +272,9 @@ class EventProcessor:
         for event_type, count in Counter(event.event_type for event, *_ in self._handled).items():
             self.metrics.labelled(self.metrics.handled, event_type).inc(count)
         with one_write():
-            for event, emitted, attempts, trace_id in self._handled:
+            for event, emitted, attempts, trace_id, seconds in self._handled:
+                self.metrics.labelled(self.metrics.handler_seconds, event.event_type).observe(
+                    seconds)
                 _log_handled(event, emitted, attempts, trace_id)
         self._run_after_commit()
         self.crash_points.reached("after_local_commit",
@@ -248,6 +287,15 @@ class EventProcessor:
                 action()
             except Exception:  # the state is committed: a failed side effect must not undo it
                 log.exception("a side effect after the commit failed")
+
+class _NotTheCommonCase(Exception):
+    """A batch's first attempt met something only a savepoint per event can decide: a
+    message to dead-letter, an event to queue, or a handler that failed (``failed``)."""
+
+    def __init__(self, failed: tuple[Delivery, Exception] | None) -> None:
+        super().__init__("decided again, each event in a savepoint of its own")
+        self.failed = failed
+
 
 def _coordinates(delivery: Delivery) -> str:
     """Where a record was read; its timestamp too where known, so that a topic deleted and

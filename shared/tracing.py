@@ -85,6 +85,11 @@ class Tracing:
 
             self.add_exporter(OTLPSpanExporter(endpoint=otlp_endpoint), batch=True)
 
+    @property
+    def exports(self) -> bool:
+        """Spans are made (an exporter reads them), not only trace context passed on."""
+        return self.provider is not None
+
     def add_exporter(self, exporter: SpanExporter, *, batch: bool = False) -> None:
         if self.provider is None:  # spans are made from now on: something reads them
             self.provider = TracerProvider(

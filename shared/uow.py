@@ -25,7 +25,7 @@ from shared.inbox import Inbox
 from shared.outbox import Outbox, OutgoingMessage
 from shared.saga import COMPENSATIONS, LATEST_VERSION
 from shared.store import Database
-from shared.store.base import SAVEPOINT
+from shared.store.base import SAVEPOINT, StepNotUndoable
 
 #: Which instance of its service decided an event: for the monitor and for people.
 INSTANCE_HEADER = "saga.instance"
@@ -73,12 +73,18 @@ class UnitOfWork:
         self._emitted, self._messages, self._after_commit = [], [], []
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, failure: type[BaseException] | None, *exc_info: object) -> None:
         if self._savepoint is not None:  # left without commit(): undo everything
-            # A joined step goes back to where it began; the runtime that opened it ends it.
-            self.db.roll_back_to(self._savepoint, release=not self._joined)
             self._savepoint = None  # pragma: no mutate (read again only after __enter__)
             self._emitted, self._messages, self._after_commit = [], [], []
+            if self._joined and not self.db.step_undoable:
+                # No savepoint to go back to: the step's owner undoes the whole transaction
+                # when this failure reaches it; one that would not reach it is made one.
+                if failure is None:
+                    raise StepNotUndoable(f"a {self.producer} unit of work ended without commit")
+                return
+            # A joined step goes back to where it began; the runtime that opened it ends it.
+            self.db.roll_back_to(SAVEPOINT, release=not self._joined)
         self._end_own_transaction()
 
     def _end_own_transaction(self) -> None:

@@ -25,6 +25,11 @@ class InstanceInUse(RuntimeError):
     """Another running process is this instance already."""
 
 
+class StepNotUndoable(RuntimeError):
+    """A unit of work in an unguarded step ended without commit(): only the whole transaction
+    can undo it."""
+
+
 class StoreUnreachable(RuntimeError):
     """The database server did not answer (or refused us) within the time we wait."""
 
@@ -75,8 +80,11 @@ class Database:
         return self.scalar(f"SELECT count(*) FROM {table}{f' WHERE {where}' if where else ''}",
                            params)
 
-    #: A savepoint just opened with ``joinable=True`` that no unit of work has joined yet.
+    #: A savepoint just opened with ``joinable=True`` (or an :meth:`unguarded_step`) that no
+    #: unit of work has joined yet.
     open_step: bool = False
+    #: False inside :meth:`unguarded_step`: the step a unit of work joins there cannot be undone.
+    step_undoable: bool = True
 
     @contextmanager
     def savepoint(self, joinable: bool = False) -> Iterator[str]:
@@ -95,6 +103,18 @@ class Database:
         finally:
             self.open_step = False
         self.execute(f"RELEASE {name}")
+
+    @contextmanager
+    def unguarded_step(self) -> Iterator[None]:
+        """A step without a savepoint, for a batch in which nothing is expected to fail: the
+        first unit of work inside joins it as it would a joinable savepoint, and the pair of
+        statements is saved. Nothing can undo it alone: a unit of work left without commit()
+        raises :class:`StepNotUndoable`, and the step's owner undoes the whole transaction."""
+        self.open_step, self.step_undoable = True, False
+        try:
+            yield
+        finally:
+            self.open_step, self.step_undoable = False, True
 
     def join_step(self) -> bool:
         """Take the joinable savepoint opened last, if nothing has taken it: its owner releases

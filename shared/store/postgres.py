@@ -101,9 +101,20 @@ class PostgresDatabase(Database):
     def savepoint(self, joinable: bool = False) -> Iterator[str]:
         """As any savepoint, except that a lock conflict rolls back the whole transaction
         (see the module's docstring): the caller sees it gone, as after a lost connection."""
+        with self._whole_on_lock_conflict(), super().savepoint(joinable) as name:
+            yield name
+
+    @contextmanager
+    def unguarded_step(self) -> Iterator[None]:
+        """As any unguarded step; a lock conflict rolls back the whole transaction (as in a
+        savepoint), so that the batch is read again later instead of decided again at once."""
+        with self._whole_on_lock_conflict(), super().unguarded_step():
+            yield
+
+    @contextmanager
+    def _whole_on_lock_conflict(self) -> Iterator[None]:
         try:
-            with super().savepoint(joinable) as name:
-                yield name
+            yield
         except LOCK_CONFLICTS:
             if self.in_transaction:
                 self.conn.execute("ROLLBACK")

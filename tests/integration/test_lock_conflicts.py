@@ -76,13 +76,14 @@ def test_an_instance_starting_beside_a_busy_one_migrates_without_waiting_for_its
             create_all_tables(starting, inventory_tables)
 
 
+@pytest.mark.parametrize("step", ["savepoint", "unguarded_step"])
 @pytest.mark.parametrize("sqlstate", ["40P01", "55P03"])  # deadlock detected, lock not available
-def test_a_lock_conflict_in_a_savepoint_rolls_back_the_whole_transaction(store, sqlstate):
+def test_a_lock_conflict_in_a_step_rolls_back_the_whole_transaction(store, sqlstate, step):
     db = store.open_writer()
     db.execute("CREATE TABLE steps (n int)")
     with db.transaction():
         db.execute("INSERT INTO steps VALUES (1)")
-        with pytest.raises(psycopg.errors.lookup(sqlstate)), db.savepoint():
+        with pytest.raises(psycopg.errors.lookup(sqlstate)), getattr(db, step)():
             db.execute(f"DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '{sqlstate}'; "
                        "END $$")
         assert not db.in_transaction  # the earlier steps, and their locks, are gone too

@@ -16,18 +16,21 @@ from shared.testing import SimulatedClock
 
 
 class FlakyHandlers:
-    """Wraps the dispatcher: the first calls raise ``errors`` one after another, as a broken
-    dependency would; the calls after them are handled."""
+    """Wraps the dispatcher: the first calls raise ``errors`` one after another (a None among
+    them: that call is handled), as a broken dependency would; the calls after them are
+    handled. ``orders`` lists the order of each call's event."""
 
-    def __init__(self, dispatcher, errors: Sequence[Exception]) -> None:
+    def __init__(self, dispatcher, errors: Sequence[Exception | None]) -> None:
         self.dispatcher, self.errors, self.calls = dispatcher, list(errors), 0
+        self.orders: list[str | None] = []
 
     def __getattr__(self, name):  # the rest of the dispatcher's interface, as it is
         return getattr(self.dispatcher, name)
 
     def handle(self, evt: Event, headers=()):
         self.calls += 1
-        if self.calls <= len(self.errors):
+        self.orders.append(evt.order_id)
+        if self.calls <= len(self.errors) and self.errors[self.calls - 1] is not None:
             raise self.errors[self.calls - 1]
         return self.dispatcher.handle(evt, headers)
 

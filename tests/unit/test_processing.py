@@ -11,6 +11,7 @@ from inventory_service.repository import InventoryUnitOfWork, create_tables
 from shared.deadletters import MAX_DEAD_LETTER_BYTES, Delivery
 from shared.errors import PermanentError
 from shared.events import OrderShipped, StockAdded
+from shared.metrics import ServiceMetrics
 from shared.retry import RetryQueue
 from shared.store import open_database
 from tests.support.builders import event, order_created
@@ -41,6 +42,62 @@ def test_a_batch_is_applied_in_one_transaction_with_each_event_in_its_own_savepo
     assert [r["order_id"] for r in stocked_inventory.rows("reservations")] == ["ord-b"]
     assert [r["order_id"] for r in stocked_inventory.rows("inbox") if r["order_id"]] == ["ord-b"]
     assert RetryQueue(stocked_inventory.db).counts()["WAITING"] == 1
+
+
+def _statements(service, run) -> list[str]:
+    """The SQL statements ``run()`` made on the service's connection."""
+    statements: list[str] = []
+    service.db.conn.set_trace_callback(statements.append)
+    try:
+        run()
+    finally:
+        service.db.conn.set_trace_callback(None)
+    return statements
+
+
+def _orders(count: int) -> list[Delivery]:
+    return [delivery_of(event(order_created(), order_id=f"ord-{n}"), offset=n)
+            for n in range(1, count + 1)]
+
+
+def test_a_batch_in_which_nothing_fails_is_decided_without_a_savepoint_per_event(
+        stocked_inventory, clock):
+    processor = processor_for(stocked_inventory, clock)
+    statements = _statements(stocked_inventory, lambda: processor.process_batch(_orders(3)))
+    assert [s for s in statements if s.split()[0] in ("BEGIN", "COMMIT", "SAVEPOINT",
+                                                       "RELEASE", "ROLLBACK")] == [
+        "BEGIN IMMEDIATE", "COMMIT"]
+    assert len(stocked_inventory.rows("reservations")) == 3
+
+
+def test_a_failing_handler_undoes_the_first_attempt_and_is_not_called_again_in_the_second(
+        stocked_inventory, clock):
+    metrics = ServiceMetrics()
+    processor = processor_for(stocked_inventory, clock, metrics=metrics,
+                              errors=[None, TimeoutError("gateway timeout")])
+    statements = _statements(stocked_inventory, lambda: processor.process_batch(_orders(3)))
+    # Without savepoints ord-1 was applied, then ord-2 failed: all undone. Then each event in a
+    # savepoint of its own, ord-2's failure decided as it was (queued), without a second call.
+    assert processor.dispatcher.orders == ["ord-1", "ord-2", "ord-1", "ord-3"]
+    assert statements.count("ROLLBACK") == 1 and statements.count("SAVEPOINT step") == 2
+    assert [r["order_id"] for r in stocked_inventory.rows("reservations")] == ["ord-1", "ord-3"]
+    assert RetryQueue(stocked_inventory.db).counts()["WAITING"] == 1
+    counted = metrics.registry.get_sample_value
+    assert counted("saga_events_failed_total", {"event_type": "OrderCreated"}) == 1
+    assert counted("saga_handler_seconds_count", {"event_type": "OrderCreated"}) == 2
+    assert counted("saga_events_handled_total", {"event_type": "OrderCreated"}) == 2
+
+
+def test_garbage_in_a_batch_is_dead_lettered_once_and_the_rest_applied(stocked_inventory, clock):
+    metrics = ServiceMetrics()
+    first, third = _orders(2)
+    garbage = Delivery("OrderCreated", 0, 9, b"ord-x", b"{oops")
+    processor_for(stocked_inventory, clock, metrics=metrics).process_batch(
+        [first, garbage, third])
+    assert len(dead_letters(stocked_inventory)) == 1
+    assert metrics.registry.get_sample_value(
+        "saga_events_dead_lettered_total", {"topic": "OrderCreated", "kind": "malformed"}) == 1
+    assert len(stocked_inventory.rows("reservations")) == 2
 
 
 def test_a_crash_inside_the_group_commit_leaves_nothing_of_the_batch(tmp_path, clock,

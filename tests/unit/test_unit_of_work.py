@@ -10,8 +10,9 @@ from order_service.handlers import SERVICE as ORDERS
 from order_service.repository import OrderUnitOfWork, create_tables
 from shared.choreography import Reaction, ServiceSpec
 from shared.events import OrderCreated, StockReleased, StockReserved
+from shared.store.base import StepNotUndoable
 from tests.support.builders import event, order_created
-from tests.support.processing import RecordingCrashPoints, delivery_of
+from tests.support.processing import RecordingCrashPoints
 
 
 @pytest.fixture
@@ -79,12 +80,46 @@ def test_inside_an_events_step_a_unit_left_without_commit_undoes_everything_and_
     assert _counts(orders) == (0, 0, 0) and not orders.db.in_transaction
 
 
-def test_a_unit_joins_the_step_the_runtime_opened_for_its_event_instead_of_nesting_one(orders):
-    statements: list[str] = []
-    orders.db.conn.set_trace_callback(statements.append)
+def _steps_taken(service, step) -> list[str]:
+    """The savepoint statements of one event's unit of work inside ``step`` (opened on the
+    service's connection, in a transaction)."""
+    created, statements = event(order_created()), []
+    service.db.conn.set_trace_callback(statements.append)
     try:
-        orders.processor().process_batch([delivery_of(event(order_created()))])
+        with service.db.transaction(), step(), service.new_uow() as uow:
+            uow.inbox.claim(created)
+            uow.commit()
     finally:
-        orders.db.conn.set_trace_callback(None)
-    assert [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE"))] == [
+        service.db.conn.set_trace_callback(None)
+    return [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))]
+
+
+def test_a_unit_joins_the_step_the_runtime_opened_for_its_event_instead_of_nesting_one(orders):
+    assert _steps_taken(orders, lambda: orders.db.savepoint(joinable=True)) == [
         "SAVEPOINT step", "RELEASE step"]
+
+
+def test_in_an_unguarded_step_a_unit_takes_no_savepoint_at_all(orders):
+    assert _steps_taken(orders, orders.db.unguarded_step) == []
+    assert _counts(orders)[0] == 1
+
+
+def test_in_an_unguarded_step_a_unit_left_without_commit_says_that_only_the_transaction_can_undo_it(
+        orders):
+    created = event(order_created())
+    with (pytest.raises(StepNotUndoable), orders.db.transaction(), orders.db.unguarded_step(),
+          orders.new_uow() as uow):
+        uow.inbox.claim(created)
+    assert _counts(orders) == (0, 0, 0) and not orders.db.in_transaction
+
+
+def test_in_an_unguarded_step_a_failure_goes_on_to_the_steps_owner_as_it_is(orders):
+    created, statements = event(order_created()), []
+    orders.db.conn.set_trace_callback(statements.append)
+    with (pytest.raises(ZeroDivisionError), orders.db.transaction(), orders.db.unguarded_step(),
+          orders.new_uow() as uow):
+        uow.inbox.claim(created)
+        _ = 1 / 0
+    orders.db.conn.set_trace_callback(None)
+    assert not any(s.startswith("ROLLBACK TO") for s in statements)
+    assert _counts(orders) == (0, 0, 0)
