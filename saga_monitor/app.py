@@ -99,9 +99,10 @@ def create_app(settings: Settings) -> tuple[faust.App, MonitorState]:
         # higher: every debug call in faust (one per message sent) would then build a record.
         logging.getLogger().setLevel(settings.log_level)
 
-    @app.timer(interval=WATCH_INTERVAL)
+    @app.task
     async def watch_topics():
-        await state.watch.check({tp.topic for tp in app.consumer.assignment()})
+        await state.watch.follow(lambda: {tp.topic for tp in app.consumer.assignment()},
+                                 WATCH_INTERVAL)
 
     reported: set[str] = set()
 
