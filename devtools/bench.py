@@ -11,7 +11,9 @@ the services as separate processes, then
   completed sagas/s from the first send to the last ``OrderCompleted``, and the services'
   CPU per saga;
 * latency    — an open loop at each ``--rates`` for ``--seconds``: created → ``OrderCompleted``
-  p50/p95/p99 and ``hop_ratio`` = p50 / (4 × raw hop p50);
+  p50/p95/p99, ``hop_ratio`` = p50 / (4 × raw hop p50), and the services' CPU per saga at
+  that rate (from the first order sent until the last completed: at a steady rate a batch is
+  a few events, and what each batch costs is shared by fewer sagas than in a burst);
 * breakdown  — where a hop's time goes at one rate, from the services' ``/metrics``;
 * usage      — peak RSS and CPU ms per saga (= CPU seconds per 1,000 sagas), per service.
 
@@ -145,10 +147,13 @@ async def _phases(label: str, mesh: Mesh, monitor: ServiceProcess | None, settin
             await benchmesh.until_idle(mesh, say)
             say(f"bench [{label}]: open loop at {rate:g} orders/s for {args.seconds:g}s")
             scraped = benchmetrics.scrape(mesh) if rate == args.breakdown_rate else None
+            cpu_before = _services_cpu(mesh)
             run = await stream.open_loop(f"rate{rate:g}", rate, args.seconds, SETTLE_SECONDS)
             latencies = run.latencies_ms
-            result["rates"][f"{rate:g}"] = {**_percentiles(latencies), "orders": len(run.created),
-                                            "incomplete": run.missing}
+            result["rates"][f"{rate:g}"] = {
+                **_percentiles(latencies), "orders": len(run.created), "incomplete": run.missing,
+                "cpu_ms_per_saga": benchkit.per_saga_ms(_services_cpu(mesh) - cpu_before,
+                                                        len(latencies))}
             if scraped is not None:
                 result["breakdown_ms"] = benchmetrics.breakdown(scraped, benchmetrics.scrape(mesh))
     return result
@@ -186,6 +191,12 @@ async def _burst(mesh: Mesh, stream: OrderStream, orders: int,
                                      for name, seconds in spent.items()},
             "postgres_cpu_ms_per_saga": None if server is None else benchkit.per_saga_ms(
                 server, completed)}
+
+
+def _services_cpu(mesh: Mesh) -> float:
+    """CPU seconds the services (every instance) have used so far."""
+    return sum(process_usage(service.process.pid).cpu_seconds
+               for service in mesh.services.values())
 
 
 def _percentiles(values: list[float]) -> dict:

@@ -81,6 +81,8 @@ def table(report: dict) -> str:
                           lambda run, k=key: hop_ratio(report, run, k)))
         lines.append(_row(f"incomplete @ {key}/s", report,
                           lambda run, k=key: run["rates"][k]["incomplete"]))
+        lines.append(_row(f"CPU ms/saga @ {key}/s, all services", report,
+                          lambda run, k=key: _g(run["rates"][k].get("cpu_ms_per_saga"))))
     lines.append(_row("peak RSS MB, largest process", report,
                       lambda run: max(run["peak_rss_mb"].values())))
     if has_postgres(report):

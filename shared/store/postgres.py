@@ -1,8 +1,9 @@
 """A service's own PostgreSQL database, shared by every instance of the service.
 
 * The same writer-thread shape as SQLite: one write connection per instance, one transaction
-  per batch, a savepoint per event; ``synchronous_commit`` stays on (a committed row is on
-  disk), except where losing a commit only repeats work (marking outbox rows sent).
+  per batch (a savepoint per event when it is decided stepwise: ``shared.processing``);
+  ``synchronous_commit`` stays on (a committed row is on disk), except where losing a commit
+  only repeats work (marking outbox rows sent).
 * READ COMMITTED, with the rows a handler is about to change locked first (``FOR UPDATE``,
   in a fixed order): two instances reserving the last unit of one SKU, or charging one
   customer, take turns and never lose an update. A lock conflict — a deadlock (two

@@ -76,6 +76,18 @@ def test_a_service_the_baseline_lacks_gets_a_dash_in_the_baselines_column():
         == ["-", "0.1"]
 
 
+def test_the_table_gives_the_services_cpu_per_saga_at_each_rate_beside_the_bursts():
+    older, current = run("sqlite", 1, 400.0, None), run("sqlite", 1, 500.0, None)
+    current["rates"]["200"]["cpu_ms_per_saga"] = 6.4
+    older["rates"]["200"]["cpu_ms_per_saga"] = 9.1
+
+    rows = table(report(baseline=older, current=current)).splitlines()
+    assert next(row for row in rows if row.startswith("CPU ms/saga @ 200/s")).split()[-2:] == [
+        "9.1", "6.4"]
+    assert next(row for row in rows if row.startswith("CPU ms/saga @ 50/s")).split()[-2:] == [
+        "-", "-"]  # a report written before the figure existed
+
+
 def test_instances_n_measures_postgres_with_one_instance_and_with_n():
     assert [(c.label, c.store, c.instances) for c in postgres_configurations(2)] == [
         ("postgres-1", "postgres", 1), ("postgres-2", "postgres", 2)]
