@@ -31,6 +31,7 @@ from shared.outbox import Outbox, OutgoingMessage
 from shared.retry import PARKED, Backoff, QueuedEvent, RetryQueue
 from shared.runtime.dispatcher import Dispatcher
 from shared.store import Database
+from shared.store.base import StepNotUndoable
 from shared.timers import Timer, Timers
 from shared.tracing import Tracing, current_trace_id, record_failure
 
@@ -200,7 +201,10 @@ class EventProcessor:
                     # decided, so it must not go on in autocommit. Redeliver it all.
                     raise
                 if not self._stepwise:
-                    raise _NotTheCommonCase((delivery, error)) from error
+                    # A unit left without commit is no failure: in its savepoint it undoes
+                    # itself, so the handler runs again there.
+                    failed = None if isinstance(error, StepNotUndoable) else (delivery, error)
+                    raise _NotTheCommonCase(failed) from error
                 self.metrics.failed.labels(event.event_type).inc()
                 record_failure(error)
                 return error
@@ -287,6 +291,7 @@ class EventProcessor:
                 action()
             except Exception:  # the state is committed: a failed side effect must not undo it
                 log.exception("a side effect after the commit failed")
+
 
 class _NotTheCommonCase(Exception):
     """A batch's first attempt met something only a savepoint per event can decide: a

@@ -12,7 +12,7 @@ from shared.choreography import Reaction, ServiceSpec
 from shared.events import OrderCreated, StockReleased, StockReserved
 from shared.store.base import StepNotUndoable
 from tests.support.builders import event, order_created
-from tests.support.processing import RecordingCrashPoints
+from tests.support.processing import RecordingCrashPoints, delivery_of
 
 
 @pytest.fixture
@@ -111,6 +111,18 @@ def test_in_an_unguarded_step_a_unit_left_without_commit_says_that_only_the_tran
           orders.new_uow() as uow):
         uow.inbox.claim(created)
     assert _counts(orders) == (0, 0, 0) and not orders.db.in_transaction
+
+
+def test_a_batch_whose_handler_leaves_its_unit_without_commit_applies_nothing_and_queues_nothing(
+        service_under_test):
+    def claims_and_leaves(evt, uow):
+        with uow:
+            uow.inbox.claim(evt)
+
+    spec = ServiceSpec("order_service", {OrderCreated: Reaction(claims_and_leaves)})
+    service = service_under_test(spec, OrderUnitOfWork, create_tables)
+    service.processor().process_batch([delivery_of(event(order_created()))])
+    assert _counts(service) == (0, 0, 0) and service.db.count("retry_queue") == 0
 
 
 def test_in_an_unguarded_step_a_failure_goes_on_to_the_steps_owner_as_it_is(orders):
