@@ -300,3 +300,28 @@ def test_the_monitor_stops_with_one_line_when_the_broker_cannot_be_reached(monke
     assert [r.getMessage() for r in caplog.records] == [
         "saga monitor cannot start: Kafka at 127.0.0.1:1 unreachable for 120s: "
         "KafkaConnectionError"]
+
+
+def test_the_monitor_process_runs_the_cyclic_collector_less_often(monkeypatch):
+    import gc
+
+    import saga_monitor.__main__ as entry
+
+    started = []
+
+    async def no_topics(settings):
+        pass
+
+    class App:
+        def main(self):
+            started.append(gc.get_threshold())
+
+    monkeypatch.setattr(entry, "create_topics", no_topics)
+    monkeypatch.setattr(entry, "create_app", lambda settings: (App(), None))
+    monkeypatch.setattr(entry.sys, "argv", ["saga-monitor"])
+    before = gc.get_threshold()
+    try:
+        entry.main()
+    finally:
+        gc.set_threshold(*before)
+    assert started == [entry.COLLECTOR_THRESHOLDS] != [before]
