@@ -1,10 +1,12 @@
 """Fakes and helpers for driving the event processor and the retry queue without Kafka or
-real time: a clock the test advances, handlers that fail on cue, a predictable backoff."""
+real time: a clock the test advances, handlers that fail on cue, a predictable backoff, the
+SQL a connection ran."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from shared.deadletters import Delivery
 from shared.events import Event, encode
@@ -94,3 +96,14 @@ def drain(processor: EventProcessor, clock: SimulatedClock, rounds: int = 20) ->
     for _ in range(rounds):
         clock.advance(60)
         processor.retry_due()
+
+
+@contextlib.contextmanager
+def statements_run(db) -> Iterator[list[str]]:
+    """Every SQL statement ``db``'s SQLite connection runs inside the block, in order."""
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        yield statements
+    finally:
+        db.conn.set_trace_callback(None)

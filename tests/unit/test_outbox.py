@@ -12,6 +12,7 @@ import pytest
 
 from shared.outbox import Outbox, OutgoingMessage
 from shared.store import open_database
+from tests.support.processing import statements_run
 
 
 def _sqlite_outbox() -> Outbox:
@@ -89,13 +90,9 @@ def grown_sqlite_outbox() -> Outbox:
 
 def _plans(outbox: Outbox, *queries) -> list[str]:
     """SQLite's plan for the statement each query runs, as it ran it."""
-    statements = []
-    outbox.db.conn.set_trace_callback(statements.append)
-    try:
+    with statements_run(outbox.db) as statements:
         for query in queries:
             query()
-    finally:
-        outbox.db.conn.set_trace_callback(None)
     return [" ".join(row[-1] for row in outbox.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
             for sql in statements]
 

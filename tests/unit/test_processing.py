@@ -22,6 +22,7 @@ from tests.support.processing import (
     delivery_of,
     drain,
     processor_for,
+    statements_run,
 )
 
 
@@ -44,17 +45,6 @@ def test_a_batch_is_applied_in_one_transaction_with_each_event_in_its_own_savepo
     assert RetryQueue(stocked_inventory.db).counts()["WAITING"] == 1
 
 
-def _statements(service, run) -> list[str]:
-    """The SQL statements ``run()`` made on the service's connection."""
-    statements: list[str] = []
-    service.db.conn.set_trace_callback(statements.append)
-    try:
-        run()
-    finally:
-        service.db.conn.set_trace_callback(None)
-    return statements
-
-
 def _orders(count: int) -> list[Delivery]:
     return [delivery_of(event(order_created(), order_id=f"ord-{n}"), offset=n)
             for n in range(1, count + 1)]
@@ -63,7 +53,8 @@ def _orders(count: int) -> list[Delivery]:
 def test_a_batch_in_which_nothing_fails_is_decided_without_a_savepoint_per_event(
         stocked_inventory, clock):
     processor = processor_for(stocked_inventory, clock)
-    statements = _statements(stocked_inventory, lambda: processor.process_batch(_orders(3)))
+    with statements_run(stocked_inventory.db) as statements:
+        processor.process_batch(_orders(3))
     assert [s for s in statements if s.split()[0] in ("BEGIN", "COMMIT", "SAVEPOINT",
                                                        "RELEASE", "ROLLBACK")] == [
         "BEGIN IMMEDIATE", "COMMIT"]
@@ -75,7 +66,8 @@ def test_a_failing_handler_undoes_the_first_attempt_and_is_not_called_again_in_t
     metrics = ServiceMetrics()
     processor = processor_for(stocked_inventory, clock, metrics=metrics,
                               errors=[None, TimeoutError("gateway timeout")])
-    statements = _statements(stocked_inventory, lambda: processor.process_batch(_orders(3)))
+    with statements_run(stocked_inventory.db) as statements:
+        processor.process_batch(_orders(3))
     # Without savepoints ord-1 was applied, then ord-2 failed: all undone. Then each event in a
     # savepoint of its own, ord-2's failure decided as it was (queued), without a second call.
     assert processor.dispatcher.orders == ["ord-1", "ord-2", "ord-1", "ord-3"]

@@ -12,7 +12,7 @@ from shared.choreography import Reaction, ServiceSpec
 from shared.events import OrderCreated, StockReleased, StockReserved
 from shared.store.base import StepNotUndoable
 from tests.support.builders import event, order_created
-from tests.support.processing import RecordingCrashPoints, delivery_of
+from tests.support.processing import RecordingCrashPoints, delivery_of, statements_run
 
 
 @pytest.fixture
@@ -83,14 +83,11 @@ def test_inside_an_events_step_a_unit_left_without_commit_undoes_everything_and_
 def _steps_taken(service, step) -> list[str]:
     """The savepoint statements of one event's unit of work inside ``step`` (opened on the
     service's connection, in a transaction)."""
-    created, statements = event(order_created()), []
-    service.db.conn.set_trace_callback(statements.append)
-    try:
-        with service.db.transaction(), step(), service.new_uow() as uow:
-            uow.inbox.claim(created)
-            uow.commit()
-    finally:
-        service.db.conn.set_trace_callback(None)
+    created = event(order_created())
+    with (statements_run(service.db) as statements, service.db.transaction(), step(),
+          service.new_uow() as uow):
+        uow.inbox.claim(created)
+        uow.commit()
     return [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))]
 
 
@@ -126,12 +123,10 @@ def test_a_batch_whose_handler_leaves_its_unit_without_commit_applies_nothing_an
 
 
 def test_in_an_unguarded_step_a_failure_goes_on_to_the_steps_owner_as_it_is(orders):
-    created, statements = event(order_created()), []
-    orders.db.conn.set_trace_callback(statements.append)
-    with (pytest.raises(ZeroDivisionError), orders.db.transaction(), orders.db.unguarded_step(),
-          orders.new_uow() as uow):
+    created = event(order_created())
+    with (statements_run(orders.db) as statements, pytest.raises(ZeroDivisionError),
+          orders.db.transaction(), orders.db.unguarded_step(), orders.new_uow() as uow):
         uow.inbox.claim(created)
         _ = 1 / 0
-    orders.db.conn.set_trace_callback(None)
     assert not any(s.startswith("ROLLBACK TO") for s in statements)
     assert _counts(orders) == (0, 0, 0)
