@@ -208,7 +208,7 @@ class ProcessUsage:
 
 def _stat(pid: int) -> list[str]:
     """/proc/<pid>/stat's fields after the command name: [0] state, [1] ppid, [11] utime,
-    [12] stime, [13] cutime, [14] cstime (clock ticks)."""
+    [12] stime, [13] cutime, [14] cstime (clock ticks), [16] nice."""
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
@@ -220,6 +220,11 @@ def process_usage(pid: int) -> ProcessUsage:
     peak_kb = next(int(line.split()[1]) for line in status.splitlines()
                    if line.startswith("VmHWM:"))
     return ProcessUsage(ticks / os.sysconf("SC_CLK_TCK"), peak_kb / 1024)
+
+
+def nice_of(pid: int) -> int:
+    """The nice value a process runs at (of its main thread)."""
+    return int(_stat(pid)[16])
 
 
 def tree_cpu_seconds(pid: int) -> float:

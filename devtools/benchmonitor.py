@@ -3,7 +3,9 @@
 The real monitor (``python -m saga_monitor``, from the same checkout as the services, so a
 ``--baseline`` run gets that commit's monitor) reads the mesh's topics from the start. It gets a
 burst of its own, the same size as the throughput burst, so that neither its CPU nor the cores
-it takes from the services enter the services' figures. Meanwhile its ``/api/stats`` (what a
+it takes from the services enter the services' figures. It takes the priority its settings give
+it (``SAGA_MONITOR_NICE``) where the bench's user may grant it, as in compose; the figures say
+which nice value it ran at. Meanwhile its ``/api/stats`` (what a
 person or a tool sees) is sampled every ``POLL_SECONDS``.
 
 ``monitor_lag_s`` is the worst trail over that burst: the burst's ``OrderCompleted`` records,
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from devtools.benchkit import OrderStream, per_saga_ms, percentile, process_usage
+from devtools.benchkit import OrderStream, nice_of, per_saga_ms, percentile, process_usage
 from devtools.processes import Mesh, ServiceProcess
 
 POLL_SECONDS = 0.2
@@ -129,10 +131,11 @@ async def measure(monitor: ServiceProcess, stream: OrderStream, orders: int, set
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)
     lag = trail(burst.completed.values(), [(t, n - base) for t, n in counts.samples])
-    say(f"  monitor trail: worst {lag}s, median {lag.median_s}s"
+    nice = nice_of(monitor.process.pid)  # SAGA_MONITOR_NICE, if it was allowed
+    say(f"  monitor trail: worst {lag}s, median {lag.median_s}s, at nice {nice}"
         f"{'' if caught_up else ' (it never caught up)'}")
     return {"orders": orders, "completed": len(burst.completed),
             "sagas_per_s": round(burst.sagas_per_s, 1), "lag_s": lag.worst_s,
-            "lag_median_s": lag.median_s, "caught_up": lag.caught_up,
+            "lag_median_s": lag.median_s, "caught_up": lag.caught_up, "nice": nice,
             "cpu_ms_per_saga": per_saga_ms(cpu, len(burst.completed)),
             "peak_rss_mb": round(process_usage(monitor.process.pid).peak_rss_mb, 1)}

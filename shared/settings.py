@@ -294,6 +294,11 @@ class Settings(KafkaSettings, ApiTokenSettings, ModeSettings):
     monitor_retention_seconds: float = Field(
         default=3600.0, gt=0, description="saga_monitor: a finished saga leaves the in-memory "
         "table (a tombstone on its changelog) this long after it finished.")
+    monitor_nice: int = Field(
+        default=-10, ge=-20, le=19, description="saga_monitor: the nice value its threads run "
+        "at. Below the services' (0), so that in a burst that saturates the cores its counts "
+        "keep up with the topics; needs root, CAP_SYS_NICE or RLIMIT_NICE, else it says so and "
+        "runs at the priority it was given. (Compose gives its container a CPU weight instead.)")
     monitor_window_seconds: float = Field(
         default=300.0, gt=0, description="saga_monitor: throughput and duration percentiles "
         "cover the sagas finished this recently (at most the retention).")

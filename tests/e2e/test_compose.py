@@ -78,6 +78,14 @@ def test_the_monitor_runs_by_default_and_follows_every_saga(mesh):
     assert httpx.get(f"{monitor}/health", timeout=5).json()["ready"]
     assert "Saga monitor" in httpx.get(f"{monitor}/", timeout=5).text
     assert "saga_monitor_saga_duration_seconds" in httpx.get(f"{monitor}/metrics", timeout=5).text
+    # A larger share of the cores than a service's, as the kernel sees it (cgroup v2's
+    # cpu.weight or v1's cpu.shares, read inside each container).
+    monitor, service = (int(subprocess.run(
+        ["docker", "exec", mesh.container(name), "sh", "-c",
+         "cat /sys/fs/cgroup/cpu.weight 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.shares"],
+        capture_output=True, text=True, check=True).stdout) for name in ("saga-monitor",
+                                                                          "order_service"))
+    assert monitor > service
 
 
 def test_prometheus_scrapes_every_service_and_the_monitor_and_sees_the_sagas(mesh):

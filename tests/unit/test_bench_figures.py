@@ -4,8 +4,11 @@ line — without a broker."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
-from devtools.benchkit import per_saga_ms, percentile
+from devtools.benchkit import nice_of, per_saga_ms, percentile
 from devtools.benchmetrics import last_line
 from devtools.benchmonitor import trail
 
@@ -88,3 +91,14 @@ def test_without_a_baseline_or_a_monitor_figure_the_bench_line_says_dash():
         last_line(report(current=run(800.0, 1.0, late)))
     assert last_line(report(current=run(800.0, 1.0, None))).endswith(
         "monitor_lag_s=- monitor_cpu_ms_per_saga=-")
+
+
+def test_the_nice_value_of_a_process_is_read_from_proc():
+    niced = subprocess.Popen(["nice", "-n", "5", sys.executable, "-c", "print(); input()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        niced.stdout.readline()  # python runs: nice has set the value and gone
+        assert nice_of(niced.pid) == os.getpriority(os.PRIO_PROCESS, 0) + 5
+        assert nice_of(os.getpid()) == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        niced.communicate(b"\n", timeout=30)

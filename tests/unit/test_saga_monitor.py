@@ -286,8 +286,18 @@ def test_the_state_writes_the_table_only_when_a_saga_changed_and_times_each_saga
     assert 'saga_monitor_unreadable_total{topic="OrderCreated"} 1.0' in exposition
 
 
-def test_the_monitor_stops_with_one_line_when_the_broker_cannot_be_reached(monkeypatch, caplog):
+@pytest.fixture
+def entry(monkeypatch):
+    """The monitor's entry point, its priority recorded instead of set on the test process."""
     import saga_monitor.__main__ as entry
+
+    entry.priorities = []
+    monkeypatch.setattr(entry, "take_priority", entry.priorities.append)
+    return entry
+
+
+def test_the_monitor_stops_with_one_line_when_the_broker_cannot_be_reached(entry, monkeypatch,
+                                                                            caplog):
     from shared.runtime.topics import BrokerUnreachable
 
     async def unreachable(settings):
@@ -302,10 +312,8 @@ def test_the_monitor_stops_with_one_line_when_the_broker_cannot_be_reached(monke
         "KafkaConnectionError"]
 
 
-def test_the_monitor_process_runs_the_cyclic_collector_less_often(monkeypatch):
+def test_the_monitor_process_runs_the_cyclic_collector_less_often(entry, monkeypatch):
     import gc
-
-    import saga_monitor.__main__ as entry
 
     started = []
 
@@ -325,3 +333,4 @@ def test_the_monitor_process_runs_the_cyclic_collector_less_often(monkeypatch):
     finally:
         gc.set_threshold(*before)
     assert started == [entry.COLLECTOR_THRESHOLDS] != [before]
+    assert entry.priorities == [Settings().monitor_nice]
