@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import NamedTuple
 
 from participants import ORCHESTRATED_SERVICES, SERVICES
@@ -27,6 +29,7 @@ from saga_monitor.progress import (
     LETTERS,
     NOTIFIED,
     OUTCOMES,
+    Letter,
     finished,
     flow_version,
     mode,
@@ -52,6 +55,8 @@ STEP_NAMES = frozenset([step.action.event_type() for saga in SAGAS.values()
                         for step in saga.steps]
                        + [p.event_type() for saga in SAGAS.values() for p in saga.compensations]
                        + [DECISIONS[0]])
+#: When an event of a record happened, and when a dead letter of it was dead-lettered.
+_WHEN, _LETTER_AT = itemgetter(E_AT), itemgetter(Letter._fields.index("at"))
 
 
 class Wait(NamedTuple):
@@ -62,16 +67,19 @@ class Wait(NamedTuple):
     since: float                 # when the trigger happened (epoch seconds)
 
 
-class Deadlines(NamedTuple):
+@dataclass(frozen=True)
+class Deadlines:
     default: float
     steps: Mapping[str, float]
+    #: The shortest deadline of any step, computed once: the overview's pass asks for it for
+    #: every unfinished saga (``stuck``).
+    shortest: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shortest", min([self.default, *self.steps.values()]))
 
     def of(self, wait: Wait) -> float:
         return self.steps.get(wait.step, self.default)
-
-    @property
-    def shortest(self) -> float:
-        return min([self.default, *self.steps.values()])
 
     def overdue(self, wait: Wait, now: float) -> float:
         """Seconds past the deadline (negative while there is still time)."""
@@ -165,5 +173,8 @@ def _wait(record: tuple, seen: dict[str, int], specs: list, trigger: str, step: 
 
 
 def _first_activity(record: tuple) -> float:
-    return min(min((e[E_AT] for e in record[EVENTS]), default=math.inf),
-               min((letter[10] for letter in record[LETTERS]), default=math.inf))
+    # Asked of every unfinished saga in each pass of the overview: the events' times are read
+    # by map and itemgetter, without a Python frame per event.
+    first = min(map(_WHEN, record[EVENTS]), default=math.inf)
+    letters = record[LETTERS]
+    return min(first, min(map(_LETTER_AT, letters))) if letters else first

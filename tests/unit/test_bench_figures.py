@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 from devtools.benchkit import nice_of, per_saga_ms, percentile
 from devtools.benchmetrics import last_line
@@ -102,3 +103,13 @@ def test_the_nice_value_of_a_process_is_read_from_proc():
         assert nice_of(os.getpid()) == os.getpriority(os.PRIO_PROCESS, 0)
     finally:
         niced.communicate(b"\n", timeout=30)
+
+
+def test_the_overview_pass_is_timed_over_sagas_half_finished_half_running(capsys):
+    from devtools import monitor_pass
+
+    state = monitor_pass.filled(10, datetime.now(UTC))
+    assert state.stats()["by_status"] == {"running": 5, "compensating": 0, "completed": 4,
+                                          "cancelled": 1}
+    assert monitor_pass.main(10, 2) == 0
+    assert capsys.readouterr().out.startswith("monitor_pass: sagas=10 min_ms=")

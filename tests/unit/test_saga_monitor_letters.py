@@ -10,7 +10,7 @@ from saga_monitor import progress, reading, views
 from saga_monitor.decisions import Decisions
 from saga_monitor.progress import Letter
 from saga_monitor.state import MonitorState
-from saga_monitor.waiting import Deadlines
+from saga_monitor.waiting import Deadlines, stuck
 from sagactl.dlq import _wanted
 from sagactl.letters import DeadLetter
 from shared.settings import Settings
@@ -142,3 +142,10 @@ def test_every_word_a_message_chose_is_shell_quoted_in_the_commands_offered():
     row = views.row("ord-5", stuck_with(hostile), LATER, DEADLINES, {})
     assert "--kind 'x;touch /tmp/owned' --reason" in row["dead_letters_hint"]
     assert "--kind x;" not in row["dead_letters_hint"]
+
+
+def test_an_order_known_only_by_a_dead_letter_is_stuck_once_the_letter_is_older_than_a_deadline():
+    known = progress.fold_letter(None, letter(at=T0_SECONDS), partition=1)
+    assert stuck(known, T0_SECONDS + 29, DEADLINES) == []
+    [(wait, late)] = stuck(known, LATER, DEADLINES)
+    assert (wait.step, wait.since, late) == ("OrderCreated", T0_SECONDS, 30.0)
