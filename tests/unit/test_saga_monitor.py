@@ -291,7 +291,7 @@ def entry(monkeypatch):
     """The monitor's entry point, its priority recorded instead of set on the test process."""
     import saga_monitor.__main__ as entry
 
-    entry.priorities = []
+    monkeypatch.setattr(entry, "priorities", [], raising=False)
     monkeypatch.setattr(entry, "take_priority", entry.priorities.append)
     return entry
 
